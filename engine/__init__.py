@@ -1,0 +1,1 @@
+"""Digits engine: a pure-Python neural network for MNIST."""
