@@ -1,0 +1,386 @@
+"""The training loop the CLI and the app drive: mini-batch SGD on the fast path, with events.
+
+`train` runs epochs of shuffled mini-batches through `FastNetwork.train_batch` and reports
+progress as small frozen dataclasses passed to an `on_event` callback (`BatchEnd` after every
+batch, `WeightsSnapshot` when asked for, `EpochEnd` after each epoch). A `TrainingControl`
+steers a run from another thread: stop (honoured within one batch, a few milliseconds), pause
+and resume, a new base learning rate, and requests for weight snapshots.
+
+Divergence (a non-finite loss, a fixed-point overflow, or a running loss far above where it
+started) ends the run with reason "diverged" and the last good weights, never NaNs.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from engine.augment import AugmentSettings, augment
+from engine.fast import Diverged, FastNetwork, SparseImage, sparse_image
+from engine.mnist import Dataset
+from engine.network import Network
+from engine.reference import loss_value
+
+SCHEDULES = ("constant", "cosine", "step")
+LOSS_SMOOTHING = 0.98
+DIVERGENCE_FACTOR = 3.0
+DIVERGENCE_WARMUP_BATCHES = 20
+CHECKPOINT_EVERY_BATCHES = 25
+PAUSE_POLL_SECONDS = 0.05
+EVALUATION_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hold the settings of one training run (learning rate is per batch-mean gradient)."""
+
+    epochs: int = 5
+    batch_size: int = 32
+    learning_rate: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "cosine"
+    augment: bool = False
+    seed: int = 0
+    limit: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError("epochs must be at least 1")
+        if not 1 <= self.batch_size <= 4096:
+            raise ValueError("batch size must be between 1 and 4096")
+        if not (self.learning_rate > 0.0 and math.isfinite(self.learning_rate)):
+            raise ValueError("learning rate must be a positive number")
+        if not 0.0 <= self.momentum < 1.0:
+            raise ValueError("momentum must be in [0, 1)")
+        if not 0.0 <= self.weight_decay < 1.0:
+            raise ValueError("weight decay must be in [0, 1)")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; choose one of {SCHEDULES}")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError("limit must be at least 1 image")
+
+
+@dataclass(frozen=True)
+class BatchEnd:
+    """Report one finished mini-batch (losses are per sample, learning rate as applied)."""
+
+    epoch: int
+    batch: int
+    batches_per_epoch: int
+    samples_seen: int
+    total_samples: int
+    loss: float
+    running_loss: float
+    learning_rate: float
+    samples_per_second: float
+    elapsed_seconds: float
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    """Report one finished epoch; test figures are None when there is no test set."""
+
+    epoch: int
+    epochs: int
+    train_loss: float
+    train_accuracy: float
+    test_loss: float | None
+    test_accuracy: float | None
+    samples_per_second: float
+    elapsed_seconds: float
+
+
+@dataclass(frozen=True)
+class WeightsSnapshot:
+    """Carry a copy of every layer's weights, `weights[layer][j][i]`, taken between batches."""
+
+    weights: list[list[list[float]]]
+    samples_seen: int
+
+
+TrainingEvent = BatchEnd | EpochEnd | WeightsSnapshot
+
+
+@dataclass
+class TrainingResult:
+    """Describe how a run ended: reason is "finished", "stopped" or "diverged"."""
+
+    network: Network
+    reason: str
+    message: str
+    train_seconds: float
+    samples_per_second: float
+    epochs_completed: int
+    test_accuracy: float | None
+    history: list[EpochEnd] = field(default_factory=list)
+
+
+class TrainingControl:
+    """Steer a running `train` call from another thread; every method is thread-safe."""
+
+    def __init__(self, learning_rate: float | None = None) -> None:
+        self.stop_event = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self._lock = threading.Lock()
+        self._learning_rate = learning_rate
+        self._snapshot_requested = False
+
+    def stop(self) -> None:
+        """Ask the run to stop after the current batch (it also leaves a pause)."""
+        self.stop_event.set()
+        self._running.set()
+
+    def pause(self) -> None:
+        """Ask the run to wait after the current batch until `resume` or `stop`."""
+        self._running.clear()
+
+    def resume(self) -> None:
+        """Let a paused run continue."""
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        """Return True while a pause is in force."""
+        return not self._running.is_set()
+
+    def set_learning_rate(self, learning_rate: float) -> None:
+        """Replace the base learning rate from the next batch on (the schedule still applies)."""
+        if not (learning_rate > 0.0 and math.isfinite(learning_rate)):
+            raise ValueError("learning rate must be a positive number")
+        with self._lock:
+            self._learning_rate = learning_rate
+
+    def learning_rate(self, default: float) -> float:
+        """Return the base learning rate set by `set_learning_rate`, or `default`."""
+        with self._lock:
+            return default if self._learning_rate is None else self._learning_rate
+
+    def request_snapshot(self) -> None:
+        """Ask for a `WeightsSnapshot` event after the current batch."""
+        with self._lock:
+            self._snapshot_requested = True
+
+    def take_snapshot_request(self) -> bool:
+        """Return whether a snapshot was requested, clearing the request."""
+        with self._lock:
+            requested, self._snapshot_requested = self._snapshot_requested, False
+            return requested
+
+    def wait_while_paused(self) -> None:
+        """Block while paused; return at once when running or stopped."""
+        while not self._running.wait(PAUSE_POLL_SECONDS):
+            if self.stop_event.is_set():
+                return
+
+
+def scheduled_learning_rate(base: float, schedule: str, progress: float) -> float:
+    """Return the learning rate at `progress` (0..1 of the run) for a base rate and schedule.
+
+    "cosine" falls from base to 0 along half a cosine; "step" divides by 10 at 50% and 75%.
+    """
+    if schedule == "cosine":
+        return base * 0.5 * (1.0 + math.cos(math.pi * progress))
+    if schedule == "step":
+        return base * (0.1 ** ((progress >= 0.5) + (progress >= 0.75)))
+    return base
+
+
+def sparse_dataset(dataset: Dataset) -> list[tuple[SparseImage, int]]:
+    """Return every (image, label) of a dataset converted for the fast path."""
+    return [(sparse_image(pixels), label) for pixels, label in zip(dataset.images, dataset.labels)]
+
+
+def measure(
+    fast: FastNetwork, samples: list[tuple[SparseImage, int]], stop: threading.Event
+) -> tuple[float, float] | None:
+    """Return (mean loss, accuracy) of the fast network on samples, or None if stopped."""
+    loss_sum = 0.0
+    correct = 0
+    for start in range(0, len(samples), EVALUATION_CHUNK):
+        if stop.is_set():
+            return None
+        for image, label in samples[start : start + EVALUATION_CHUNK]:
+            outputs = fast.predict_sparse(image)
+            loss_sum += loss_value(fast.loss, outputs, label)
+            correct += max(outputs) == outputs[label]
+    count = max(1, len(samples))
+    return loss_sum / count, correct / count
+
+
+def train(
+    network: Network,
+    train_set: Dataset,
+    test_set: Dataset | None,
+    config: TrainConfig,
+    on_event: Callable[[TrainingEvent], None] | None = None,
+    control: TrainingControl | None = None,
+) -> TrainingResult:
+    """Train a copy of `network` on `train_set`; return the trained copy and how the run ended.
+
+    Data conversion happens before the clock starts; `train_seconds` counts training and the
+    per-epoch test evaluation only.
+    """
+    emit = on_event or (lambda event: None)
+    control = control or TrainingControl()
+    rng = random.Random(config.seed)
+    if config.limit is not None:
+        train_set = train_set.subset(config.limit)
+    if len(train_set) == 0:
+        raise ValueError("the training set is empty")
+    samples = sparse_dataset(train_set) if not config.augment else []
+    test_samples = sparse_dataset(test_set) if test_set is not None else []
+    augment_settings = AugmentSettings()
+
+    fast = FastNetwork(network)
+    checkpoint = fast.to_network()
+    size = len(train_set)
+    batches_per_epoch = math.ceil(size / config.batch_size)
+    total_batches = batches_per_epoch * config.epochs
+    total_samples = size * config.epochs
+    history: list[EpochEnd] = []
+    running_loss: float | None = None
+    first_loss: float | None = None
+    best_loss = math.inf
+    samples_seen = 0
+    batches_done = 0
+    reason, message = "finished", "training finished"
+    started = time.perf_counter()
+
+    def elapsed() -> float:
+        return time.perf_counter() - started
+
+    for epoch in range(1, config.epochs + 1):
+        order = list(range(size))
+        rng.shuffle(order)
+        epoch_loss = 0.0
+        epoch_correct = 0
+        epoch_seen = 0
+        for batch_index in range(batches_per_epoch):
+            control.wait_while_paused()
+            if control.stop_event.is_set():
+                reason, message = "stopped", "training stopped"
+                break
+            indices = order[batch_index * config.batch_size : (batch_index + 1) * config.batch_size]
+            if config.augment:
+                batch = [
+                    (
+                        sparse_image(augment(train_set.images[i], rng, augment_settings)),
+                        train_set.labels[i],
+                    )
+                    for i in indices
+                ]
+            else:
+                batch = [samples[i] for i in indices]
+            base = control.learning_rate(config.learning_rate)
+            learning_rate = scheduled_learning_rate(
+                base, config.schedule, batches_done / total_batches
+            )
+            try:
+                loss_sum, correct = fast.train_batch(
+                    batch, learning_rate, config.momentum, config.weight_decay
+                )
+            except Diverged as error:
+                reason, message = "diverged", diverged_message(str(error), base)
+                break
+            batch_loss = loss_sum / len(batch)
+            if running_loss is None:
+                running_loss = first_loss = batch_loss
+            else:
+                running_loss = LOSS_SMOOTHING * running_loss + (1 - LOSS_SMOOTHING) * batch_loss
+            batches_done += 1
+            samples_seen += len(batch)
+            epoch_loss += loss_sum
+            epoch_correct += correct
+            epoch_seen += len(batch)
+            if batches_done > DIVERGENCE_WARMUP_BATCHES and running_loss > DIVERGENCE_FACTOR * max(
+                first_loss, 0.1
+            ):
+                reason = "diverged"
+                message = diverged_message(
+                    f"the running loss rose to {running_loss:.3g} from {first_loss:.3g}", base
+                )
+                break
+            if batches_done % CHECKPOINT_EVERY_BATCHES == 0 and running_loss <= best_loss:
+                best_loss = running_loss
+                checkpoint = fast.to_network()
+            now = elapsed()
+            emit(
+                BatchEnd(
+                    epoch=epoch,
+                    batch=batch_index + 1,
+                    batches_per_epoch=batches_per_epoch,
+                    samples_seen=samples_seen,
+                    total_samples=total_samples,
+                    loss=batch_loss,
+                    running_loss=running_loss,
+                    learning_rate=learning_rate,
+                    samples_per_second=samples_seen / now if now > 0 else 0.0,
+                    elapsed_seconds=now,
+                )
+            )
+            if control.take_snapshot_request():
+                weights = [fast.weights(index) for index in range(len(fast.layers))]
+                emit(WeightsSnapshot(weights=weights, samples_seen=samples_seen))
+        if reason != "finished":
+            break
+        measured = measure(fast, test_samples, control.stop_event) if test_samples else None
+        if test_samples and measured is None:
+            reason, message = "stopped", "training stopped"
+            break
+        now = elapsed()
+        end = EpochEnd(
+            epoch=epoch,
+            epochs=config.epochs,
+            train_loss=epoch_loss / max(1, epoch_seen),
+            train_accuracy=epoch_correct / max(1, epoch_seen),
+            test_loss=measured[0] if measured else None,
+            test_accuracy=measured[1] if measured else None,
+            samples_per_second=samples_seen / now if now > 0 else 0.0,
+            elapsed_seconds=now,
+        )
+        history.append(end)
+        emit(end)
+
+    train_seconds = elapsed()
+    trained = checkpoint if reason == "diverged" else fast.to_network()
+    test_accuracy = history[-1].test_accuracy if history else None
+    trained.metadata.update(
+        {
+            "epochs": len(history),
+            "learning_rate": config.learning_rate,
+            "batch_size": config.batch_size,
+            "momentum": config.momentum,
+            "weight_decay": config.weight_decay,
+            "schedule": config.schedule,
+            "augment": config.augment,
+            "seed": config.seed,
+            "train_images": size,
+            "train_seconds": round(train_seconds, 3),
+        }
+    )
+    if test_accuracy is not None:
+        trained.metadata["test_accuracy"] = test_accuracy
+    return TrainingResult(
+        network=trained,
+        reason=reason,
+        message=message,
+        train_seconds=train_seconds,
+        samples_per_second=samples_seen / train_seconds if train_seconds > 0 else 0.0,
+        epochs_completed=len(history),
+        test_accuracy=test_accuracy,
+        history=history,
+    )
+
+
+def diverged_message(cause: str, learning_rate: float) -> str:
+    """Return the message shown when a run diverges: the cause and what to try instead."""
+    return (
+        f"Training diverged ({cause}) at learning rate {learning_rate:g}. "
+        "The last good weights were kept; try a smaller learning rate."
+    )
