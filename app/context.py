@@ -1,0 +1,27 @@
+"""The narrow interface the app's tabs share: the window, the status bar and the current model.
+
+`app.main` builds one `AppContext` and hands it to every tab, so tabs never import each other:
+the training tab hands a freshly trained network to the drawing tab through `use_model`.
+"""
+
+from __future__ import annotations
+
+import tkinter as tk
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.network import Network
+
+
+@dataclass
+class AppContext:
+    """Hold what a tab may use of the application around it."""
+
+    root: tk.Tk
+    set_status: Callable[[str], None]  # one line in the status bar
+    # Make a network the drawing tab's current model; the str is the label shown in the
+    # model picker, e.g. "Trained just now".
+    use_model: Callable[[Network, str], None]
+    current_model: Callable[[], Network]  # the drawing tab's current model
+    data_dir: Path | None  # the --data option, else None (engine.datadir resolves the rest)
