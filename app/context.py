@@ -23,5 +23,6 @@ class AppContext:
     # Make a network the drawing tab's current model; the str is the label shown in the
     # model picker, e.g. "Trained just now".
     use_model: Callable[[Network, str], None]
-    current_model: Callable[[], Network]  # the drawing tab's current model
+    # The drawing tab's current model; None only when no model file could be found at start-up.
+    current_model: Callable[[], Network | None]
     data_dir: Path | None  # the --data option, else None (engine.datadir resolves the rest)
