@@ -1,0 +1,156 @@
+"""Distort 28×28 training digits at random (shift, rotation, scale, stroke width) to augment data.
+
+An image is 784 ``bytes``: 28×28 row-major, 0..255, ink high, as everywhere in the engine.
+All randomness comes from an explicit ``random.Random`` so a training run is reproducible;
+``transform`` is the deterministic core that ``augment`` calls with randomly drawn parameters.
+Pillow applies the resampling; no network math happens here.
+
+Geometry is in pixels with y pointing down and pixel (x, y) covering [x, x+1) × [y, y+1).
+Rotation and scaling are about the frame centre (14, 14): preprocessing (and MNIST itself) puts
+the digit's centre of mass there, so this equals rotating about the centre of mass to within
+half a pixel without computing it for every sample.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+from PIL import Image, ImageChops, ImageFilter
+
+FRAME_SIZE = 28
+PIXEL_COUNT = FRAME_SIZE * FRAME_SIZE
+FRAME_CENTRE = FRAME_SIZE / 2
+MAX_ROTATION_LIMIT = 180.0
+# A full 3×3 max filter turns a 2-px MNIST stroke into 4 px; blending in half of it gives a
+# believable "slightly bolder pen" instead. augment uses this strength both ways.
+STROKE_BLEND = 0.5
+STROKE_FILTER_SIZE = 3
+
+
+@dataclass(frozen=True)
+class AugmentSettings:
+    """Ranges of the random distortions; each parameter is drawn uniformly from its range.
+
+    max_shift: largest shift along each axis, in px (shift is drawn from [-max, max]).
+    max_rotation: largest rotation, in degrees, counter-clockwise positive, at most 180.
+    scale_range: (smallest, largest) zoom factor about the frame centre, both > 0.
+    stroke_change_probability: chance in [0, 1] that the stroke gets bolder or thinner (50/50).
+    """
+
+    max_shift: float = 2.0
+    max_rotation: float = 12.0
+    scale_range: tuple[float, float] = (0.85, 1.15)
+    stroke_change_probability: float = 0.0
+
+    def __post_init__(self) -> None:
+        """Reject settings that are non-finite, negative, or out of their ranges."""
+        if len(self.scale_range) != 2:
+            raise ValueError(f"scale_range must be (smallest, largest), got {self.scale_range}")
+        numbers = (
+            self.max_shift,
+            self.max_rotation,
+            *self.scale_range,
+            self.stroke_change_probability,
+        )
+        if not all(math.isfinite(number) for number in numbers):
+            raise ValueError(f"augment settings must be finite numbers: {self}")
+        if self.max_shift < 0:
+            raise ValueError(f"max_shift must be >= 0 px, got {self.max_shift}")
+        if not 0 <= self.max_rotation <= MAX_ROTATION_LIMIT:
+            raise ValueError(f"max_rotation must be in [0, 180] degrees, got {self.max_rotation}")
+        smallest, largest = self.scale_range
+        if not 0 < smallest <= largest:
+            raise ValueError(f"scale_range needs 0 < smallest <= largest, got {self.scale_range}")
+        if not 0 <= self.stroke_change_probability <= 1:
+            raise ValueError(
+                f"stroke_change_probability must be in [0, 1], got {self.stroke_change_probability}"
+            )
+
+
+def augment(
+    pixels: bytes, rng: random.Random, settings: AugmentSettings = AugmentSettings()
+) -> bytes:
+    """Return a randomly shifted, rotated, scaled (and maybe re-stroked) copy of a 784-byte digit.
+
+    Parameters are drawn from rng within settings, then applied by transform in one affine
+    resampling; the same rng state always gives the same output.
+    """
+    rotation_degrees = rng.uniform(-settings.max_rotation, settings.max_rotation)
+    scale = rng.uniform(*settings.scale_range)
+    shift_x = rng.uniform(-settings.max_shift, settings.max_shift)
+    shift_y = rng.uniform(-settings.max_shift, settings.max_shift)
+    stroke_change = 0.0
+    # The extra draws happen only when enabled, so turning strokes off keeps old seeds' results.
+    if settings.stroke_change_probability and rng.random() < settings.stroke_change_probability:
+        stroke_change = STROKE_BLEND if rng.random() < 0.5 else -STROKE_BLEND
+    return transform(pixels, rotation_degrees, scale, shift_x, shift_y, stroke_change)
+
+
+def transform(
+    pixels: bytes,
+    rotation_degrees: float = 0.0,
+    scale: float = 1.0,
+    shift_x: float = 0.0,
+    shift_y: float = 0.0,
+    stroke_change: float = 0.0,
+) -> bytes:
+    """Return a 784-byte digit rotated, scaled about (14, 14), then shifted; bilinear resampling.
+
+    rotation_degrees turns the digit counter-clockwise as seen on screen; scale > 1 enlarges it;
+    shift_x / shift_y move it right / down in px. stroke_change in [-1, 1] is applied first:
+    positive blends in that fraction of a 3×3 max filter (bolder stroke), negative that fraction
+    of the squared levels (thinner stroke: grey edges darken, the 255 core stays). Ink moved
+    outside the frame is lost; uncovered pixels become 0. All defaults return pixels unchanged.
+    """
+    if len(pixels) != PIXEL_COUNT:
+        raise ValueError(f"expected {PIXEL_COUNT} pixel bytes, got {len(pixels)}")
+    if scale <= 0:
+        raise ValueError(f"scale must be > 0, got {scale}")
+    if not -1 <= stroke_change <= 1:
+        raise ValueError(f"stroke_change must be in [-1, 1], got {stroke_change}")
+    # Image.new + frombytes costs about half of Image.frombytes, which matters per sample.
+    image = Image.new("L", (FRAME_SIZE, FRAME_SIZE))
+    image.frombytes(pixels)
+    if stroke_change:
+        image = _change_stroke(image, stroke_change)
+    inverse_map = _inverse_affine(rotation_degrees, scale, shift_x, shift_y)
+    return image.transform(
+        image.size, Image.Transform.AFFINE, inverse_map, resample=Image.Resampling.BILINEAR
+    ).tobytes()
+
+
+def _change_stroke(image: Image.Image, stroke_change: float) -> Image.Image:
+    """Return the 28×28 image with bolder (stroke_change > 0) or thinner (< 0) strokes.
+
+    Thinning squares the levels (v · v / 255) rather than using a 3×3 min filter, which would
+    erase a 2-px stroke outright; darkening only the grey edge pixels narrows the stroke while
+    its core keeps the 255 peak every MNIST digit has.
+    """
+    if stroke_change > 0:
+        altered = image.filter(ImageFilter.MaxFilter(STROKE_FILTER_SIZE))
+    else:
+        altered = ImageChops.multiply(image, image)
+    return Image.blend(image, altered, abs(stroke_change))
+
+
+def _inverse_affine(
+    rotation_degrees: float, scale: float, shift_x: float, shift_y: float
+) -> tuple[float, float, float, float, float, float]:
+    """Return Pillow's AFFINE data (a, b, c, d, e, f), mapping each output pixel to its source.
+
+    The forward map is out = centre + shift + scale · R · (in − centre), where R turns
+    counter-clockwise on a y-down screen; Pillow needs its inverse,
+    in = centre + R⁻¹ · (out − centre − shift) / scale.
+    """
+    angle = math.radians(rotation_degrees)
+    cosine = math.cos(angle) / scale
+    sine = math.sin(angle) / scale
+    a, b = cosine, -sine
+    d, e = sine, cosine
+    source_x = FRAME_CENTRE + shift_x
+    source_y = FRAME_CENTRE + shift_y
+    c = FRAME_CENTRE - a * source_x - b * source_y
+    f = FRAME_CENTRE - d * source_x - e * source_y
+    return (a, b, c, d, e, f)

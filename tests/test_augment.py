@@ -1,0 +1,216 @@
+"""Tests for engine.augment on synthetic 28×28 digits drawn with Pillow."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+from PIL import Image, ImageDraw
+
+from engine.augment import AugmentSettings, augment, transform
+
+NO_DISTORTION = AugmentSettings(max_shift=0.0, max_rotation=0.0, scale_range=(1.0, 1.0))
+
+
+def draw_seven() -> bytes:
+    """Return an asymmetric, anti-aliased 28×28 "7", ink high, as 784 bytes.
+
+    It is drawn 4× larger and area-averaged down, so stroke edges are grey as in MNIST.
+    """
+    image = Image.new("L", (112, 112), 0)
+    ImageDraw.Draw(image).line([(32, 28), (80, 28), (48, 88)], fill=255, width=9, joint="curve")
+    return image.resize((28, 28), Image.Resampling.BOX).tobytes()
+
+
+def draw_bar_right_of_centre() -> bytes:
+    """Return a horizontal bar from the frame centre to the right, rows 13..14, as 784 bytes."""
+    image = Image.new("L", (28, 28), 0)
+    ImageDraw.Draw(image).rectangle([16, 13, 23, 14], fill=255)
+    return image.tobytes()
+
+
+def centre_of_mass(pixels: bytes) -> tuple[float, float]:
+    """Return the intensity-weighted centre (x, y) of 784 pixels, pixel centres at k + 0.5."""
+    total = sum(pixels)
+    centre_x = sum((index % 28 + 0.5) * level for index, level in enumerate(pixels)) / total
+    centre_y = sum((index // 28 + 0.5) * level for index, level in enumerate(pixels)) / total
+    return centre_x, centre_y
+
+
+def ink_box(pixels: bytes) -> tuple[int, int, int, int]:
+    """Return the (left, top, right, bottom) bounding box of non-zero pixels in a 28×28 image."""
+    box = Image.frombytes("L", (28, 28), pixels).getbbox()
+    assert box is not None
+    return box
+
+
+def test_default_transform_returns_the_image_unchanged() -> None:
+    seven = draw_seven()
+    assert transform(seven) == seven
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_all_zero_settings_return_the_image_unchanged(seed: int) -> None:
+    seven = draw_seven()
+    assert augment(seven, random.Random(seed), NO_DISTORTION) == seven
+
+
+def test_output_is_784_bytes() -> None:
+    result = augment(draw_seven(), random.Random(0))
+    assert isinstance(result, bytes)
+    assert len(result) == 784
+
+
+def test_same_seed_gives_same_output() -> None:
+    seven = draw_seven()
+    settings = AugmentSettings(stroke_change_probability=0.5)
+    first = [augment(seven, random.Random(42), settings) for _ in range(3)]
+    assert first[0] == first[1] == first[2]
+    rng_a, rng_b = random.Random(9), random.Random(9)
+    assert [augment(seven, rng_a, settings) for _ in range(10)] == [
+        augment(seven, rng_b, settings) for _ in range(10)
+    ]
+
+
+def test_different_seeds_give_different_outputs() -> None:
+    seven = draw_seven()
+    outputs = {augment(seven, random.Random(seed)) for seed in range(20)}
+    assert len(outputs) == 20
+    assert seven not in outputs
+
+
+def test_integer_shift_moves_pixels_exactly() -> None:
+    seven = draw_seven()
+    moved = transform(seven, shift_x=3, shift_y=-2)
+    for y in range(28):
+        for x in range(28):
+            source_x, source_y = x - 3, y + 2
+            inside = 0 <= source_x < 28 and 0 <= source_y < 28
+            expected = seven[source_y * 28 + source_x] if inside else 0
+            assert moved[y * 28 + x] == expected
+
+
+@pytest.mark.parametrize(("shift_x", "shift_y"), [(2.0, 0.0), (0.0, -1.5), (1.25, 0.75)])
+def test_shift_moves_centre_of_mass_by_the_shift(shift_x: float, shift_y: float) -> None:
+    seven = draw_seven()
+    before_x, before_y = centre_of_mass(seven)
+    after_x, after_y = centre_of_mass(transform(seven, shift_x=shift_x, shift_y=shift_y))
+    assert after_x - before_x == pytest.approx(shift_x, abs=0.05)
+    assert after_y - before_y == pytest.approx(shift_y, abs=0.05)
+
+
+def test_random_shift_stays_within_max_shift() -> None:
+    seven = draw_seven()
+    settings = AugmentSettings(max_shift=2.0, max_rotation=0.0, scale_range=(1.0, 1.0))
+    before_x, before_y = centre_of_mass(seven)
+    rng = random.Random(5)
+    for _ in range(50):
+        after_x, after_y = centre_of_mass(augment(seven, rng, settings))
+        assert abs(after_x - before_x) <= 2.05
+        assert abs(after_y - before_y) <= 2.05
+
+
+def test_rotation_by_90_degrees_turns_counter_clockwise() -> None:
+    bar = draw_bar_right_of_centre()
+    rotated = transform(bar, rotation_degrees=90)
+    # The bar at x 16..23, y 13..14 (right of centre) must now point up: x 13..14, y 4..11.
+    assert ink_box(rotated) == (13, 4, 15, 12)
+    assert sum(rotated) == sum(bar)
+
+
+def test_rotation_matches_pillow_rotate_about_the_centre() -> None:
+    seven = draw_seven()
+    image = Image.frombytes("L", (28, 28), seven)
+    for degrees in (90, 180, -90):
+        expected = image.rotate(degrees, resample=Image.Resampling.BILINEAR).tobytes()
+        rotated = transform(seven, rotation_degrees=degrees)
+        assert max(abs(a - b) for a, b in zip(rotated, expected, strict=True)) <= 1
+
+
+def test_full_turn_returns_the_image() -> None:
+    seven = draw_seven()
+    turned = transform(seven, rotation_degrees=360)
+    # sin(2π) is -2e-16, not 0, so a level may round one step down.
+    assert max(abs(a - b) for a, b in zip(turned, seven, strict=True)) <= 1
+
+
+def test_scale_enlarges_and_shrinks_about_the_centre() -> None:
+    seven = draw_seven()
+    left, top, right, bottom = ink_box(seven)
+    width, height = right - left, bottom - top
+    big_left, big_top, big_right, big_bottom = ink_box(transform(seven, scale=1.5))
+    small_left, small_top, small_right, small_bottom = ink_box(transform(seven, scale=0.5))
+    assert big_right - big_left == pytest.approx(1.5 * width, abs=2)
+    assert big_bottom - big_top == pytest.approx(1.5 * height, abs=2)
+    assert small_right - small_left == pytest.approx(0.5 * width, abs=2)
+    assert small_bottom - small_top == pytest.approx(0.5 * height, abs=2)
+
+
+def test_small_transforms_roughly_preserve_ink_mass() -> None:
+    seven = draw_seven()
+    mass = sum(seven)
+    moved = transform(seven, rotation_degrees=10, shift_x=1.3, shift_y=-0.7)
+    assert sum(moved) == pytest.approx(mass, rel=0.05)
+    settings = AugmentSettings(scale_range=(1.0, 1.0))
+    rng = random.Random(11)
+    for _ in range(30):
+        assert sum(augment(seven, rng, settings)) == pytest.approx(mass, rel=0.1)
+
+
+def test_scaling_changes_mass_by_the_area_factor() -> None:
+    seven = draw_seven()
+    assert sum(transform(seven, scale=1.1)) == pytest.approx(1.21 * sum(seven), rel=0.08)
+
+
+def test_stroke_change_thickens_and_thins_gently() -> None:
+    seven = draw_seven()
+    mass = sum(seven)
+    bolder = transform(seven, stroke_change=0.5)
+    thinner = transform(seven, stroke_change=-0.5)
+    assert mass < sum(bolder) < 2 * mass
+    assert 0.5 * mass < sum(thinner) < mass
+    assert max(bolder) == max(thinner) == 255
+
+
+def test_stroke_change_probability_changes_strokes_not_geometry() -> None:
+    seven = draw_seven()
+    plain = augment(seven, random.Random(3), AugmentSettings())
+    restroked = augment(seven, random.Random(3), AugmentSettings(stroke_change_probability=1.0))
+    assert plain != restroked
+    plain_x, plain_y = centre_of_mass(plain)
+    restroked_x, restroked_y = centre_of_mass(restroked)
+    assert math.dist((plain_x, plain_y), (restroked_x, restroked_y)) < 0.5
+
+
+def test_ink_leaving_the_frame_is_dropped() -> None:
+    assert transform(draw_seven(), shift_x=40) == bytes(784)
+
+
+@pytest.mark.parametrize(
+    "settings_arguments",
+    [
+        {"max_shift": -1.0},
+        {"max_shift": math.inf},
+        {"max_rotation": -5.0},
+        {"max_rotation": 181.0},
+        {"max_rotation": math.nan},
+        {"scale_range": (0.0, 1.0)},
+        {"scale_range": (1.2, 1.1)},
+        {"scale_range": (1.0,)},
+        {"stroke_change_probability": 1.5},
+        {"stroke_change_probability": -0.1},
+    ],
+)
+def test_invalid_settings_are_rejected(settings_arguments: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        AugmentSettings(**settings_arguments)
+
+
+def test_transform_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="784"):
+        transform(bytes(100))
+    with pytest.raises(ValueError, match="scale"):
+        transform(draw_seven(), scale=0)
+    with pytest.raises(ValueError, match="stroke_change"):
+        transform(draw_seven(), stroke_change=2)
