@@ -1,1 +1,1 @@
-"""Digits engine: a pure-Python neural network for MNIST."""
+"""Digits engine: a pure-Python neural network for MNIST (standard library only)."""

@@ -1,22 +1,24 @@
 """The fast training and inference path: the reference maths in packed fixed-point integers.
 
 Per layer, the weights leaving input unit i are packed into one int (`engine.lanes`), one lane
-per output unit, in fixed point with `WEIGHT_BITS` fractional bits. Then
+per output unit, in fixed point. Then
   - forward: the pre-activations of a whole layer are Σ_i a_i · row_i over the inputs that are
     not zero (most MNIST pixels are). Pixels are quantised to `INPUT_LEVELS` levels and grouped
-    by level, so layer 1 costs one big-integer addition per inked pixel;
+    by level, so the first layer costs one big-integer addition per inked pixel; ReLU, its
+    derivative mask and the rescaling between layers are done on all lanes at once;
   - backward: the weight gradient of row i is a_i · δ, so each inked pixel costs one more
-    addition of the packed error δ into a gradient accumulator;
-  - backpropagating δ to a hidden layer uses a transposed packing, rebuilt once per batch.
+    addition of the packed error δ into a gradient accumulator; δ reaches a hidden layer through
+    a transposed packing of the weights above it, rebuilt once per batch;
+  - rounding to fixed point is stochastic (dithered), so it adds noise but no bias.
 Weight decay multiplies a whole layer by a float `scale` instead of touching every lane; momentum
-scales lanes with `LaneCodec.scale`. The arithmetic is the update rule of `engine.reference`,
-up to fixed-point rounding and the input quantisation; the tests hold the two together.
+scales lanes with `LaneCodec.scale`. The arithmetic is the update rule of `engine.reference`, up
+to fixed-point rounding and the input quantisation; tests hold the two together.
 """
 
 from __future__ import annotations
 
 import math
-from collections import deque
+import random
 from dataclasses import dataclass
 from itertools import compress
 from operator import add, mul
@@ -25,19 +27,30 @@ from engine.lanes import LaneCodec, LaneOverflow
 from engine.network import Network, softmax
 
 INPUT_LEVELS = 4
+# The first layer does most of the work, so it gets narrow lanes (cheaper big-int additions)
+# and fewer fractional bits; dithered rounding keeps its small weight updates unbiased.
+FIRST_LANE_BITS = 32
+FIRST_WEIGHT_BITS = 16
+LANE_BITS = 64
 WEIGHT_BITS = 28
 ACTIVATION_BITS = 12
-DELTA_BITS = 20
+# Fractional bits of the transposed weights used to backpropagate, by lane width.
+TRANSPOSED_BITS = {32: 14, 64: 28}
+# Bits left free below a lane's sign when sizing the backpropagated sums.
+LANE_MARGIN_BITS = 3
 RENORMALISE_BELOW = 0.5
+RANGE_CHECK_EVERY = 50
+MAX_FIRST_LAYER_INPUT = INPUT_LEVELS * 784
+DITHER_TABLE_SIZE = 4096
 MIN_PROBABILITY = 1e-12
 LEAKY_SLOPE = 0.01
 SIGMOID_CLAMP = 700.0
 
 LEVEL_OF_PIXEL = bytes((value * INPUT_LEVELS + 127) // 255 for value in range(256))
-PIXEL_POSITIONS = range(784)
 LEVEL_MASKS = tuple(
     bytes(1 if value == level else 0 for value in range(256)) for level in range(INPUT_LEVELS + 1)
 )
+POSITIONS = tuple(range(4096))
 
 SparseImage = tuple[tuple[int, tuple[int, ...]], ...]
 
@@ -53,11 +66,13 @@ def sparse_image(pixels: bytes) -> SparseImage:
     network sees pixel value level / INPUT_LEVELS.
     """
     levels = pixels.translate(LEVEL_OF_PIXEL)
+    inked = tuple(compress(POSITIONS, levels))
+    inked_levels = bytes(map(levels.__getitem__, inked))
     groups = []
     for level in range(1, INPUT_LEVELS + 1):
-        if bytes((level,)) in levels:
-            marks = levels.translate(LEVEL_MASKS[level])
-            groups.append((level, tuple(compress(PIXEL_POSITIONS, marks))))
+        marks = inked_levels.translate(LEVEL_MASKS[level])
+        if any(marks):
+            groups.append((level, tuple(compress(inked, marks))))
     return tuple(groups)
 
 
@@ -67,44 +82,73 @@ def quantised_inputs(pixels: bytes) -> list[float]:
 
 
 @dataclass
+class _Hidden:
+    """Hold one hidden layer's output for one sample, as the next layer consumes it.
+
+    `positions` are the units passed on and `values` their activations in the next layer's
+    input units. ReLU layers carry `mask`, a packed all-ones mask of their active lanes; other
+    activations carry `derivatives`, da/dz of every unit.
+    """
+
+    positions: tuple[int, ...]
+    values: list[int]
+    mask: int | None
+    derivatives: list[float] | None
+
+
+@dataclass
 class _Layer:
-    """One dense layer in packed form; see the module docstring for the representation."""
+    """One dense layer in packed form.
+
+    Row i holds w[j][i] · weight_unit / scale in lane j. A forward sum holds z · sum_unit,
+    where sum_unit = weight_unit · input_scale / scale and input_scale is what an input of 1.0
+    is worth as an integer.
+    """
 
     rows: list[int]
     biases: list[float]
     scale: float
-    input_scale: float
-    out_codec: LaneCodec
-    in_codec: LaneCodec
-    transposed: list[int]
-    gradients: list[int]
-    bias_gradients: list[float]
-    velocity: list[int]
-    bias_velocity: list[float]
+    weight_unit: float
+    codec: LaneCodec
+    input_scale: float = 1.0
+    activation_shift: int = 0
+    packed_biases: int = 0
+    transposed: tuple[int, ...] = ()
+    transposed_max: int = 1
+    gradients: list[int] | None = None
+    bias_gradients: list[float] | None = None
+    packed_bias_gradients: int = 0
+    velocity: list[int] | None = None
+    bias_velocity: list[float] | None = None
+
+    @property
+    def sum_unit(self) -> float:
+        """Return what a pre-activation of 1.0 is worth in this layer's forward-sum lanes."""
+        return self.weight_unit * self.input_scale / self.scale
 
 
 class FastNetwork:
     """Train and run a `Network` in packed fixed-point form; convert back with `to_network`."""
 
-    def __init__(self, network: Network) -> None:
+    def __init__(self, network: Network, seed: int = 0) -> None:
         self.layer_sizes = list(network.layer_sizes)
         self.activation = network.activation
         self.loss = network.loss
         self.metadata = dict(network.metadata)
+        self._random = random.Random(seed)
+        self._dither = [self._random.random() for _ in range(2 * DITHER_TABLE_SIZE)]
         self._learning_rate_before: float | None = None
+        self._batches = 0
         self.layers: list[_Layer] = []
         for index, (weights, biases) in enumerate(zip(network.weights, network.biases)):
+            first = index == 0
             fan_out, fan_in = len(weights), len(weights[0])
-            out_codec = LaneCodec(fan_out)
-            input_scale = float(INPUT_LEVELS if index == 0 else 1 << ACTIVATION_BITS)
             layer = _Layer(
                 rows=[],
                 biases=list(biases),
                 scale=1.0,
-                input_scale=input_scale,
-                out_codec=out_codec,
-                in_codec=LaneCodec(fan_in),
-                transposed=[],
+                weight_unit=float(1 << (FIRST_WEIGHT_BITS if first else WEIGHT_BITS)),
+                codec=LaneCodec(fan_out, FIRST_LANE_BITS if first else LANE_BITS),
                 gradients=[0] * fan_in,
                 bias_gradients=[0.0] * fan_out,
                 velocity=[0] * fan_in,
@@ -112,21 +156,21 @@ class FastNetwork:
             )
             self._set_weights(layer, weights)
             self.layers.append(layer)
+        self._refresh_units()
 
     # ----- conversion -------------------------------------------------------------------------
 
     def _set_weights(self, layer: _Layer, weights: list[list[float]]) -> None:
-        factor = (1 << WEIGHT_BITS) / layer.scale
-        columns = zip(*weights)
+        factor = layer.weight_unit / layer.scale
         layer.rows = [
-            layer.out_codec.pack([round(w * factor) for w in column]) for column in columns
+            layer.codec.pack([round(w * factor) for w in column]) for column in zip(*weights)
         ]
 
     def weights(self, layer_index: int) -> list[list[float]]:
         """Return the float weights of one layer as `weights[j][i]` (fan_out × fan_in)."""
         layer = self.layers[layer_index]
-        factor = layer.scale / (1 << WEIGHT_BITS)
-        columns = [layer.out_codec.unpack(row) for row in layer.rows]
+        factor = layer.scale / layer.weight_unit
+        columns = [layer.codec.unpack(row) for row in layer.rows]
         return [[value * factor for value in row] for row in zip(*columns)]
 
     def to_network(self) -> Network:
@@ -140,68 +184,68 @@ class FastNetwork:
             metadata=dict(self.metadata),
         )
 
+    def _refresh_units(self) -> None:
+        """Recompute each layer's input unit, ReLU rescaling shift and packed biases."""
+        input_scale = float(INPUT_LEVELS)
+        for layer in self.layers:
+            layer.input_scale = input_scale
+            sum_unit = layer.sum_unit
+            layer.packed_biases = layer.codec.pack([round(b * sum_unit) for b in layer.biases])
+            if self.activation == "relu":
+                # Shift ReLU outputs down to about ACTIVATION_BITS fractional bits, so that the
+                # next layer's products keep clear of its lane limit.
+                layer.activation_shift = max(0, math.frexp(sum_unit)[1] - 1 - ACTIVATION_BITS)
+                input_scale = sum_unit / (1 << layer.activation_shift)
+            else:
+                input_scale = float(1 << ACTIVATION_BITS)
+
     # ----- forward ----------------------------------------------------------------------------
 
-    def _pre_activations(self, layer: _Layer, packed_sum: int) -> list[float]:
-        factor = layer.scale / ((1 << WEIGHT_BITS) * layer.input_scale)
-        lanes = layer.out_codec.unpack(packed_sum)
-        return list(map(add, map(factor.__mul__, lanes), layer.biases))
+    def _activate(self, layer: _Layer, total: int) -> _Hidden:
+        """Return a hidden layer's activations from its packed forward sum."""
+        codec = layer.codec
+        if self.activation == "relu":
+            mask = codec.sign_mask(total)
+            lanes = codec.unpack(codec.shift(total, layer.activation_shift, mask))
+            return _Hidden(
+                tuple(compress(POSITIONS, lanes)), list(compress(lanes, lanes)), mask, None
+            )
+        zs = list(map((1.0 / layer.sum_unit).__mul__, codec.unpack(total)))
+        if self.activation == "leaky_relu":
+            activations = [z if z > 0.0 else LEAKY_SLOPE * z for z in zs]
+            derivatives = [1.0 if z > 0.0 else LEAKY_SLOPE for z in zs]
+        elif self.activation == "tanh":
+            activations = list(map(math.tanh, zs))
+            derivatives = [1.0 - a * a for a in activations]
+        else:
+            activations = _sigmoids(zs)
+            derivatives = [a * (1.0 - a) for a in activations]
+        values = list(map(round, map(float(1 << ACTIVATION_BITS).__mul__, activations)))
+        return _Hidden(POSITIONS[: len(zs)], values, None, derivatives)
 
-    def _activate(self, zs: list[float]) -> list[float]:
-        name = self.activation
-        if name == "relu":
-            return [z if z > 0.0 else 0.0 for z in zs]
-        if name == "leaky_relu":
-            return [z if z > 0.0 else LEAKY_SLOPE * z for z in zs]
-        if name == "tanh":
-            return list(map(math.tanh, zs))
-        return [1.0 / (1.0 + math.exp(-max(-SIGMOID_CLAMP, min(SIGMOID_CLAMP, z)))) for z in zs]
-
-    def _derivative(self, zs: list[float], activations: list[float]) -> list[float]:
-        name = self.activation
-        if name == "relu":
-            return [1.0 if z > 0.0 else 0.0 for z in zs]
-        if name == "leaky_relu":
-            return [1.0 if z > 0.0 else LEAKY_SLOPE for z in zs]
-        if name == "tanh":
-            return [1.0 - a * a for a in activations]
-        return [a * (1.0 - a) for a in activations]
-
-    def _forward(self, image: SparseImage) -> tuple[list[list[float]], list[tuple]]:
-        """Return pre-activations of every layer and the quantised inputs each layer saw."""
-        first = self.layers[0]
-        rows = first.rows.__getitem__
-        total = 0
+    def _forward(self, image: SparseImage) -> tuple[list[_Hidden], list[float]]:
+        """Return the hidden layers' activations and the output pre-activations for one image."""
+        layer = self.layers[0]
+        rows = layer.rows.__getitem__
+        total = layer.packed_biases
         for level, positions in image:
             group = sum(map(rows, positions))
             total += group if level == 1 else level * group
-        zs_per_layer = [self._pre_activations(first, total)]
-        inputs_per_layer: list[tuple] = [image]
-        last = len(self.layers) - 1
-        for index in range(1, last + 1):
-            activations = self._activate(zs_per_layer[-1])
-            quantised = list(map(round, map(float(1 << ACTIVATION_BITS).__mul__, activations)))
-            active = [i for i, q in enumerate(quantised) if q]
-            values = [quantised[i] for i in active]
-            layer = self.layers[index]
-            total = sum(map(mul, values, map(layer.rows.__getitem__, active)))
-            inputs_per_layer.append((active, values, activations))
-            zs_per_layer.append(self._pre_activations(layer, total))
-        return zs_per_layer, inputs_per_layer
+        hidden: list[_Hidden] = []
+        for following in self.layers[1:]:
+            state = self._activate(layer, total)
+            hidden.append(state)
+            rows = following.rows.__getitem__
+            total = sum(map(mul, state.values, map(rows, state.positions)), following.packed_biases)
+            layer = following
+        return hidden, list(map((1.0 / layer.sum_unit).__mul__, layer.codec.unpack(total)))
 
     def _outputs(self, zs: list[float]) -> list[float]:
-        if self.loss == "cross_entropy":
-            return softmax(zs)
-        return self._activate_sigmoid(zs)
-
-    @staticmethod
-    def _activate_sigmoid(zs: list[float]) -> list[float]:
-        return [1.0 / (1.0 + math.exp(-max(-SIGMOID_CLAMP, min(SIGMOID_CLAMP, z)))) for z in zs]
+        return softmax(zs) if self.loss == "cross_entropy" else _sigmoids(zs)
 
     def predict_sparse(self, image: SparseImage) -> list[float]:
         """Return the 10 output values for one image already converted by `sparse_image`."""
-        zs_per_layer, _ = self._forward(image)
-        return self._outputs(zs_per_layer[-1])
+        return self._outputs(self._forward(image)[1])
 
     def predict(self, pixels: bytes) -> list[float]:
         """Return the 10 output values for one 784-byte image (0..255, ink high)."""
@@ -226,6 +270,46 @@ class FastNetwork:
         except (LaneOverflow, OverflowError, ValueError) as error:
             raise Diverged(f"training diverged: {error}") from None
 
+    def _prepare_transposed(self) -> None:
+        """Pack each upper layer's weights by output unit, in the lanes of the layer below."""
+        for below, layer in zip(self.layers, self.layers[1:]):
+            fraction_bits = TRANSPOSED_BITS[below.codec.bits]
+            factor = (1 << fraction_bits) * layer.scale / layer.weight_unit
+            columns = zip(*(layer.codec.unpack(row) for row in layer.rows))
+            transposed = [[round(value * factor) for value in column] for column in columns]
+            layer.transposed = tuple(below.codec.pack(column) for column in transposed)
+            layer.transposed_max = max(1, max(max(map(abs, column)) for column in transposed))
+
+    def _dithered(self, values: list[float], factor: float) -> list[int]:
+        """Return ⌊v · factor + u⌋ for each value, u uniform in [0, 1): unbiased rounding."""
+        start = self._random.randrange(DITHER_TABLE_SIZE)
+        dither = self._dither[start : start + len(values)]
+        return list(map(math.floor, map(add, map(factor.__mul__, values), dither)))
+
+    def _backpropagate(
+        self, layer: _Layer, below: _Layer, state: _Hidden, delta: list[float], below_factor: float
+    ) -> int:
+        """Return the packed, scaled error of the layer below: lanes ≈ δ_below · below_factor."""
+        largest = max(map(abs, delta))
+        if largest == 0.0:
+            return 0
+        codec = below.codec
+        # Choose the error's fixed-point precision so the backpropagated sum fits its lanes.
+        room = (1 << (codec.bits - LANE_MARGIN_BITS)) / (
+            len(delta) * largest * below_factor * layer.transposed_max
+        )
+        fraction_bits = TRANSPOSED_BITS[codec.bits]
+        extra_bits = min(math.frexp(room)[1] - 1, codec.bits - LANE_MARGIN_BITS - fraction_bits)
+        shift = extra_bits + fraction_bits
+        quantised = list(map(round, map((below_factor * 2.0**extra_bits).__mul__, delta)))
+        back = sum(map(mul, quantised, layer.transposed))
+        if state.mask is not None:
+            dither = codec.random_bits(shift, self._random.getrandbits)
+            return codec.shift(back, shift, state.mask, dither)
+        unit = 2.0**-shift
+        errors = list(map(mul, map(unit.__mul__, codec.unpack(back)), state.derivatives))
+        return codec.pack(self._dithered(errors, 1.0))
+
     def _train_batch(
         self,
         batch: list[tuple[SparseImage, int]],
@@ -235,22 +319,19 @@ class FastNetwork:
     ) -> tuple[float, int]:
         decay = 1.0 - learning_rate * weight_decay
         step = learning_rate / len(batch)
-        for layer in self.layers[1:]:
-            layer.transposed = [
-                layer.in_codec.pack(list(column))
-                for column in zip(*(layer.out_codec.unpack(row) for row in layer.rows))
-            ]
+        self._prepare_transposed()
         new_scales = [layer.scale * decay for layer in self.layers]
         delta_factors = [
-            step * (1 << WEIGHT_BITS) / (new_scale * layer.input_scale)
+            step * layer.weight_unit / (new_scale * layer.input_scale)
             for layer, new_scale in zip(self.layers, new_scales)
         ]
+        last = len(self.layers) - 1
+        output = self.layers[last]
         loss_sum = 0.0
         correct = 0
-        last = len(self.layers) - 1
         for image, label in batch:
-            zs_per_layer, inputs_per_layer = self._forward(image)
-            outputs = self._outputs(zs_per_layer[-1])
+            hidden, zs = self._forward(image)
+            outputs = self._outputs(zs)
             probability = outputs[label]
             if self.loss == "cross_entropy":
                 loss_sum -= math.log(max(probability, MIN_PROBABILITY))
@@ -263,65 +344,59 @@ class FastNetwork:
                 delta = [(a - y) * a * (1.0 - a) for a, y in zip(outputs, targets)]
             if max(outputs) == probability:
                 correct += 1
-            for index in range(last, -1, -1):
-                layer = self.layers[index]
-                layer.bias_gradients = list(map(add, layer.bias_gradients, delta))
-                packed_delta = layer.out_codec.pack(
-                    list(map(round, map(delta_factors[index].__mul__, delta)))
-                )
+            output.bias_gradients = list(map(add, output.bias_gradients, delta))
+            packed_delta = output.codec.pack(self._dithered(delta, delta_factors[last]))
+            for index in range(last, 0, -1):
+                layer, below, state = self.layers[index], self.layers[index - 1], hidden[index - 1]
                 gradients = layer.gradients
-                read, write = gradients.__getitem__, gradients.__setitem__
-                if index == 0:
-                    for level, positions in inputs_per_layer[0]:
-                        scaled = packed_delta if level == 1 else level * packed_delta
-                        deque(map(write, positions, map(scaled.__add__, map(read, positions))), 0)
-                    break
-                active, values, activations = inputs_per_layer[index]
-                deque(
-                    map(
-                        write,
-                        active,
-                        map(add, map(read, active), map(packed_delta.__mul__, values)),
-                    ),
-                    0,
+                for position, value in zip(state.positions, state.values):
+                    gradients[position] += value * packed_delta
+                packed_delta = self._backpropagate(
+                    layer, below, state, delta, delta_factors[index - 1]
                 )
-                delta = self._backpropagate(layer, delta, zs_per_layer[index - 1], activations)
+                below.packed_bias_gradients += packed_delta
+                if index > 1:
+                    scale = 1.0 / delta_factors[index - 1]
+                    delta = list(map(scale.__mul__, below.codec.unpack(packed_delta)))
+            gradients = self.layers[0].gradients
+            for level, positions in image:
+                step_row = packed_delta if level == 1 else level * packed_delta
+                for position in positions:
+                    gradients[position] += step_row
         if not math.isfinite(loss_sum):
             raise Diverged(f"training diverged: the loss became {loss_sum}")
-        self._apply(
-            batch_size=len(batch),
-            learning_rate=learning_rate,
-            momentum=momentum,
-            new_scales=new_scales,
-        )
+        self._apply(len(batch), learning_rate, momentum, new_scales, delta_factors)
         return loss_sum, correct
 
-    def _backpropagate(
-        self, layer: _Layer, delta: list[float], zs: list[float], activations: list[float]
-    ) -> list[float]:
-        quantised = list(map(round, map(float(1 << DELTA_BITS).__mul__, delta)))
-        total = sum(map(mul, quantised, layer.transposed))
-        factor = layer.scale / ((1 << WEIGHT_BITS) * (1 << DELTA_BITS))
-        back = map(factor.__mul__, layer.in_codec.unpack(total))
-        return list(map(mul, back, self._derivative(zs, activations)))
-
     def _apply(
-        self, batch_size: int, learning_rate: float, momentum: float, new_scales: list[float]
+        self,
+        batch_size: int,
+        learning_rate: float,
+        momentum: float,
+        new_scales: list[float],
+        delta_factors: list[float],
     ) -> None:
         previous_rate = self._learning_rate_before or learning_rate
         self._learning_rate_before = learning_rate
-        step = learning_rate / batch_size
-        for layer, new_scale in zip(self.layers, new_scales):
-            mean_bias_gradients = [g / batch_size for g in layer.bias_gradients]
+        last = len(self.layers) - 1
+        for index, (layer, new_scale) in enumerate(zip(self.layers, new_scales)):
+            if index < last:
+                unit = 1.0 / (delta_factors[index] * batch_size)
+                packed = layer.codec.unpack(layer.packed_bias_gradients)
+                mean_bias_gradients = list(map(unit.__mul__, packed))
+                layer.packed_bias_gradients = 0
+            else:
+                mean_bias_gradients = [g / batch_size for g in layer.bias_gradients]
+                layer.bias_gradients = [0.0] * len(layer.biases)
             if momentum:
                 # The velocity is stored as a step in lane units; rescale it for the new
                 # learning rate and layer scale before adding this batch's step.
                 multiplier = momentum * (learning_rate / previous_rate) * (layer.scale / new_scale)
-                codec = layer.out_codec
                 # LaneCodec.scale keeps its headroom only below 2; a larger jump of the learning
                 # rate scales in two steps, the second an exact integer multiple.
                 whole = max(1, math.ceil(multiplier / 1.5))
                 fraction = multiplier / whole
+                codec = layer.codec
                 layer.velocity = [
                     whole * codec.scale(v, fraction) + g if v else g
                     for v, g in zip(layer.velocity, layer.gradients)
@@ -330,29 +405,46 @@ class FastNetwork:
                 layer.bias_velocity = [
                     momentum * v + g for v, g in zip(layer.bias_velocity, mean_bias_gradients)
                 ]
-                layer.biases = [
-                    b - learning_rate * v for b, v in zip(layer.biases, layer.bias_velocity)
-                ]
+                steps = layer.bias_velocity
             else:
                 layer.rows = list(map(_subtract, layer.rows, layer.gradients))
-                layer.biases = [b - step * g for b, g in zip(layer.biases, layer.bias_gradients)]
+                steps = mean_bias_gradients
+            layer.biases = [b - learning_rate * s for b, s in zip(layer.biases, steps)]
             layer.scale = new_scale
             layer.gradients = [0] * len(layer.rows)
-            layer.bias_gradients = [0.0] * len(layer.biases)
             if layer.scale < RENORMALISE_BELOW:
                 self._renormalise(layer)
+        self._batches += 1
+        if self._batches % RANGE_CHECK_EVERY == 0:
+            self._check_range()
+        self._refresh_units()
+
+    def _check_range(self) -> None:
+        """Raise LaneOverflow if first-layer weights grew beyond what a full image can sum."""
+        first = self.layers[0]
+        limit = first.codec.limit // MAX_FIRST_LAYER_INPUT
+        for row in first.rows:
+            lanes = first.codec.unpack(row)
+            if max(lanes) > limit or min(lanes) < -limit:
+                raise LaneOverflow("first-layer weights grew beyond the fixed-point range")
 
     def _renormalise(self, layer: _Layer) -> None:
         """Fold the layer's scale back into its lanes so they keep their precision."""
-        index = self.layers.index(layer)
-        weights = self.weights(index)
-        velocities = [layer.out_codec.unpack(v) for v in layer.velocity]
+        weights = self.weights(self.layers.index(layer))
         layer.velocity = [
-            layer.out_codec.pack([round(value * layer.scale) for value in lanes])
-            for lanes in velocities
+            layer.codec.pack([round(value * layer.scale) for value in layer.codec.unpack(v)])
+            for v in layer.velocity
         ]
         layer.scale = 1.0
         self._set_weights(layer, weights)
+
+
+def _sigmoids(zs: list[float]) -> list[float]:
+    """Return the logistic function of each z, clamping only when exp would overflow."""
+    try:
+        return [1.0 / (1.0 + math.exp(-z)) for z in zs]
+    except OverflowError:
+        return [1.0 / (1.0 + math.exp(-max(-SIGMOID_CLAMP, z))) for z in zs]
 
 
 def _subtract(a: int, b: int) -> int:

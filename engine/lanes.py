@@ -1,20 +1,21 @@
 """Many small signed integers packed into one Python int: SIMD within a register.
 
-A `LaneCodec` packs n signed integers v_0 … v_{n-1} into P = Σ v_j · 2^(64·j). Adding two packed
-ints adds every lane at once, and multiplying one by a small int scales every lane, each in a
-single big-integer operation running at C speed. That is how `engine.fast` updates a whole row of
-hidden units per input pixel. Lanes stay exact as long as every |v_j| < 2^62 (`LANE_LIMIT`);
-`unpack` raises `LaneOverflow` when a result comes near that bound.
+A `LaneCodec` packs n signed integers v_0 … v_{n-1} into P = Σ v_j · 2^(b·j), with b = 32 or 64
+bits a lane. Adding two packed ints adds every lane at once, and multiplying one by a small int
+scales every lane, each in a single big-integer operation running at C speed. That is how
+`engine.fast` updates a whole row of hidden units per input pixel. Lanes stay exact as long as
+every |v_j| < 2^(b-2); `unpack` raises `LaneOverflow` when a result comes near that bound.
+Narrow lanes make every operation cheaper (the cost grows with the bits of the int).
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
-LANE_BITS = 64
-LANE_LIMIT = 1 << 62
-SCALE_BITS = 16
-SCALE_HEADROOM = 1 << (LANE_BITS - SCALE_BITS - 2)
+STRUCT_CODES = {32: "i", 64: "q"}
+# Precision of `LaneCodec.scale` multipliers: narrow lanes keep more headroom for the product.
+SCALE_BITS = {32: 8, 64: 16}
 
 
 class LaneOverflow(ArithmeticError):
@@ -22,45 +23,84 @@ class LaneOverflow(ArithmeticError):
 
 
 class LaneCodec:
-    """Pack and unpack `count` signed 64-bit lanes to and from one Python int."""
+    """Pack and unpack `count` signed lanes of `bits` (32 or 64) bits to and from one int."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, bits: int = 64) -> None:
         self.count = count
-        self._struct = struct.Struct(f"<{count}q")
-        self._bytes = count * LANE_BITS // 8
-        ones = sum(1 << (LANE_BITS * j) for j in range(count))
-        # Adding 2^63 to every lane makes them all non-negative, so no lane borrows from the next;
-        # flipping the top bit then turns that biased lane into ordinary two's complement.
-        self._top_bits = ones << (LANE_BITS - 1)
-        self._scale_offset = ones * SCALE_HEADROOM
-        self._scale_mask = ones * ((1 << (LANE_BITS - SCALE_BITS)) - 1)
-        self._scale_unit = ones << (LANE_BITS - 2 * SCALE_BITS - 2)
+        self.bits = bits
+        self.limit = 1 << (bits - 2)
+        self._struct = struct.Struct(f"<{count}{STRUCT_CODES[bits]}")
+        self._bytes = count * bits // 8
+        ones = sum(1 << (bits * j) for j in range(count))
+        # Adding 2^(b-1) to every lane makes them all non-negative, so no lane borrows from the
+        # next; flipping the top bit then turns that biased lane into ordinary two's complement.
+        self._top_bits = ones << (bits - 1)
+        self._scale_bits = SCALE_BITS[bits]
+        self._scale_offset = ones << (bits - self._scale_bits - 2)
+        self._scale_mask = ones * ((1 << (bits - self._scale_bits)) - 1)
+        self._scale_unit = ones << (bits - 2 * self._scale_bits - 2)
+        self._ones = ones
+        self._lane_max = (1 << bits) - 1
+        self._shift_masks: dict[int, tuple[int, int, int]] = {}
 
     def pack(self, values: list[int]) -> int:
-        """Return the int whose lanes hold `values` (count ints, each |v| < 2^62)."""
+        """Return the int whose lanes hold `values` (count ints, each |v| < 2^(bits-2))."""
         try:
             raw = self._struct.pack(*values)
         except struct.error as error:
-            raise LaneOverflow(f"value does not fit a 64-bit lane: {error}") from None
+            raise LaneOverflow(f"value does not fit a {self.bits}-bit lane: {error}") from None
         return (int.from_bytes(raw, "little") ^ self._top_bits) - self._top_bits
 
     def unpack(self, packed: int) -> tuple[int, ...]:
-        """Return the count lane values of `packed`; raise LaneOverflow if any is near 2^62."""
+        """Return the count lane values of `packed`; raise LaneOverflow if any nears overflow."""
         try:
             raw = ((packed + self._top_bits) ^ self._top_bits).to_bytes(self._bytes, "little")
         except OverflowError:
             raise LaneOverflow("packed value overflowed its lanes") from None
         values = self._struct.unpack(raw)
-        if max(values) >= LANE_LIMIT or min(values) <= -LANE_LIMIT:
+        if max(values) >= self.limit or min(values) <= -self.limit:
             raise LaneOverflow("a lane came within a factor of 2 of overflowing")
         return values
 
     def scale(self, packed: int, multiplier: float) -> int:
-        """Return `packed` with every lane multiplied by `multiplier` (0 ≤ m < 2, 16-bit precision).
+        """Return `packed` with every lane multiplied by `multiplier` (0 ≤ m < 2), rounded down.
 
-        Lanes must satisfy |v| < 2^46 so that the product has room inside its lane; results are
-        rounded down. Used for momentum, which must shrink every lane of a velocity at once.
+        The multiplier has 16 fractional bits for 64-bit lanes and 8 for 32-bit lanes, and lanes
+        must satisfy |v| < 2^(bits - fraction bits - 2) so the product has room inside its lane.
+        Used for momentum, which must shrink every lane of a velocity at once.
         """
-        factor = round(multiplier * (1 << SCALE_BITS))
+        factor = round(multiplier * (1 << self._scale_bits))
         biased = (packed + self._scale_offset) * factor
-        return ((biased >> SCALE_BITS) & self._scale_mask) - self._scale_unit * factor
+        return ((biased >> self._scale_bits) & self._scale_mask) - self._scale_unit * factor
+
+    def sign_mask(self, packed: int) -> int:
+        """Return an int with all bits set in the lanes of `packed` that are ≥ 0, 0 elsewhere."""
+        biased = packed + self._top_bits
+        return ((biased >> (self.bits - 1)) & self._ones) * self._lane_max
+
+    def random_bits(self, shift: int, source: Callable[[int], int]) -> int:
+        """Return lanes of uniform random ints in [0, 2^shift), drawn from `source(bits)`."""
+        return source(self.count * self.bits) & self._masks(shift)[0]
+
+    def shift(self, packed: int, shift: int, mask: int = -1, dither: int = 0) -> int:
+        """Return lanes ⌊(v + d) / 2^shift⌋ where `mask` is set and 0 elsewhere.
+
+        `dither` holds lanes d in [0, 2^shift) (see `random_bits`): with uniform random d the
+        result is v / 2^shift stochastically rounded, unbiased. `shift` < bits - 2.
+        """
+        _, keep_mask, offset = self._masks(shift)
+        shifted = ((packed + self._top_bits + dither) >> shift) & keep_mask
+        return (shifted & mask) - (offset & mask)
+
+    def _masks(self, shift: int) -> tuple[int, int, int]:
+        masks = self._shift_masks.get(shift)
+        if masks is None:
+            if not 0 <= shift < self.bits - 2:
+                raise LaneOverflow(f"cannot shift {self.bits}-bit lanes by {shift} bits")
+            masks = (
+                self._ones * ((1 << shift) - 1),
+                self._ones * ((1 << (self.bits - shift)) - 1),
+                self._top_bits >> shift,
+            )
+            self._shift_masks[shift] = masks
+        return masks

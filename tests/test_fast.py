@@ -1,0 +1,111 @@
+"""The packed fast path must do the reference's arithmetic: same losses, same updated weights."""
+
+import random
+
+import pytest
+
+from engine import reference
+from engine.fast import Diverged, FastNetwork, quantised_inputs, sparse_image
+from engine.lanes import LaneCodec, LaneOverflow
+from engine.network import Network
+
+CASES = [
+    ([784, 32, 10], "relu", "cross_entropy"),
+    ([784, 16, 16, 10], "sigmoid", "mse"),
+    ([784, 12, 10], "tanh", "cross_entropy"),
+    ([784, 12, 8, 10], "leaky_relu", "cross_entropy"),
+    ([784, 10], "relu", "cross_entropy"),
+]
+
+
+def random_images(count: int, seed: int) -> list[tuple[bytes, int]]:
+    """Return (784-byte image, label) pairs with ~120 inked pixels of mixed intensity."""
+    rng = random.Random(seed)
+    samples = []
+    for _ in range(count):
+        pixels = bytearray(784)
+        for _ in range(120):
+            pixels[rng.randrange(784)] = rng.choice([40, 128, 200, 255])
+        samples.append((bytes(pixels), rng.randrange(10)))
+    return samples
+
+
+def max_difference(a: list, b: list) -> float:
+    """Return the largest absolute difference between two nested lists of floats."""
+    if isinstance(a, float):
+        return abs(a - b)
+    return max(max_difference(x, y) for x, y in zip(a, b, strict=True))
+
+
+@pytest.mark.parametrize(("sizes", "activation", "loss"), CASES)
+def test_fast_training_matches_reference(sizes, activation, loss):
+    network = Network.create(sizes, activation, loss, seed=1)
+    fast = FastNetwork(network)
+    slow = network.copy()
+    velocity = reference.Gradients.zeros_like(slow)
+    data = random_images(48, seed=2)
+    for start in range(0, 48, 16):
+        batch = data[start : start + 16]
+        slow_loss = reference.sgd_step(
+            slow, [(quantised_inputs(p), y) for p, y in batch], 0.5, 0.9, 0.01, velocity
+        )
+        fast_loss, _ = fast.train_batch([(sparse_image(p), y) for p, y in batch], 0.5, 0.9, 0.01)
+        assert fast_loss / 16 == pytest.approx(slow_loss, abs=1e-3)
+    trained = fast.to_network()
+    # Fixed-point rounding is dithered, so the paths differ by noise: about 1% of how far
+    # the parameters moved (a real bug, e.g. a missed momentum term, moves them ~10% apart).
+    moved_weights = max_difference(slow.weights, network.weights)
+    moved_biases = max_difference(slow.biases, network.biases)
+    assert moved_weights > 0.1
+    assert max_difference(trained.weights, slow.weights) < 0.01 * moved_weights
+    assert max_difference(trained.biases, slow.biases) < 0.01 * moved_biases
+
+
+def test_fast_prediction_matches_reference_forward():
+    network = Network.create([784, 64, 10], "relu", seed=3)
+    fast = FastNetwork(network)
+    for pixels, _ in random_images(5, seed=4):
+        expected = network.predict(quantised_inputs(pixels))
+        assert max_difference(fast.predict(pixels), expected) < 1e-4
+
+
+def test_round_trip_keeps_weights():
+    network = Network.create([784, 20, 10], "tanh", seed=5)
+    back = FastNetwork(network).to_network()
+    assert max_difference(back.weights, network.weights) < 1e-4
+    assert back.biases == network.biases
+
+
+def test_sparse_image_groups_pixels_by_level():
+    pixels = bytearray(784)
+    pixels[3], pixels[10], pixels[500], pixels[783] = 255, 128, 255, 20
+    groups = dict(sparse_image(bytes(pixels)))
+    assert groups == {4: (3, 500), 2: (10,)}  # 20/255 rounds to level 0 and is dropped
+
+
+def test_huge_learning_rate_raises_diverged():
+    fast = FastNetwork(Network.create([784, 16, 10], "relu", seed=6))
+    data = [(sparse_image(p), y) for p, y in random_images(32, seed=7)]
+    with pytest.raises(Diverged):
+        for _ in range(50):
+            fast.train_batch(data, 1e6)
+
+
+def test_lanes_add_and_scale_every_lane():
+    codec = LaneCodec(5, bits=32)
+    rng = random.Random(8)
+    for _ in range(200):
+        a = [rng.randrange(-(2**20), 2**20) for _ in range(5)]
+        b = [rng.randrange(-(2**20), 2**20) for _ in range(5)]
+        assert codec.unpack(codec.pack(a) - 3 * codec.pack(b)) == tuple(
+            x - 3 * y for x, y in zip(a, b)
+        )
+        assert codec.unpack(codec.scale(codec.pack(a), 0.75)) == tuple((x * 192) >> 8 for x in a)
+
+
+def test_lane_overflow_is_detected():
+    codec = LaneCodec(3, bits=32)
+    with pytest.raises(LaneOverflow):
+        codec.unpack(codec.pack([2**29, 0, 0]) * 4)
+    with pytest.raises(LaneOverflow):
+        codec.pack([2**40, 0, 0])
