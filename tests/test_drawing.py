@@ -1,0 +1,150 @@
+"""Tk-free tests of the drawing model (strokes, undo, the off-screen image) and model picking."""
+
+from __future__ import annotations
+
+from PIL import Image, ImageChops
+
+from app.drawing import (
+    CANVAS_SIZE,
+    INK_LEVEL,
+    MAX_BRUSH_WIDTH,
+    MIN_BRUSH_WIDTH,
+    PAPER_LEVEL,
+    Drawing,
+)
+
+
+def draw_line(drawing: Drawing, start, end, width: float = 20.0, erase: bool = False) -> None:
+    """Draw a straight stroke from start to end in 20 steps, like a pointer would."""
+    drawing.begin_stroke(start, width, erase)
+    for step in range(1, 21):
+        t = step / 20
+        drawing.extend_stroke(
+            (start[0] + (end[0] - start[0]) * t, start[1] + (end[1] - start[1]) * t)
+        )
+
+
+def test_new_drawing_is_blank_paper_of_canvas_size():
+    image = Drawing().image()
+    assert image.mode == "L"
+    assert image.size == (CANVAS_SIZE, CANVAS_SIZE)
+    assert image.getextrema() == (PAPER_LEVEL, PAPER_LEVEL)
+
+
+def test_a_click_leaves_a_round_dot_of_the_brush_width():
+    drawing = Drawing()
+    drawing.begin_stroke((100.0, 100.0), 20.0)
+    image = drawing.image()
+    assert image.getpixel((100, 100)) == INK_LEVEL
+    left, top, right, bottom = ImageChops.invert(image).getbbox()
+    assert 19 <= right - left <= 22
+    assert 19 <= bottom - top <= 22
+    # A round dot: the corners of its bounding box stay paper.
+    assert image.getpixel((left, top)) == PAPER_LEVEL
+
+
+def test_a_stroke_is_solid_in_the_middle_and_anti_aliased_at_its_edges():
+    drawing = Drawing()
+    draw_line(drawing, (140.0, 40.0), (140.0, 240.0), width=20.0)
+    image = drawing.image()
+    assert image.getpixel((140, 140)) == INK_LEVEL
+    assert image.getpixel((160, 140)) == PAPER_LEVEL
+    left, top, right, bottom = ImageChops.invert(image).getbbox()
+    assert (left, right) == (130, 150)
+    assert (top, bottom) == (30, 250)  # round caps reach half a width past the ends
+    drawing.clear()
+    draw_line(drawing, (40.0, 60.0), (240.0, 200.0), width=20.0)
+    levels = drawing.image().getcolors()
+    greys = sum(count for count, level in levels if INK_LEVEL < level < PAPER_LEVEL)
+    assert greys > 200, "a slanted edge should be shaded grey, not stepped"
+
+
+def test_strokes_are_recorded_in_logical_coordinates_whatever_the_supersampling():
+    fine, coarse = Drawing(supersampling=4), Drawing(supersampling=2)
+    for drawing in (fine, coarse):
+        draw_line(drawing, (60.0, 70.0), (220.0, 200.0), width=16.0)
+    difference = ImageChops.difference(fine.image(), coarse.image())
+    histogram = difference.histogram()
+    mean_difference = sum(level * count for level, count in enumerate(histogram)) / (280 * 280)
+    assert mean_difference < 1.0
+
+
+def test_tiny_pointer_moves_add_no_points():
+    drawing = Drawing()
+    drawing.begin_stroke((50.0, 50.0), 10.0)
+    assert not drawing.extend_stroke((50.2, 50.3))
+    assert drawing.extend_stroke((60.0, 50.0))
+    assert drawing.strokes[0].points == [(50.0, 50.0), (60.0, 50.0)]
+
+
+def test_extending_without_a_stroke_is_an_error():
+    drawing = Drawing()
+    try:
+        drawing.extend_stroke((1.0, 1.0))
+    except RuntimeError:
+        return
+    raise AssertionError("expected RuntimeError")
+
+
+def test_undo_removes_exactly_the_last_stroke():
+    drawing = Drawing()
+    draw_line(drawing, (40.0, 40.0), (240.0, 40.0))
+    after_first = drawing.image().tobytes()
+    draw_line(drawing, (40.0, 200.0), (240.0, 200.0))
+    assert drawing.image().tobytes() != after_first
+    assert drawing.undo()
+    assert drawing.image().tobytes() == after_first
+    assert drawing.undo()
+    assert drawing.image().getextrema() == (PAPER_LEVEL, PAPER_LEVEL)
+    assert not drawing.undo()
+
+
+def test_clear_removes_everything_and_reports_whether_there_was_anything():
+    drawing = Drawing()
+    assert not drawing.clear()
+    draw_line(drawing, (40.0, 40.0), (240.0, 240.0))
+    assert drawing.clear()
+    assert drawing.strokes == []
+    assert drawing.image().getextrema() == (PAPER_LEVEL, PAPER_LEVEL)
+
+
+def test_erasing_paints_paper_and_can_be_undone():
+    drawing = Drawing()
+    draw_line(drawing, (140.0, 40.0), (140.0, 240.0), width=20.0)
+    inked = drawing.image().tobytes()
+    draw_line(drawing, (100.0, 140.0), (180.0, 140.0), width=30.0, erase=True)
+    image = drawing.image()
+    assert image.getpixel((140, 140)) == PAPER_LEVEL
+    assert image.getpixel((140, 60)) == INK_LEVEL
+    assert drawing.strokes[-1].erase
+    drawing.undo()
+    assert drawing.image().tobytes() == inked
+
+
+def test_brush_width_is_kept_within_its_range():
+    drawing = Drawing()
+    assert drawing.begin_stroke((10.0, 10.0), 1.0).width == MIN_BRUSH_WIDTH
+    assert drawing.begin_stroke((10.0, 10.0), 500.0).width == MAX_BRUSH_WIDTH
+
+
+def test_display_image_scales_the_same_drawing_for_hidpi_canvases():
+    drawing = Drawing()
+    draw_line(drawing, (140.0, 40.0), (140.0, 240.0), width=20.0)
+    assert drawing.display_image(CANVAS_SIZE) is drawing.image()
+    doubled = drawing.display_image(2 * CANVAS_SIZE)
+    assert doubled.size == (560, 560)
+    assert doubled.getpixel((280, 280)) == INK_LEVEL
+    back = doubled.resize((CANVAS_SIZE, CANVAS_SIZE), Image.Resampling.BOX)
+    assert ImageChops.difference(back, drawing.image()).getextrema()[1] <= 2
+
+
+def test_every_change_bumps_the_version():
+    drawing = Drawing()
+    versions = [drawing.version]
+    drawing.begin_stroke((10.0, 10.0), 10.0)
+    versions.append(drawing.version)
+    drawing.extend_stroke((30.0, 30.0))
+    versions.append(drawing.version)
+    drawing.undo()
+    versions.append(drawing.version)
+    assert versions == sorted(set(versions))
