@@ -39,6 +39,7 @@ class LaneCodec:
         self._scale_offset = ones << (bits - self._scale_bits - 2)
         self._scale_mask = ones * ((1 << (bits - self._scale_bits)) - 1)
         self._scale_unit = ones << (bits - 2 * self._scale_bits - 2)
+        self._scale_half = ones << (self._scale_bits - 1)
         self._ones = ones
         self._lane_max = (1 << bits) - 1
         self._shift_masks: dict[int, tuple[int, int, int]] = {}
@@ -63,14 +64,16 @@ class LaneCodec:
         return values
 
     def scale(self, packed: int, multiplier: float) -> int:
-        """Return `packed` with every lane multiplied by `multiplier` (0 ≤ m < 2), rounded down.
+        """Return `packed` with every lane multiplied by `multiplier` (0 ≤ m < 2), rounded.
 
         The multiplier has 16 fractional bits for 64-bit lanes and 8 for 32-bit lanes, and lanes
         must satisfy |v| < 2^(bits - fraction bits - 2) so the product has room inside its lane.
         Used for momentum, which must shrink every lane of a velocity at once.
         """
         factor = round(multiplier * (1 << self._scale_bits))
-        biased = (packed + self._scale_offset) * factor
+        # Adding half a unit before the shift rounds to nearest: rounding down would pull every
+        # velocity the same way, batch after batch, and drift the weights.
+        biased = (packed + self._scale_offset) * factor + self._scale_half
         return ((biased >> self._scale_bits) & self._scale_mask) - self._scale_unit * factor
 
     def sign_mask(self, packed: int) -> int:

@@ -100,7 +100,9 @@ def test_lanes_add_and_scale_every_lane():
         assert codec.unpack(codec.pack(a) - 3 * codec.pack(b)) == tuple(
             x - 3 * y for x, y in zip(a, b)
         )
-        assert codec.unpack(codec.scale(codec.pack(a), 0.75)) == tuple((x * 192) >> 8 for x in a)
+        assert codec.unpack(codec.scale(codec.pack(a), 0.75)) == tuple(
+            (x * 192 + 128) >> 8 for x in a
+        )
 
 
 def test_lane_overflow_is_detected():
