@@ -217,17 +217,23 @@ class ActivationGrid(tk.Canvas):
         self._photo = ImageTk.PhotoImage(self._render(None))
         self.create_image(0, 0, image=self._photo, anchor="nw")
 
-    def show(self, activations: Sequence[float] | None) -> None:
-        """Show one activation per unit (None shows every cell dark)."""
-        self._photo.paste(self._render(activations))
+    def show(self, activations: Sequence[float] | None, full_scale: float | None = None) -> None:
+        """Show one activation per unit (None shows every cell dark).
 
-    def _render(self, activations: Sequence[float] | None) -> Image.Image:
-        """Return the grid picture: cells scaled by the layer's largest absolute activation."""
+        full_scale is the activation shown at full brightness; None means the layer's largest.
+        """
+        self._photo.paste(self._render(activations, full_scale))
+
+    def _render(
+        self, activations: Sequence[float] | None, full_scale: float | None = None
+    ) -> Image.Image:
+        """Return the grid picture, each cell's colour its activation / full_scale."""
         colours = [(0, 0, 0)] * (self.rows * self.columns)
         if activations is not None:
-            largest = max((abs(value) for value in activations), default=0.0)
+            if full_scale is None:
+                full_scale = max((abs(value) for value in activations), default=0.0)
             for unit, value in enumerate(activations):
-                colours[unit] = activation_colour(value / largest if largest > 0 else 0.0)
+                colours[unit] = activation_colour(value / full_scale if full_scale > 0 else 0.0)
         small = Image.new("RGB", (self.columns, self.rows))
         small.putdata(colours)
         picture = small.resize(
