@@ -1,0 +1,392 @@
+"""Save and load networks as Digits model files: one documented, versioned, validated format.
+
+Model file format, version 1
+============================
+
+A model file is one JSON document (UTF-8, at most 64 MB). Never pickle, never code: loading a
+file only parses JSON and decodes base64, and every field is checked before it is used.
+
+Top level (an object; keys may come in any order)::
+
+    {
+      "format": "digits-model",          always this string: what the file is
+      "version": 1,                      integer; see "Versions" below
+      "architecture": {
+        "layer_sizes": [784, 128, 10],   integers: 784 inputs first, 10 outputs last,
+                                         2 to 8 layers of 1 to 4096 units each
+        "activation": "relu",            hidden layers: "sigmoid", "tanh", "relu" or "leaky_relu"
+        "loss": "cross_entropy"          "cross_entropy" (softmax outputs) or "mse" (sigmoid
+                                         outputs), the loss the network was trained with
+      },
+      "input": {                         how an image becomes the 784 inputs; version 1 allows
+        "width": 28,                     only these values
+        "height": 28,
+        "scale": 0.00392156862745098,    1/255: input = pixel byte × scale, in [0, 1]
+        "ink": "high",                   0 = background, 255 = full ink (as in the MNIST files)
+        "preprocessing": "mnist-centre-of-mass-20px"
+                                         crop to the ink, scale the longer side to 20 px, put
+                                         the centre of mass at the centre of the 28×28 frame
+                                         (`engine.preprocess.preprocess_image`)
+      },
+      "training": { ... },               optional object of JSON values describing how the
+                                         model was made (see below); restored as
+                                         `Network.metadata`
+      "parameters": [                    one entry per layer after the input, in order
+        {
+          "weights": {"shape": [out, in], "dtype": "float32-le", "data": "<base64>"},
+          "biases":  {"shape": [out],     "dtype": "float32-le", "data": "<base64>"}
+        },
+        ...
+      ]
+    }
+
+Tensors: `data` is standard base64 (RFC 4648, with padding) of the values as IEEE 754 float32,
+little-endian, row-major: weights[j][i] (from unit i of the layer below to unit j of the layer
+above) is value number j·in + i. It must decode to exactly 4 × (product of shape) bytes, and
+every value must be finite (no NaN or infinity). A 784-128-10 model is about 0.55 MB.
+
+Training metadata, as written by the engine (every key optional; readers must not rely on any):
+`epochs`, `learning_rate`, `batch_size`, `momentum`, `weight_decay`, `schedule`, `augment`,
+`seed`, `train_images`, `train_seconds`, `test_accuracy` (0..1), `date` (ISO 8601, when the
+model was trained or, failing that, first saved), `python` (the version that trained it).
+`save_model` fills in `date` and `python` when the network's metadata lacks them.
+
+Versions: a reader refuses a file whose version is newer than the one it knows, asking to
+update Digits, and ignores keys it does not know, so a writer may add informational keys
+without a new version. Anything an older reader would misread gets a new version number.
+
+Errors: `load_model` raises `ModelFileError` for every problem (missing, unreadable, too big,
+not JSON, truncated, wrong tag or version, a missing or mistyped field, an unsupported
+architecture or input, a wrong shape, bad base64, a non-finite value), naming the file and
+the field. `save_model` writes atomically: the old file stays whole until the new one is
+complete on disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+from array import array
+from datetime import datetime, timezone
+from pathlib import Path
+
+from engine.network import Network, check_architecture, format_architecture
+
+FORMAT_TAG = "digits-model"
+FORMAT_VERSION = 1
+DTYPE = "float32-le"
+FLOAT32_BYTES = 4
+MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_LAYERS = 8
+INPUT_SPEC = {
+    "width": 28,
+    "height": 28,
+    "scale": 1 / 255,
+    "ink": "high",
+    "preprocessing": "mnist-centre-of-mass-20px",
+}
+# mkstemp makes its file readable by the owner only; a model is no secret.
+NEW_FILE_MODE = 0o644
+TEMP_SUFFIX = ".tmp"
+SHIPPED_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_MODEL_PATH = SHIPPED_MODELS_DIR / "default.json"
+CLASSIC_MODEL_PATH = SHIPPED_MODELS_DIR / "classic.json"
+
+
+class ModelFileError(Exception):
+    """Raised for any model file that cannot be read, saved or trusted; the message says why."""
+
+
+class _Invalid(Exception):
+    """A problem found inside a parsed document; `load_model` adds the file name."""
+
+
+def save_model(network: Network, path: str | os.PathLike) -> None:
+    """Write the network to `path` as a version-1 model file, atomically.
+
+    The file is written to a temporary file in the same folder, flushed to disk and renamed
+    over `path`, so `path` holds either the old or the new model, never half of one. Raises
+    ModelFileError when the network has non-finite parameters or metadata that is not JSON,
+    or when the file cannot be written.
+    """
+    path = Path(path)
+    try:
+        text = json.dumps(_document(network), indent=1, allow_nan=False)
+    except _Invalid as error:
+        raise ModelFileError(f"cannot save the model to {path}: {error}") from None
+    temp_path: str | None = None
+    try:
+        descriptor, temp_path = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent
+        )
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temp_path, NEW_FILE_MODE)
+        os.replace(temp_path, path)
+    except OSError as error:
+        if temp_path is not None and os.path.exists(temp_path):
+            os.unlink(temp_path)
+        reason = error.strerror or str(error)
+        raise ModelFileError(f"cannot save the model to {path}: {reason}") from None
+
+
+def load_model(path: str | os.PathLike) -> Network:
+    """Read and validate the model file at `path`; return its network with its metadata.
+
+    Raises ModelFileError, naming the file and what is wrong, for any problem.
+    """
+    path = Path(path)
+    document = _read_document(path)
+    if not isinstance(document, dict) or document.get("format") != FORMAT_TAG:
+        found = document.get("format") if isinstance(document, dict) else None
+        detail = f'its "format" is {found!r}' if found is not None else "no format tag"
+        raise ModelFileError(
+            f'{path} is not a Digits model file ({detail}; expected "format": "{FORMAT_TAG}")'
+        )
+    version = document.get("version")
+    if _is_integer(version) and version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} was made by a newer Digits (model format version {version}; this one reads"
+            f" version {FORMAT_VERSION}): update Digits to open it"
+        )
+    try:
+        if version != FORMAT_VERSION or not _is_integer(version):
+            raise _Invalid(f'unsupported "version" {version!r} (expected {FORMAT_VERSION})')
+        return _network(document)
+    except _Invalid as error:
+        raise ModelFileError(f"{path} is not a valid Digits model file: {error}") from None
+
+
+def _read_document(path: Path) -> object:
+    """Return the parsed JSON of the file, checking its size before reading it."""
+    try:
+        with path.open("rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            if size > MAX_FILE_BYTES:
+                raise ModelFileError(
+                    f"{path} is not a Digits model file: it is {size / 2**20:.1f} MB, more than"
+                    f" the {MAX_FILE_BYTES // 2**20} MB a model file may have"
+                )
+            # Read one byte past the limit, in case the file grows after the size check.
+            data = file.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise ModelFileError(f"model file {path} does not exist") from None
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ModelFileError(f"cannot read model file {path}: {reason}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ModelFileError(f"{path} is not a Digits model file: it grew beyond the size limit")
+    if not data.strip():
+        raise ModelFileError(f"{path} is not a Digits model file: it is empty")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ModelFileError(
+            f"{path} is not a Digits model file: byte {error.start} is not UTF-8 text"
+        ) from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except ValueError as error:
+        if not isinstance(error, json.JSONDecodeError):
+            raise ModelFileError(f"{path} is not a Digits model file: {error}") from None
+        # A cut-off file fails at its very end, or inside a string that never closes.
+        if error.pos >= len(text.rstrip()) or error.msg.startswith("Unterminated string"):
+            raise ModelFileError(
+                f"{path} is not a Digits model file: the JSON ends early at byte {len(data)}"
+                " (truncated?)"
+            ) from None
+        raise ModelFileError(
+            f"{path} is not a Digits model file: invalid JSON at line {error.lineno},"
+            f" column {error.colno} ({error.msg})"
+        ) from None
+
+
+def _reject_constant(name: str) -> None:
+    """Raise ValueError for NaN and Infinity, which Python's JSON reader accepts but JSON lacks."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _network(document: dict) -> Network:
+    """Return the network a version-1 document describes (raises _Invalid)."""
+    architecture = _field(document, "architecture", dict, "architecture")
+    layer_sizes = _field(architecture, "layer_sizes", list, "architecture.layer_sizes")
+    if not all(_is_integer(size) for size in layer_sizes):
+        raise _Invalid(f'"architecture.layer_sizes" must be integers, got {layer_sizes!r}')
+    if len(layer_sizes) > MAX_LAYERS:
+        raise _Invalid(
+            f'"architecture.layer_sizes" has {len(layer_sizes)} layers; at most {MAX_LAYERS}'
+            " are allowed"
+        )
+    activation = _field(architecture, "activation", str, "architecture.activation")
+    loss = _field(architecture, "loss", str, "architecture.loss")
+    try:
+        check_architecture(layer_sizes, activation, loss)
+    except ValueError as error:
+        raise _Invalid(f'"architecture": {error}') from None
+    _check_input(_field(document, "input", dict, "input"))
+    metadata = document.get("training", {})
+    if not isinstance(metadata, dict):
+        raise _Invalid(f'"training" must be an object, got {_type_name(metadata)}')
+    parameters = _field(document, "parameters", list, "parameters")
+    layer_count = len(layer_sizes) - 1
+    if len(parameters) != layer_count:
+        raise _Invalid(
+            f'"parameters" has {len(parameters)} layers but the architecture'
+            f" {format_architecture(layer_sizes)} needs {layer_count}"
+        )
+    weights, biases = [], []
+    for index, (layer, fan_in, fan_out) in enumerate(zip(parameters, layer_sizes, layer_sizes[1:])):
+        name = f"parameters[{index}]"
+        if not isinstance(layer, dict):
+            raise _Invalid(f'"{name}" must be an object, got {_type_name(layer)}')
+        flat_weights = _tensor(layer, "weights", [fan_out, fan_in], name)
+        weights.append([flat_weights[j * fan_in : (j + 1) * fan_in] for j in range(fan_out)])
+        biases.append(_tensor(layer, "biases", [fan_out], name))
+    return Network(list(layer_sizes), activation, loss, weights, biases, dict(metadata))
+
+
+def _check_input(spec: dict) -> None:
+    """Raise _Invalid unless the input section describes this engine's MNIST-style input."""
+    for key, expected in INPUT_SPEC.items():
+        value = spec.get(key)
+        if isinstance(expected, float):
+            matches = isinstance(value, (int, float)) and math.isclose(value, expected)
+        else:
+            matches = type(value) is type(expected) and value == expected
+        if not matches:
+            raise _Invalid(
+                f'"input.{key}" is {value!r}; this Digits only reads models whose input has'
+                f" {key} {expected!r}"
+            )
+
+
+def _tensor(layer: dict, key: str, shape: list[int], layer_name: str) -> list[float]:
+    """Return the decoded values (row-major, as floats) of one tensor, checked against shape."""
+    name = f"{layer_name}.{key}"
+    tensor = _field(layer, key, dict, name)
+    found_shape = _field(tensor, "shape", list, f"{name}.shape")
+    if found_shape != shape or not all(_is_integer(size) for size in found_shape):
+        raise _Invalid(
+            f'"{name}.shape" is {found_shape!r} but the architecture needs {shape}'
+            " ([units above, units below] for weights)"
+        )
+    dtype = _field(tensor, "dtype", str, f"{name}.dtype")
+    if dtype != DTYPE:
+        raise _Invalid(f'"{name}.dtype" is {dtype!r}; only {DTYPE!r} is supported')
+    encoded = _field(tensor, "data", str, f"{name}.data")
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise _Invalid(f'"{name}.data" is not valid base64 ({error})') from None
+    expected_bytes = math.prod(shape) * FLOAT32_BYTES
+    if len(raw) != expected_bytes:
+        raise _Invalid(
+            f'"{name}.data" decodes to {len(raw)} bytes, but shape {shape} of float32 needs'
+            f" {expected_bytes}"
+        )
+    values = array("f")
+    values.frombytes(raw)
+    if sys.byteorder == "big":
+        values.byteswap()
+    # A float64 sum of float32 values cannot overflow, so it is finite iff every value is.
+    if not math.isfinite(sum(values)):
+        position = next(i for i, value in enumerate(values) if not math.isfinite(value))
+        raise _Invalid(f'"{name}" value number {position} is {values[position]} (not finite)')
+    return values.tolist()
+
+
+def _field(container: dict, key: str, kind: type, name: str) -> object:
+    """Return container[key] if present and of type kind; raise _Invalid naming the field."""
+    if key not in container:
+        raise _Invalid(f'"{name}" is missing')
+    value = container[key]
+    if not isinstance(value, kind):
+        raise _Invalid(
+            f'"{name}" must be {_type_name(kind())}, got {_type_name(value)} {_shorten(value)}'
+        )
+    return value
+
+
+def _document(network: Network) -> dict:
+    """Return the version-1 document of a network (raises _Invalid for unsavable content)."""
+    try:
+        check_architecture(network.layer_sizes, network.activation, network.loss)
+    except ValueError as error:
+        raise _Invalid(str(error)) from None
+    if len(network.layer_sizes) > MAX_LAYERS:
+        raise _Invalid(f"a model file holds at most {MAX_LAYERS} layers")
+    training = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        **network.metadata,
+    }
+    for key, value in training.items():
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise _Invalid(f"metadata {key!r} is not a finite JSON value ({error})") from None
+    parameters = []
+    for index, (weights, biases) in enumerate(zip(network.weights, network.biases)):
+        fan_out, fan_in = network.layer_sizes[index + 1], network.layer_sizes[index]
+        if len(weights) != fan_out or any(len(row) != fan_in for row in weights):
+            raise _Invalid(f"layer {index} weights are not {fan_out}×{fan_in}")
+        if len(biases) != fan_out:
+            raise _Invalid(f"layer {index} has {len(biases)} biases, expected {fan_out}")
+        parameters.append(
+            {
+                "weights": _encode([value for row in weights for value in row], [fan_out, fan_in]),
+                "biases": _encode(biases, [fan_out]),
+            }
+        )
+    return {
+        "format": FORMAT_TAG,
+        "version": FORMAT_VERSION,
+        "architecture": {
+            "layer_sizes": list(network.layer_sizes),
+            "activation": network.activation,
+            "loss": network.loss,
+        },
+        "input": dict(INPUT_SPEC),
+        "training": training,
+        "parameters": parameters,
+    }
+
+
+def _encode(values: list[float], shape: list[int]) -> dict:
+    """Return the tensor object of values (row-major) as base64 little-endian float32."""
+    packed = array("f", values)
+    # Values beyond the float32 range become infinities here; a file must not hold any.
+    if not math.isfinite(sum(packed)):
+        raise _Invalid(f"a parameter of shape {shape} is not finite as float32")
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return {"shape": shape, "dtype": DTYPE, "data": base64.b64encode(packed.tobytes()).decode()}
+
+
+def _is_integer(value: object) -> bool:
+    """Return True for a JSON integer (bool is an int in Python but not here)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _type_name(value: object) -> str:
+    """Return the JSON name of a value's type, e.g. "an object" for a dict."""
+    names = {dict: "an object", list: "an array", str: "a string", bool: "true/false"}
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return "a number"
+    return names.get(type(value), type(value).__name__)
+
+
+def _shorten(value: object) -> str:
+    """Return a short repr of a value for an error message."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
