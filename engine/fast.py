@@ -397,8 +397,10 @@ class FastNetwork:
                 whole = max(1, math.ceil(multiplier / 1.5))
                 fraction = multiplier / whole
                 codec = layer.codec
+                # One dither per batch and layer: unbiased over batches, and cheap.
+                dither = codec.scale_dither(self._random.getrandbits)
                 layer.velocity = [
-                    whole * codec.scale(v, fraction) + g if v else g
+                    whole * codec.scale(v, fraction, dither) + g if v else g
                     for v, g in zip(layer.velocity, layer.gradients)
                 ]
                 layer.rows = list(map(_subtract, layer.rows, layer.velocity))

@@ -63,7 +63,7 @@ class LaneCodec:
             raise LaneOverflow("a lane came within a factor of 2 of overflowing")
         return values
 
-    def scale(self, packed: int, multiplier: float) -> int:
+    def scale(self, packed: int, multiplier: float, dither: int | None = None) -> int:
         """Return `packed` with every lane multiplied by `multiplier` (0 ≤ m < 2), rounded.
 
         The multiplier has 16 fractional bits for 64-bit lanes and 8 for 32-bit lanes, and lanes
@@ -71,10 +71,17 @@ class LaneCodec:
         Used for momentum, which must shrink every lane of a velocity at once.
         """
         factor = round(multiplier * (1 << self._scale_bits))
-        # Adding half a unit before the shift rounds to nearest: rounding down would pull every
-        # velocity the same way, batch after batch, and drift the weights.
-        biased = (packed + self._scale_offset) * factor + self._scale_half
+        # Rounding down would pull every velocity the same way, batch after batch, and drift the
+        # weights; rounding to nearest would let small velocities never decay. Random dither
+        # lanes (`scale_dither`) make the rounding unbiased; without them it is to nearest.
+        if dither is None:
+            dither = self._scale_half
+        biased = (packed + self._scale_offset) * factor + dither
         return ((biased >> self._scale_bits) & self._scale_mask) - self._scale_unit * factor
+
+    def scale_dither(self, source: Callable[[int], int]) -> int:
+        """Return random lanes for `scale`'s rounding, drawn from `source(bits)`."""
+        return self.random_bits(self._scale_bits, source)
 
     def sign_mask(self, packed: int) -> int:
         """Return an int with all bits set in the lanes of `packed` that are ≥ 0, 0 elsewhere."""
