@@ -1,0 +1,364 @@
+"""Tests for the command line, run as `python -m engine` on tiny synthetic IDX datasets.
+
+The datasets hold three easily told apart patterns (a horizontal bar, a vertical bar, a ring)
+labelled 0, 1 and 2, so a few seconds of training must read them almost perfectly.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import random
+import signal
+import struct
+import subprocess
+import sys
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+from engine import cli
+from engine.evaluate import evaluate
+from engine.mnist import Dataset, load_mnist
+from engine.modelfile import load_model, save_model
+from engine.network import Network, normalise_probabilities
+from engine.preprocess import load_image_file, pixels_to_inputs, preprocess_image
+
+TRAIN_IMAGES = 300
+TEST_IMAGES = 90
+PATTERN_CLASSES = 3
+TRAIN_ARGUMENTS = ["--arch", "784-24-10", "--epochs", "3", "--batch", "16", "--lr", "0.05"]
+SUBPROCESS_TIMEOUT = 120
+
+
+def pattern_image(label: int, rng: random.Random) -> bytes:
+    """Return a 28×28 image (ink high) of pattern `label`: 0 horizontal, 1 vertical, 2 ring."""
+    image = Image.new("L", (28, 28), 0)
+    draw = ImageDraw.Draw(image)
+    ink = rng.randint(150, 255)
+    length = rng.randint(14, 20)
+    start, across = rng.randint(3, 25 - length), rng.randint(5, 21)
+    if label == 0:
+        draw.rectangle((start, across, start + length, across + 2), fill=ink)
+    elif label == 1:
+        draw.rectangle((across, start, across + 2, start + length), fill=ink)
+    else:
+        left, top = rng.randint(3, 8), rng.randint(3, 8)
+        draw.ellipse((left, top, left + 16, top + 16), outline=ink, width=3)
+    return image.tobytes()
+
+
+def pattern_dataset(count: int, seed: int) -> Dataset:
+    """Return count pattern images with labels cycling through 0, 1, 2."""
+    rng = random.Random(seed)
+    labels = [index % PATTERN_CLASSES for index in range(count)]
+    return Dataset([pattern_image(label, rng) for label in labels], labels)
+
+
+def write_split(folder: Path, prefix: str, dataset: Dataset) -> None:
+    """Write a dataset as the two gzip IDX files of an MNIST split (prefix "train" or "t10k")."""
+    count = len(dataset)
+    images = struct.pack(">IIII", 0x803, count, 28, 28) + b"".join(dataset.images)
+    labels = struct.pack(">II", 0x801, count) + bytes(dataset.labels)
+    (folder / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(images))
+    (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(labels))
+
+
+def run_engine(*arguments: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run `python -m engine ARGUMENTS` and return the finished process (text output)."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "engine", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT,
+    )
+    if check:
+        assert completed.returncode == 0, completed.stderr
+    return completed
+
+
+@pytest.fixture(scope="session")
+def pattern_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return a folder holding a synthetic train and test split in MNIST's file layout."""
+    folder = tmp_path_factory.mktemp("patterns")
+    write_split(folder, "train", pattern_dataset(TRAIN_IMAGES, seed=1))
+    write_split(folder, "t10k", pattern_dataset(TEST_IMAGES, seed=2))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def trained(pattern_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """Return the model file `train --json` wrote and the JSON it printed."""
+    model = tmp_path_factory.mktemp("trained") / "patterns.json"
+    completed = run_engine(
+        "train", "--data", str(pattern_data), *TRAIN_ARGUMENTS, "--json", "--out", str(model)
+    )
+    return model, json.loads(completed.stdout)
+
+
+@pytest.fixture
+def vertical_bar_png(tmp_path: Path) -> Path:
+    """Return a PNG of a dark vertical bar on white paper, like a drawn pattern 1."""
+    path = tmp_path / "bar.png"
+    image = Image.new("L", (140, 140), 255)
+    ImageDraw.Draw(image).rectangle((60, 20, 72, 120), fill=0)
+    image.save(path)
+    return path
+
+
+def test_train_learns_the_patterns_and_reports_json(trained):
+    model, figures = trained
+    assert figures["reason"] == "finished"
+    assert figures["epochs"] == 3
+    assert figures["test_accuracy"] > 0.9
+    assert figures["train_seconds"] > 0 and figures["samples_per_second"] > 0
+    assert figures["train_images"] == TRAIN_IMAGES and figures["test_images"] == TEST_IMAGES
+    assert figures["model"] == str(model)
+    assert [epoch["epoch"] for epoch in figures["history"]] == [1, 2, 3]
+    network = load_model(model)
+    assert network.architecture == "784-24-10"
+    assert network.metadata["epochs"] == 3
+    assert network.metadata["test_accuracy"] == figures["test_accuracy"]
+    assert network.metadata["batch_size"] == 16
+
+
+def test_train_prints_epoch_lines_without_json(pattern_data, tmp_path):
+    model = tmp_path / "text.json"
+    arguments = ["--limit", "60", "--epochs", "2", "--arch", "784-8-10", "--out", str(model)]
+    completed = run_engine("train", "--data", str(pattern_data), *arguments)
+    assert "on 60 images" in completed.stdout
+    assert "epoch 1/2  train loss" in completed.stdout
+    assert "epoch 2/2" in completed.stdout and "samples/s" in completed.stdout
+    assert f"Saved {model}" in completed.stdout
+    assert load_model(model).metadata["train_images"] == 60
+
+
+def test_evaluate_json_matches_the_python_api(trained, pattern_data):
+    model, _ = trained
+    figures = json.loads(
+        run_engine("evaluate", "--model", str(model), "--data", str(pattern_data), "--json").stdout
+    )
+    expected = evaluate(load_model(model), load_mnist(pattern_data, "test"))
+    assert figures["accuracy"] == expected.accuracy > 0.9
+    assert figures["confusion"] == expected.confusion
+    assert sum(map(sum, figures["confusion"])) == TEST_IMAGES
+    assert figures["per_class"][PATTERN_CLASSES:] == [None] * (10 - PATTERN_CLASSES)
+    assert figures["misclassified_count"] == len(expected.misclassified)
+
+
+def test_evaluate_prints_readable_tables(trained, pattern_data):
+    model, _ = trained
+    output = run_engine("evaluate", "--model", str(model), "--data", str(pattern_data)).stdout
+    assert "accuracy" in output
+    assert "confusion matrix (rows: true digit, columns: predicted digit)" in output
+    rows = [line.split() for line in output.splitlines() if line[:1].isdigit()]
+    assert [int(row[0]) for row in rows] == list(range(10))
+    assert sum(int(count) for row in rows for count in row[1:]) == TEST_IMAGES
+
+
+def test_predict_json_matches_the_python_api(trained, vertical_bar_png, tmp_path):
+    model, _ = trained
+    blank = tmp_path / "blank.png"
+    Image.new("L", (50, 50), 255).save(blank)
+    completed = run_engine("predict", "--model", str(model), str(vertical_bar_png), str(blank))
+    assert "nothing drawn" in completed.stdout
+    figures = json.loads(
+        run_engine(
+            "predict", "--model", str(model), str(vertical_bar_png), str(blank), "--json"
+        ).stdout
+    )
+    bar, nothing = figures["predictions"]
+    pixels = preprocess_image(load_image_file(vertical_bar_png)).pixels
+    expected = load_model(model).predict(pixels_to_inputs(pixels))
+    assert bar["file"] == str(vertical_bar_png)
+    assert bar["probabilities"] == pytest.approx(expected, abs=1e-12)
+    assert bar["digit"] == expected.index(max(expected)) == 1
+    assert nothing == {
+        "file": str(blank),
+        "digit": None,
+        "probabilities": None,
+        "error": "nothing drawn",
+    }
+
+
+def test_predict_normalises_mse_outputs(vertical_bar_png, tmp_path, capsys):
+    network = Network.create([784, 6, 10], "sigmoid", "mse", seed=4)
+    model = tmp_path / "classic.json"
+    save_model(network, model)
+    assert cli.main(["predict", "--model", str(model), str(vertical_bar_png), "--json"]) == 0
+    probabilities = json.loads(capsys.readouterr().out)["predictions"][0]["probabilities"]
+    pixels = preprocess_image(load_image_file(vertical_bar_png)).pixels
+    expected = normalise_probabilities(network.predict(pixels_to_inputs(pixels)))
+    assert probabilities == pytest.approx(expected, abs=1e-6)
+    assert sum(probabilities) == pytest.approx(1.0)
+
+
+def test_unreadable_image_is_reported_and_fails(tiny_model, vertical_bar_png, tmp_path, capsys):
+    broken = tmp_path / "broken.png"
+    broken.write_text("not a picture")
+    exit_code = cli.main(["predict", "--model", str(tiny_model), str(broken), "--json"])
+    assert exit_code == 1
+    captured = capsys.readouterr()
+    entry = json.loads(captured.out)["predictions"][0]
+    assert entry["digit"] is None and "cannot read image" in entry["error"]
+    assert captured.err.count("\n") == 1 and "error: cannot read image" in captured.err
+
+
+def test_missing_default_model_says_what_to_do(tmp_path, vertical_bar_png, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "DEFAULT_MODEL_PATH", tmp_path / "default.json")
+    assert cli.main(["predict", str(vertical_bar_png)]) == 1
+    error = capsys.readouterr().err
+    assert "no --model given and the shipped default model" in error
+    assert "does not exist yet" in error and "train --out FILE" in error
+
+
+def test_errors_are_one_line_without_traceback(tmp_path, pattern_data):
+    corrupt = tmp_path / "corrupt.json"
+    corrupt.write_text('{"format": "digits-model", "version": 1, "architecture": ')
+    completed = run_engine(
+        "evaluate", "--model", str(corrupt), "--data", str(pattern_data), "--json", check=False
+    )
+    assert completed.returncode == 1
+    assert "Traceback" not in completed.stderr
+    assert completed.stderr.count("\n") == 1
+    assert "the JSON ends early at byte" in completed.stderr
+    assert "truncated?" in json.loads(completed.stdout)["error"]
+
+
+def test_missing_data_fails_with_the_download_hint(tmp_path, tiny_model, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli.main(["evaluate", "--model", str(tiny_model), "--data", str(empty)]) == 1
+    error = capsys.readouterr().err
+    assert "not found in" in error and "python -m engine download" in error
+
+
+@pytest.mark.parametrize(
+    ("arguments", "problem"),
+    [
+        (["--arch", "784-16-9"], "must start with 784 inputs and end with 10 outputs"),
+        (["--arch", "-".join(["784"] + ["8"] * 8 + ["10"])], "at most 8 layers"),
+        (["--momentum", "1.5"], "momentum must be in [0, 1)"),
+        (["--epochs", "0"], "0 is less than 1"),
+        (["--activation", "swish"], "invalid choice: 'swish'"),
+    ],
+)
+def test_bad_training_settings_are_usage_errors(arguments, problem, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", *arguments, "--out", str(tmp_path / "model.json")])
+    assert exit_info.value.code == 2
+    assert problem in capsys.readouterr().err
+
+
+def test_train_output_folder_must_exist(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "--out", str(tmp_path / "missing" / "model.json")])
+    assert exit_info.value.code == 2
+    assert "existing folder" in capsys.readouterr().err
+
+
+def test_train_defaults_come_from_train_config():
+    arguments = cli.build_parser().parse_args(["train", "--out", "model.json"])
+    from engine.train import TrainConfig
+
+    config = TrainConfig()
+    assert (arguments.epochs, arguments.batch, arguments.lr) == (
+        config.epochs,
+        config.batch_size,
+        config.learning_rate,
+    )
+    assert (arguments.momentum, arguments.schedule, arguments.seed) == (
+        config.momentum,
+        config.schedule,
+        config.seed,
+    )
+
+
+@pytest.mark.skipif(os.name == "nt", reason="sends SIGINT, which Windows does not deliver so")
+def test_ctrl_c_stops_training_and_saves_what_was_learned(pattern_data, tmp_path):
+    model = tmp_path / "stopped.json"
+    arguments = ["--epochs", "200", "--arch", "784-8-10", "--json", "--out", str(model)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "engine", "train", "--data", str(pattern_data), *arguments],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # In --json mode the epoch lines go to stderr; interrupt once training is under way.
+        for line in process.stderr:
+            if line.startswith("epoch 1/200"):
+                break
+        process.send_signal(signal.SIGINT)
+        output, errors = process.communicate(timeout=SUBPROCESS_TIMEOUT)
+    finally:
+        process.kill()
+    assert process.returncode == 0, errors
+    figures = json.loads(output)
+    assert figures["reason"] == "stopped"
+    assert 1 <= figures["epochs"] < 200
+    assert "saved what was learned so far" in errors
+    assert load_model(model).metadata["reason"] == "stopped"
+
+
+def test_progress_line_draws_on_a_terminal_only():
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal, pipe = Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        line = cli.ProgressLine(stream)
+        line.show("epoch 1 [####]", force=True)
+        line.show("skipped: too soon after the last one")
+        line.clear()
+    assert terminal.getvalue() == "\repoch 1 [####]\r" + " " * 14 + "\r"
+    assert pipe.getvalue() == ""
+
+
+@pytest.mark.mnist
+def test_download_from_a_local_mirror_of_real_mnist(tmp_path, capsys):
+    source = os.environ.get("DIGITS_DATA", "")
+    if not source or not Path(source).is_dir():
+        pytest.skip("real MNIST not available: set DIGITS_DATA to a folder with the MNIST files")
+
+    class QuietHandler(SimpleHTTPRequestHandler):
+        def log_message(self, *arguments: object) -> None:
+            """Keep the test output clean."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=source))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        mirror = f"http://127.0.0.1:{server.server_address[1]}/"
+        target = tmp_path / "mnist"
+        exit_code = cli.main(["download", "--data", str(target), "--mirror", mirror, "--json"])
+    finally:
+        server.shutdown()
+        thread.join()
+    assert exit_code == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["data"] == str(target)
+    assert len(figures["files"]) == 4 and all(Path(path).is_file() for path in figures["files"])
+    assert len(load_mnist(target, "test")) == 10_000
+
+
+@pytest.mark.mnist
+def test_train_on_real_mnist_learns_in_one_short_epoch(tmp_path):
+    folder = os.environ.get("DIGITS_DATA", "")
+    if not folder or not Path(folder).is_dir():
+        pytest.skip("real MNIST not available: set DIGITS_DATA to a folder with the MNIST files")
+    model = tmp_path / "real.json"
+    arguments = ["--limit", "2000", "--epochs", "1", "--arch", "784-32-10", "--json"]
+    figures = json.loads(
+        run_engine("train", "--data", folder, *arguments, "--out", str(model)).stdout
+    )
+    assert figures["test_images"] == 10_000
+    assert figures["test_accuracy"] > 0.8
+    assert load_model(model).metadata["test_accuracy"] == figures["test_accuracy"]
