@@ -335,7 +335,7 @@ def run_train(args: argparse.Namespace, report: TextIO) -> tuple[dict, int]:
     train_images = min(len(train_set), config.limit or len(train_set))
     print(
         f"Training {network.architecture} ({args.activation}, {args.loss}) on {train_images:,}"
-        f" images from {folder}, testing on {len(test_set):,}: {config.epochs} epochs,"
+        f" images from {folder}, testing on {len(test_set):,}: {_plural(config.epochs, 'epoch')},"
         f" batch {config.batch_size}, learning rate {config.learning_rate:g} ({config.schedule}),"
         f" momentum {config.momentum:g}" + (", augmented" if config.augment else ""),
         file=report,
@@ -367,8 +367,9 @@ def run_train(args: argparse.Namespace, report: TextIO) -> tuple[dict, int]:
     save_model(trained, args.out)
     if result.reason == "stopped":
         print(
-            f"Stopped after {result.epochs_completed} complete epochs; saved what was learned"
-            f" so far to {args.out} (measure it with `{MODULE_COMMAND} evaluate --model FILE`)",
+            f"Stopped after {_plural(result.epochs_completed, 'complete epoch')};"
+            f" saved what was learned so far to {args.out}"
+            f" (measure it with `{MODULE_COMMAND} evaluate --model FILE`)",
             file=report,
         )
     elif result.reason == "diverged":
@@ -576,6 +577,11 @@ def _bar(fraction: float) -> str:
     """Return a text progress bar with its percentage for fraction 0..1."""
     filled = round(max(0.0, min(1.0, fraction)) * BAR_WIDTH)
     return f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {fraction * 100:3.0f}%"
+
+
+def _plural(count: int, noun: str) -> str:
+    """Return e.g. "1 epoch" or "3 epochs"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _size(byte_count: int) -> str:
