@@ -29,6 +29,7 @@ from engine.mnist import Dataset, load_mnist
 from engine.modelfile import load_model, save_model
 from engine.network import Network, normalise_probabilities
 from engine.preprocess import load_image_file, pixels_to_inputs, preprocess_image
+from engine.train import TrainConfig
 
 TRAIN_IMAGES = 300
 TEST_IMAGES = 90
@@ -265,8 +266,6 @@ def test_train_output_folder_must_exist(tmp_path, capsys):
 
 def test_train_defaults_come_from_train_config():
     arguments = cli.build_parser().parse_args(["train", "--out", "model.json"])
-    from engine.train import TrainConfig
-
     config = TrainConfig()
     assert (arguments.epochs, arguments.batch, arguments.lr) == (
         config.epochs,
