@@ -239,7 +239,7 @@ def train(
     test_samples = sparse_dataset(test_set) if test_set is not None else []
     augment_settings = AUGMENT_SETTINGS
 
-    fast = FastNetwork(network)
+    fast = FastNetwork(network, seed=config.seed)
     checkpoint = fast.to_network()
     size = len(train_set)
     batches_per_epoch = math.ceil(size / config.batch_size)
