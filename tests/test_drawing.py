@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from PIL import Image, ImageChops
 
 from app.drawing import (
@@ -12,6 +15,16 @@ from app.drawing import (
     PAPER_LEVEL,
     Drawing,
 )
+from app.models import (
+    CLASSIC_LABEL,
+    DEFAULT_LABEL,
+    ModelCatalogue,
+    describe_model,
+    read_digit,
+)
+from engine.modelfile import ModelFileError, save_model
+from engine.network import Network
+from engine.preprocess import pixels_to_inputs, preprocess_image
 
 
 def draw_line(drawing: Drawing, start, end, width: float = 20.0, erase: bool = False) -> None:
@@ -148,3 +161,102 @@ def test_every_change_bumps_the_version():
     drawing.undo()
     versions.append(drawing.version)
     assert versions == sorted(set(versions))
+
+
+def models_dir_with(tmp_path: Path, default: Network | None, classic: Network | None) -> Path:
+    """Return a models folder holding the given networks as default.json / classic.json."""
+    for name, network in (("default.json", default), ("classic.json", classic)):
+        if network is not None:
+            save_model(network, tmp_path / name)
+    return tmp_path
+
+
+def drawn_bar() -> Image.Image:
+    """Return the off-screen image of one thick horizontal bar."""
+    drawing = Drawing()
+    draw_line(drawing, (60.0, 140.0), (220.0, 140.0), width=24.0)
+    return drawing.image()
+
+
+def test_read_digit_runs_the_engine_preprocessing_and_the_network():
+    network = Network.create([784, 16, 12, 10], "relu", seed=0)
+    reading = read_digit(network, drawn_bar())
+    assert reading is not None
+    assert reading.preprocessed.pixels == preprocess_image(drawn_bar()).pixels
+    expected = network.forward(pixels_to_inputs(reading.preprocessed.pixels))
+    assert reading.probabilities == expected[-1]
+    assert [len(layer) for layer in reading.hidden_activations] == [16, 12]
+    assert reading.digit == max(range(10), key=expected[-1].__getitem__)
+    assert reading.confidence == max(expected[-1])
+
+
+def test_read_digit_on_a_blank_drawing_is_none():
+    assert read_digit(Network.create([784, 16, 10]), Drawing().image()) is None
+
+
+def test_read_digit_normalises_sigmoid_outputs_of_mse_models():
+    network = Network.create([784, 16, 16, 10], "sigmoid", "mse", seed=0)
+    reading = read_digit(network, drawn_bar())
+    assert abs(sum(reading.probabilities) - 1.0) < 1e-9
+    assert abs(sum(network.predict(pixels_to_inputs(reading.preprocessed.pixels))) - 1.0) > 1e-3
+
+
+def test_catalogue_offers_the_shipped_models_that_exist(tmp_path):
+    folder = models_dir_with(tmp_path, Network.create([784, 20, 10]), None)
+    catalogue = ModelCatalogue(folder)
+    assert catalogue.labels == [DEFAULT_LABEL]
+    entry, problems = catalogue.first_loadable()
+    assert entry.label == DEFAULT_LABEL
+    assert entry.load().architecture == "784-20-10"
+    assert problems == []
+
+
+def test_catalogue_skips_a_broken_default_and_reports_it(tmp_path):
+    folder = models_dir_with(tmp_path, None, Network.create([784, 16, 16, 10], "sigmoid", "mse"))
+    (folder / "default.json").write_text("{not json", encoding="utf-8")
+    catalogue = ModelCatalogue(folder)
+    assert catalogue.labels == [DEFAULT_LABEL, CLASSIC_LABEL]
+    entry, problems = catalogue.first_loadable()
+    assert entry.label == CLASSIC_LABEL
+    assert len(problems) == 1 and problems[0].startswith(DEFAULT_LABEL)
+
+
+def test_catalogue_with_no_model_files_is_empty(tmp_path):
+    catalogue = ModelCatalogue(tmp_path)
+    assert catalogue.labels == []
+    assert catalogue.first_loadable() == (None, [])
+
+
+def test_opening_a_corrupt_file_raises_and_adds_nothing(tmp_path):
+    catalogue = ModelCatalogue(tmp_path)
+    corrupt = tmp_path / "corrupt.json"
+    corrupt.write_bytes(b"\x89PNG not a model")
+    with pytest.raises(ModelFileError):
+        catalogue.add_file(corrupt)
+    assert catalogue.labels == []
+
+
+def test_opened_and_trained_models_replace_entries_of_the_same_label(tmp_path):
+    catalogue = ModelCatalogue(tmp_path)
+    path = tmp_path / "mine.json"
+    save_model(Network.create([784, 16, 10]), path)
+    first = catalogue.add_file(path)
+    save_model(Network.create([784, 32, 10]), path)
+    second = catalogue.add_file(path)
+    assert catalogue.labels == [first.label]
+    assert second.load().architecture == "784-32-10"
+    trained = Network.create([784, 8, 10])
+    catalogue.add_network(Network.create([784, 8, 10]), "Trained just now")
+    catalogue.add_network(trained, "Trained just now")
+    assert catalogue.labels == [first.label, "Trained just now"]
+    assert catalogue.entry("Trained just now").load() is trained
+
+
+def test_describe_model_names_architecture_and_accuracy():
+    network = Network.create([784, 128, 10])
+    network.metadata["test_accuracy"] = 0.9812
+    assert describe_model(network) == "784-128-10 · relu hidden units · test accuracy 98.1%"
+    classic = Network.create([784, 16, 16, 10], "sigmoid", "mse")
+    assert "sigmoid outputs (MSE)" in describe_model(classic)
+    assert "test accuracy unknown" in describe_model(classic)
+    assert describe_model(None).startswith("No model loaded")

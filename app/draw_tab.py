@@ -1,0 +1,604 @@
+"""The Draw tab: draw a digit with the mouse and watch the network read it, live.
+
+Left, the drawing canvas and its tools; middle, the prediction and ten probability bars; right,
+the 28×28 input the network sees and how preprocessing made it; below, the hidden layers'
+activations. The drawing lives in `app.drawing.Drawing` and the reading in `app.models`; the
+methods here build widgets (`_build_*`) or are small event handlers (`_on_*`) that call them.
+
+Prediction runs on the Tk thread: the engine's forward pass takes a few milliseconds, so it is
+throttled to one run per PREDICT_INTERVAL_MS while the pen moves and runs at once on release.
+"""
+
+from __future__ import annotations
+
+import time
+import tkinter as tk
+from collections.abc import Callable
+from pathlib import Path
+from tkinter import filedialog, messagebox, ttk
+
+from PIL import ImageTk
+
+from app.drawing import (
+    CANVAS_SIZE,
+    DEFAULT_BRUSH_WIDTH,
+    MAX_BRUSH_WIDTH,
+    MIN_BRUSH_WIDTH,
+    Drawing,
+    clamp_brush_width,
+)
+from app.models import (
+    NO_MODEL_LABEL,
+    ModelCatalogue,
+    ModelEntry,
+    Reading,
+    activation_full_scale,
+    describe_model,
+    read_digit,
+)
+from app.widgets import (
+    MUTED_TEXT,
+    ActivationGrid,
+    PixelView,
+    ProbabilityBars,
+    Tooltip,
+)
+from engine.modelfile import ModelFileError
+from engine.network import Network
+
+PREDICT_INTERVAL_MS = 50
+BRUSH_STEP = 2.0
+OPEN_LABEL = "Open…"
+EMPTY_DIGIT = "–"
+EMPTY_HINT = "draw a digit"
+INPUT_VIEW_BOX = 252
+STAGE_VIEW_BOX = 84
+ACTIVATION_BOX = 360
+PANEL_PADDING = 12
+CONFIDENCE_CHARS = 15
+TIMING_CHARS = 30
+SHIFT_CHARS = 36
+MODEL_FILE_TYPES = [("Digits model", "*.json"), ("All files", "*")]
+PNG_FILE_TYPES = [("PNG image", "*.png")]
+BRUSH_OUTLINE = "#2f6fdd"
+ERASER_OUTLINE = "#d9534f"
+CANVAS_HINT_COLOUR = "#b8bec8"
+KEY_HINT = "Ctrl+Z undo · Esc clear · [ ] brush size\nCtrl+S save PNG · F1 all shortcuts"
+
+# (keys, what they do) for the Help menu; the bindings themselves are in _build_shortcuts.
+SHORTCUTS = [
+    ("Left drag", "Draw"),
+    ("Right drag", "Erase"),
+    ("Ctrl+Z", "Undo last stroke"),
+    ("Esc / Delete", "Clear the drawing"),
+    ("[  /  ]", "Thinner / thicker brush"),
+    ("Ctrl+S", "Save drawing as PNG"),
+    ("Ctrl+O", "Open a model file"),
+]
+
+
+class DrawTab(ttk.Frame):
+    """Hold the drawing canvas, the live prediction and the views of the network's input."""
+
+    def __init__(
+        self,
+        master: tk.Misc,
+        catalogue: ModelCatalogue,
+        set_status: Callable[[str], None],
+        scale: float = 1.0,
+        start_model: Path | None = None,
+    ) -> None:
+        self.gap = round(PANEL_PADDING * scale)
+        super().__init__(master, padding=self.gap)
+        self.catalogue = catalogue
+        self.set_status = set_status
+        self.scale = scale
+        self.drawing = Drawing()
+        self.canvas_side = round(CANVAS_SIZE * scale)
+        self.model: ModelEntry | None = None
+        self.reading: Reading | None = None
+        self._stroke_button: int | None = None
+        self._predict_id: str | None = None
+        self._redraw_id: str | None = None
+        self._startup_errors: list[str] = []
+        self._read_network: Network | None = None
+        self._read_version = -1
+        self._drawn_version = 0
+        self.brush_width = tk.DoubleVar(self, DEFAULT_BRUSH_WIDTH)
+        self.model_choice = tk.StringVar(self)
+        self.right_button = 2 if self.tk.call("tk", "windowingsystem") == "aqua" else 3
+        self._build_model_bar()
+        self._build_canvas_panel()
+        self._build_prediction_panel()
+        self._build_input_panel()
+        self._build_activation_panel()
+        self._build_shortcuts()
+        self.columnconfigure(1, weight=1)
+        self.rowconfigure(2, weight=1)
+        self._choose_start_model(start_model)
+
+    # ----------------------------------------------------------------------------- building
+
+    def _build_model_bar(self) -> None:
+        """Build the model picker, the Open… button and the model description line."""
+        bar = ttk.Frame(self)
+        bar.grid(row=0, column=0, columnspan=3, sticky="ew", pady=(0, self.gap))
+        ttk.Label(bar, text="Model", style="Heading.TLabel").pack(side="left")
+        self.picker = ttk.Combobox(bar, textvariable=self.model_choice, state="readonly", width=30)
+        self.picker.pack(side="left", padx=(8, 6))
+        self.picker.bind("<<ComboboxSelected>>", self._on_model_picked)
+        Tooltip(self.picker, "Choose the network that reads your drawing, or Open… a model file.")
+        open_button = ttk.Button(bar, text="Open…", command=self.open_model_dialog)
+        open_button.pack(side="left")
+        Tooltip(
+            open_button, "Load a model file saved by the Train tab or the command line (Ctrl+O)."
+        )
+        self.model_info = ttk.Label(bar, text="", style="Muted.TLabel")
+        self.model_info.pack(side="left", padx=(14, 0))
+
+    def _build_canvas_panel(self) -> None:
+        """Build the drawing canvas with its brush control and Undo / Clear / Save buttons."""
+        panel = ttk.Frame(self, style="Card.TFrame", padding=self.gap)
+        panel.grid(row=1, column=0, sticky="nsew", padx=(0, self.gap))
+        ttk.Label(panel, text="Draw a digit", style="CardHeading.TLabel").pack(anchor="w")
+        ttk.Label(
+            panel, text="left button draws · right button erases", style="CardMuted.TLabel"
+        ).pack(anchor="w", pady=(0, 8))
+        self.canvas = tk.Canvas(
+            panel,
+            width=self.canvas_side,
+            height=self.canvas_side,
+            background="white",
+            highlightthickness=1,
+            highlightbackground="#c9ced6",
+            cursor="crosshair",
+        )
+        self.canvas.pack()
+        self._canvas_photo = ImageTk.PhotoImage(self.drawing.display_image(self.canvas_side))
+        self.canvas.create_image(0, 0, image=self._canvas_photo, anchor="nw")
+        self._canvas_hint = self.canvas.create_text(
+            self.canvas_side / 2,
+            self.canvas_side / 2,
+            text="Draw a digit here",
+            fill=CANVAS_HINT_COLOUR,
+            font="HintFont",
+        )
+        self._brush_outline = self.canvas.create_oval(0, 0, 0, 0, outline="", width=1)
+        self._bind_canvas()
+        self._build_tools(panel)
+
+    def _build_tools(self, panel: ttk.Frame) -> None:
+        """Build the brush-width slider and the Undo, Clear and Save buttons under the canvas."""
+        brush_row = ttk.Frame(panel, style="Inner.TFrame")
+        brush_row.pack(fill="x", pady=(10, 6))
+        ttk.Label(brush_row, text="Brush", style="Card.TLabel").pack(side="left")
+        slider = ttk.Scale(
+            brush_row,
+            from_=MIN_BRUSH_WIDTH,
+            to=MAX_BRUSH_WIDTH,
+            variable=self.brush_width,
+            command=self._on_brush_changed,
+        )
+        slider.pack(side="left", fill="x", expand=True, padx=8)
+        Tooltip(slider, "Pen width for new strokes ([ and ] change it).")
+        self.brush_label = ttk.Label(brush_row, width=6, style="Card.TLabel")
+        self.brush_label.pack(side="left")
+        self._on_brush_changed()
+        buttons = ttk.Frame(panel, style="Inner.TFrame")
+        buttons.pack(fill="x")
+        for text, command, tip in (
+            ("Undo", self.undo, "Remove the last stroke (Ctrl+Z)."),
+            ("Clear", self.clear, "Start again with an empty canvas (Esc or Delete)."),
+            ("Save PNG…", self.save_drawing_dialog, "Save the drawing as a 280×280 PNG (Ctrl+S)."),
+        ):
+            button = ttk.Button(buttons, text=text, command=command)
+            button.pack(side="left", expand=True, fill="x", padx=(0, 4))
+            Tooltip(button, tip)
+        ttk.Label(panel, text=KEY_HINT, style="CardMuted.TLabel", justify="left").pack(
+            anchor="w", pady=(10, 0)
+        )
+
+    def _build_prediction_panel(self) -> None:
+        """Build the large predicted digit, its confidence and the ten probability bars."""
+        panel = ttk.Frame(self, style="Card.TFrame", padding=self.gap)
+        panel.grid(row=1, column=1, sticky="nsew", padx=(0, self.gap))
+        ttk.Label(panel, text="Prediction", style="CardHeading.TLabel").pack(anchor="w")
+        verdict = ttk.Frame(panel, style="Inner.TFrame")
+        verdict.pack(fill="x", pady=(4, 8))
+        self.digit_label = ttk.Label(verdict, text=EMPTY_DIGIT, style="Digit.TLabel", width=1)
+        self.digit_label.pack(side="left")
+        # Fixed widths (in characters) for every label that changes with each reading: a label
+        # that grows would re-lay out the whole tab and cost milliseconds per prediction.
+        self.confidence_label = ttk.Label(
+            verdict, text=EMPTY_HINT, style="Confidence.TLabel", width=CONFIDENCE_CHARS
+        )
+        self.confidence_label.pack(side="left", padx=(16, 0))
+        self.bars = ProbabilityBars(panel, self.scale)
+        self.bars.pack(fill="x")
+        self.bars.show(None)
+        Tooltip(self.bars, "The network's probability for each digit; they add up to 100 %.")
+        self.timing_label = ttk.Label(panel, text="", style="CardMuted.TLabel", width=TIMING_CHARS)
+        self.timing_label.pack(anchor="w", pady=(8, 0))
+
+    def _build_input_panel(self) -> None:
+        """Build the magnified 28×28 input and the three preprocessing stages that made it."""
+        panel = ttk.Frame(self, style="Card.TFrame", padding=self.gap)
+        panel.grid(row=1, column=2, sticky="nsew")
+        ttk.Label(panel, text="What the network sees", style="CardHeading.TLabel").pack(anchor="w")
+        ttk.Label(
+            panel, text="28×28 input, one cell per input unit", style="CardMuted.TLabel"
+        ).pack(anchor="w", pady=(0, 6))
+        self.input_view = PixelView(panel, INPUT_VIEW_BOX, self.scale)
+        self.input_view.pack(anchor="w")
+        Tooltip(self.input_view, "These 784 grey levels are all the network gets.")
+        stages = ttk.Frame(panel, style="Inner.TFrame")
+        stages.pack(anchor="w", pady=(10, 0))
+        self.stage_views = []
+        for column, (caption, tip, centre_mark) in enumerate(
+            (
+                ("1 · crop", "Cut the drawing down to the box around its ink.", False),
+                ("2 · fit 20 px", "Scale the longer side to 20 px, keeping the shape.", False),
+                ("3 · centre", "Move the centre of mass (red cross) to the middle.", True),
+            )
+        ):
+            ttk.Label(stages, text=caption, style="Card.TLabel").grid(
+                row=0, column=column, sticky="w", padx=(0, 10)
+            )
+            view = PixelView(stages, STAGE_VIEW_BOX, self.scale, centre_mark=centre_mark)
+            view.grid(row=1, column=column, sticky="w", padx=(0, 10))
+            Tooltip(view, tip)
+            self.stage_views.append(view)
+        self.shift_label = ttk.Label(panel, text="", style="CardMuted.TLabel", width=SHIFT_CHARS)
+        self.shift_label.pack(anchor="w", pady=(6, 0))
+
+    def _build_activation_panel(self) -> None:
+        """Build the empty "Inside the network" panel; the grids follow the model's layers."""
+        panel = ttk.Frame(self, style="Card.TFrame", padding=self.gap)
+        panel.grid(row=2, column=0, columnspan=3, sticky="nsew", pady=(self.gap, 0))
+        ttk.Label(panel, text="Inside the network", style="CardHeading.TLabel").pack(anchor="w")
+        ttk.Label(
+            panel,
+            text="each cell is one hidden unit: the brighter, the more active for this drawing",
+            style="CardMuted.TLabel",
+        ).pack(anchor="w", pady=(0, 6))
+        self.layers_frame = ttk.Frame(panel, style="Inner.TFrame")
+        self.layers_frame.pack(anchor="w", fill="x")
+        self.activation_grids: list[ActivationGrid] = []
+
+    def _build_activation_grids(self, network: Network | None) -> None:
+        """Replace the activation grids with one per hidden layer of network."""
+        for child in self.layers_frame.winfo_children():
+            child.destroy()
+        self.activation_grids = []
+        if network is None:
+            ttk.Label(self.layers_frame, text="no model loaded", style="CardMuted.TLabel").grid()
+            return
+        for index, units in enumerate(network.layer_sizes[1:-1]):
+            ttk.Label(
+                self.layers_frame,
+                text=f"hidden layer {index + 1} · {units} units",
+                style="Card.TLabel",
+            ).grid(row=0, column=index, sticky="w", padx=(0, 18))
+            grid = ActivationGrid(self.layers_frame, units, ACTIVATION_BOX, self.scale)
+            grid.grid(row=1, column=index, sticky="nw", padx=(0, 18))
+            self.activation_grids.append(grid)
+
+    def _bind_canvas(self) -> None:
+        """Bind the pen (left button), the eraser (right button) and the brush outline."""
+        for button in (1, self.right_button):
+            self.canvas.bind(f"<ButtonPress-{button}>", self._on_pen_down)
+            self.canvas.bind(f"<B{button}-Motion>", self._on_pen_move)
+            self.canvas.bind(f"<ButtonRelease-{button}>", self._on_pen_up)
+        self.canvas.bind("<Motion>", self._on_hover)
+        self.canvas.bind("<Leave>", self._on_leave_canvas)
+
+    def _build_shortcuts(self) -> None:
+        """Bind the keyboard shortcuts on the window; they act only while this tab shows."""
+        window = self.winfo_toplevel()
+        for sequence, action in (
+            ("<Control-z>", self.undo),
+            ("<Control-Z>", self.undo),
+            ("<Escape>", self.clear),
+            ("<Delete>", self.clear),
+            ("<Control-s>", self.save_drawing_dialog),
+            ("<Control-o>", self.open_model_dialog),
+            ("<bracketleft>", lambda: self.change_brush(-BRUSH_STEP)),
+            ("<bracketright>", lambda: self.change_brush(BRUSH_STEP)),
+        ):
+            window.bind(sequence, self._shortcut_handler(action), add="+")
+
+    def _shortcut_handler(self, action: Callable[[], object]) -> Callable[[tk.Event], str | None]:
+        """Return a key handler running action unless the tab is hidden or text is being typed."""
+
+        def on_key(_event: tk.Event) -> str | None:
+            if not self.winfo_ismapped() or self._typing():
+                return None
+            action()
+            return "break"
+
+        return on_key
+
+    # ------------------------------------------------------------------------ public actions
+
+    def current_model(self) -> Network | None:
+        """Return the network that reads the drawing (None when no model could be loaded)."""
+        return None if self.model is None else self.model.network
+
+    def use_model(self, network: Network, label: str) -> None:
+        """Make network the current model under label in the picker (AppContext.use_model)."""
+        self._select(self.catalogue.add_network(network, label))
+
+    def open_model_dialog(self) -> None:
+        """Ask for a model file and load it; keep the current model on cancel or error."""
+        path = filedialog.askopenfilename(
+            parent=self, title="Open model", filetypes=MODEL_FILE_TYPES
+        )
+        if path:
+            self.open_model_file(Path(path))
+        else:
+            self._show_picker_choice()
+
+    def open_model_file(self, path: Path) -> bool:
+        """Load a model file and use it; on failure show an error and keep the current model."""
+        try:
+            entry = self.catalogue.add_file(path)
+        except ModelFileError as error:
+            self._show_picker_choice()
+            self.set_status(f"Could not open {path.name}; still using {self._model_name()}.")
+            messagebox.showerror("Cannot open model", str(error), parent=self)
+            return False
+        self._select(entry)
+        return True
+
+    def undo(self) -> None:
+        """Remove the last stroke and read the drawing again."""
+        if self.drawing.undo():
+            self._drawing_changed()
+        else:
+            self.set_status("Nothing to undo.")
+
+    def clear(self) -> None:
+        """Remove every stroke."""
+        if self.drawing.clear():
+            self._drawing_changed()
+            self.set_status("Cleared.")
+
+    def change_brush(self, step: float) -> None:
+        """Make the brush thicker (step > 0) or thinner."""
+        self.brush_width.set(clamp_brush_width(self.brush_width.get() + step))
+        self._on_brush_changed()
+
+    def save_drawing_dialog(self) -> None:
+        """Ask where to save the drawing and write it as a PNG."""
+        path = filedialog.asksaveasfilename(
+            parent=self,
+            title="Save drawing as PNG",
+            defaultextension=".png",
+            filetypes=PNG_FILE_TYPES,
+            initialfile="digit.png",
+        )
+        if path:
+            self.save_drawing(Path(path))
+
+    def save_drawing(self, path: Path) -> bool:
+        """Write the off-screen image (what the network reads) to path as a PNG."""
+        try:
+            self.drawing.image().save(path, format="PNG")
+        except OSError as error:
+            messagebox.showerror("Cannot save drawing", str(error), parent=self)
+            return False
+        self.set_status(f"Saved the drawing to {path}.")
+        return True
+
+    def close(self) -> None:
+        """Cancel pending redraws and predictions so nothing runs after the window closes."""
+        for pending in (self._predict_id, self._redraw_id):
+            if pending is not None:
+                self.after_cancel(pending)
+        self._predict_id = self._redraw_id = None
+
+    def show_startup_errors(self) -> None:
+        """Show, once, the model files that failed to load at start-up."""
+        if self._startup_errors:
+            messagebox.showerror(
+                "Cannot open model", "\n\n".join(self._startup_errors), parent=self
+            )
+            self._startup_errors = []
+
+    # ------------------------------------------------------------------------------ handlers
+
+    def _on_pen_down(self, event: tk.Event) -> None:
+        """Start a stroke: ink with the left button, paper colour with the right one."""
+        if self._stroke_button is not None:
+            return
+        self._stroke_button = event.num
+        self.canvas.focus_set()  # so a text field elsewhere no longer swallows the shortcuts
+        erase = event.num == self.right_button
+        self.drawing.begin_stroke(self._logical(event), self.brush_width.get(), erase)
+        self._on_hover(event)
+        self._schedule_redraw()
+        self._schedule_prediction()
+
+    def _on_pen_move(self, event: tk.Event) -> None:
+        """Extend the stroke under way."""
+        self._on_hover(event)
+        if self._stroke_button is not None and self.drawing.extend_stroke(self._logical(event)):
+            self._schedule_redraw()
+            self._schedule_prediction()
+
+    def _on_pen_up(self, event: tk.Event) -> None:
+        """Finish the stroke and show the prediction at once."""
+        if event.num != self._stroke_button:
+            return
+        self.drawing.extend_stroke(self._logical(event))
+        self._stroke_button = None
+        self._drawing_changed()
+
+    def _on_hover(self, event: tk.Event) -> None:
+        """Move the brush outline with the pointer (red while erasing)."""
+        radius = self.brush_width.get() * self.scale / 2
+        erasing = self._stroke_button == self.right_button
+        self.canvas.coords(
+            self._brush_outline,
+            event.x - radius,
+            event.y - radius,
+            event.x + radius,
+            event.y + radius,
+        )
+        self.canvas.itemconfigure(
+            self._brush_outline, outline=ERASER_OUTLINE if erasing else BRUSH_OUTLINE
+        )
+
+    def _on_leave_canvas(self, _event: tk.Event) -> None:
+        """Hide the brush outline when the pointer leaves the canvas."""
+        self.canvas.itemconfigure(self._brush_outline, outline="")
+
+    def _on_brush_changed(self, _value: str | None = None) -> None:
+        """Show the brush width next to the slider."""
+        self.brush_label.configure(text=f"{self.brush_width.get():.0f} px")
+
+    def _on_model_picked(self, _event: tk.Event) -> None:
+        """Switch to the picked model, or ask for a file when Open… was picked."""
+        label = self.model_choice.get()
+        if label == OPEN_LABEL:
+            self.open_model_dialog()
+            return
+        if label == NO_MODEL_LABEL or (self.model is not None and label == self.model.label):
+            return
+        entry = self.catalogue.entry(label)
+        try:
+            entry.load()
+        except ModelFileError as error:
+            self._show_picker_choice()
+            messagebox.showerror("Cannot open model", str(error), parent=self)
+            return
+        self._select(entry)
+
+    # ------------------------------------------------------------------------------- helpers
+
+    def _choose_start_model(self, start_model: Path | None) -> None:
+        """Use start_model if given and loadable, else the first shipped model that loads."""
+        if start_model is not None:
+            try:
+                self._select(self.catalogue.add_file(start_model))
+                return
+            except ModelFileError as error:
+                self._startup_errors.append(str(error))
+        entry, problems = self.catalogue.first_loadable()
+        self._startup_errors.extend(problems)
+        if entry is not None:
+            self._select(entry)
+            return
+        self._show_picker_choice()
+        self._build_activation_grids(None)
+        self._show_reading()
+        self.set_status("No model found: train one on the Train tab or open a model file (Ctrl+O).")
+
+    def _select(self, entry: ModelEntry) -> None:
+        """Make entry the current model and read the drawing with it."""
+        self.model = entry
+        network = entry.load()
+        self._show_picker_choice()
+        self.model_info.configure(text=describe_model(network))
+        self._build_activation_grids(network)
+        self._predict_now()
+        self.set_status(f"Using {entry.label}.")
+
+    def _show_picker_choice(self) -> None:
+        """Refresh the picker's list and show the current model's label in it."""
+        labels = self.catalogue.labels or [NO_MODEL_LABEL]
+        self.picker.configure(values=[*labels, OPEN_LABEL])
+        self.model_choice.set(self._model_name())
+
+    def _model_name(self) -> str:
+        """Return the current model's label, or NO_MODEL_LABEL."""
+        return NO_MODEL_LABEL if self.model is None else self.model.label
+
+    def _typing(self) -> bool:
+        """Return True while keyboard focus is in an editable text field (keys belong to it)."""
+        try:
+            focus = self.focus_get()
+        except KeyError:  # focus in a combobox drop-down, which Tk cannot name
+            return True
+        if not isinstance(focus, tk.Entry | ttk.Entry | tk.Text | tk.Spinbox):
+            return False
+        return str(focus.cget("state")) not in ("readonly", "disabled")
+
+    def _logical(self, event: tk.Event) -> tuple[float, float]:
+        """Return the event position in logical canvas pixels (independent of HiDPI)."""
+        return (event.x / self.scale, event.y / self.scale)
+
+    def _drawing_changed(self) -> None:
+        """Redraw the canvas and read the drawing now (after release, undo, clear)."""
+        self._redraw_canvas()
+        self._predict_now()
+
+    def _schedule_redraw(self) -> None:
+        """Redraw the canvas once the pending pointer events are handled."""
+        if self._redraw_id is None:
+            self._redraw_id = self.after_idle(self._redraw_canvas)
+
+    def _redraw_canvas(self) -> None:
+        """Show the off-screen drawing on the canvas; hide the hint once there are strokes."""
+        if self._redraw_id is not None:
+            self.after_cancel(self._redraw_id)
+            self._redraw_id = None
+        if self.drawing.version == self._drawn_version:
+            return
+        self._drawn_version = self.drawing.version
+        self._canvas_photo.paste(self.drawing.display_image(self.canvas_side))
+        self.canvas.itemconfigure(
+            self._canvas_hint, state="hidden" if self.drawing.strokes else "normal"
+        )
+
+    def _schedule_prediction(self) -> None:
+        """Read the drawing within PREDICT_INTERVAL_MS, at most once per interval."""
+        if self._predict_id is None:
+            self._predict_id = self.after(PREDICT_INTERVAL_MS, self._predict_now)
+
+    def _predict_now(self) -> None:
+        """Read the drawing with the current model and show the result everywhere."""
+        if self._predict_id is not None:
+            self.after_cancel(self._predict_id)
+            self._predict_id = None
+        network = self.current_model()
+        if network is self._read_network and self.drawing.version == self._read_version:
+            return  # a throttled reading already caught up after the pen's last move
+        started = time.perf_counter()
+        self.reading = None if network is None else read_digit(network, self.drawing.image())
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        self._read_network, self._read_version = network, self.drawing.version
+        self._show_reading()
+        if self.reading is not None:
+            self.timing_label.configure(text=f"preprocessed and read in {elapsed_ms:.0f} ms")
+
+    def _show_reading(self) -> None:
+        """Show the current reading (or the empty state) in every view."""
+        reading = self.reading
+        if reading is None:
+            self.digit_label.configure(text=EMPTY_DIGIT, foreground=MUTED_TEXT)
+            no_model = self.current_model() is None
+            self.confidence_label.configure(text="no model loaded" if no_model else EMPTY_HINT)
+            self.bars.show(None)
+            self.input_view.show(None)
+            for view in self.stage_views:
+                view.show(None)
+            self.shift_label.configure(text="")
+            self.timing_label.configure(text="")
+            for grid in self.activation_grids:
+                grid.show(None)
+            return
+        stages = reading.preprocessed
+        self.digit_label.configure(text=str(reading.digit), foreground="")
+        self.confidence_label.configure(text=f"{reading.confidence:.1%} sure")
+        self.bars.show(reading.probabilities)
+        self.input_view.show(stages.centred)
+        for view, image in zip(self.stage_views, (stages.cropped, stages.fitted, stages.centred)):
+            view.show(image)
+        shift_x, shift_y = stages.centre_shift
+        self.shift_label.configure(
+            text=f"centring its mass moved it {shift_x:+.1f}, {shift_y:+.1f} px"
+        )
+        full_scale = activation_full_scale(self.current_model())
+        for grid, activations in zip(self.activation_grids, reading.hidden_activations):
+            grid.show(activations, full_scale)

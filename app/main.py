@@ -1,0 +1,222 @@
+"""The Digits window: menus, the Draw and Train tabs, and the status bar.
+
+`main(argv)` parses the options, builds the window and runs Tk's event loop; tests call
+`create_app(argv)` instead and drive the window themselves. Tabs meet only through the
+`AppContext` built here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tkinter as tk
+from pathlib import Path
+from tkinter import font as tkfont
+from tkinter import messagebox, ttk
+
+from app.context import AppContext
+from app.draw_tab import SHORTCUTS, DrawTab
+from app.models import ModelCatalogue
+from app.widgets import MUTED_TEXT, PANEL_BACKGROUND, TEXT_COLOUR, screen_scale
+
+APP_TITLE = "Digits"
+ICON_PATH = Path(__file__).resolve().parent.parent / "assets" / "icon.png"
+WINDOW_BACKGROUND = "#eef0f3"
+CARD_BORDER = "#d5dae2"
+ACCENT = "#2f6fdd"
+PREFERRED_THEME = "clam"
+APP_SHORTCUTS = [
+    ("Ctrl+Tab", "Next tab"),
+    ("F1", "This list"),
+    ("Ctrl+Q", "Quit"),
+]
+ABOUT_TEXT = (
+    "Digits: draw a digit and watch a neural network written in pure Python read it.\n\n"
+    "The network is plain Python lists and loops; Pillow only draws and resizes images."
+)
+
+
+class DigitsApp:
+    """Build the window around the tabs and close it cleanly."""
+
+    def __init__(self, root: tk.Tk, options: argparse.Namespace) -> None:
+        self.root = root
+        self.scale = screen_scale(root)
+        root.title(APP_TITLE)
+        self._build_fonts()
+        self._build_style()
+        self._build_icon()
+        self._build_status_bar()
+        self._build_notebook(options)
+        self._build_menu()
+        root.protocol("WM_DELETE_WINDOW", self.close)
+        root.bind("<Control-q>", lambda _event: self.close())
+        root.bind("<F1>", lambda _event: self.show_shortcuts())
+        root.update_idletasks()
+        root.minsize(root.winfo_reqwidth(), root.winfo_reqheight())
+        root.after_idle(self.draw_tab.show_startup_errors)
+
+    def _build_fonts(self) -> None:
+        """Size the standard fonts and create the app's named ones (kept alive on self)."""
+        tkfont.nametofont("TkDefaultFont").configure(size=10)
+        tkfont.nametofont("TkTextFont").configure(size=10)
+        family = tkfont.nametofont("TkDefaultFont").actual("family")
+        self.fonts = [
+            tkfont.Font(self.root, name="HeadingFont", family=family, size=11, weight="bold"),
+            tkfont.Font(self.root, name="DigitFont", family=family, size=54, weight="bold"),
+            tkfont.Font(self.root, name="ConfidenceFont", family=family, size=14),
+            tkfont.Font(self.root, name="HintFont", family=family, size=13, slant="italic"),
+        ]
+
+    def _build_style(self) -> None:
+        """Give the ttk widgets a calm light look: grey window, white cards, one accent colour."""
+        style = ttk.Style(self.root)
+        if PREFERRED_THEME in style.theme_names() and style.theme_use() == "default":
+            style.theme_use(PREFERRED_THEME)
+        self.root.configure(background=WINDOW_BACKGROUND)
+        style.configure(".", background=WINDOW_BACKGROUND, foreground=TEXT_COLOUR)
+        style.configure("TNotebook", background=WINDOW_BACKGROUND, borderwidth=0)
+        style.configure("TNotebook.Tab", padding=(16, 6))
+        style.configure(
+            "Card.TFrame",
+            background=PANEL_BACKGROUND,
+            relief="solid",
+            borderwidth=1,
+            bordercolor=CARD_BORDER,
+        )
+        style.configure("Inner.TFrame", background=PANEL_BACKGROUND)
+        card_labels = {
+            "Card.TLabel": {},
+            "CardHeading.TLabel": {"font": "HeadingFont"},
+            "CardMuted.TLabel": {"foreground": MUTED_TEXT},
+            "Digit.TLabel": {"font": "DigitFont", "foreground": ACCENT, "anchor": "center"},
+            "Confidence.TLabel": {"font": "ConfidenceFont"},
+        }
+        for name, options in card_labels.items():
+            style.configure(name, background=PANEL_BACKGROUND, **options)
+        style.configure("Heading.TLabel", font="HeadingFont")
+        style.configure("Muted.TLabel", foreground=MUTED_TEXT)
+        style.configure("Status.TLabel", padding=(10, 4), foreground=MUTED_TEXT)
+
+    def _build_icon(self) -> None:
+        """Set the window icon when the asset is there (the app works without it)."""
+        if ICON_PATH.is_file():
+            self.icon = tk.PhotoImage(master=self.root, file=str(ICON_PATH))
+            self.root.iconphoto(True, self.icon)
+
+    def _build_status_bar(self) -> None:
+        """Build the one-line status bar along the bottom of the window."""
+        self.status = ttk.Label(self.root, text="", style="Status.TLabel", anchor="w")
+        self.status.pack(side="bottom", fill="x")
+        ttk.Separator(self.root).pack(side="bottom", fill="x")
+
+    def _build_notebook(self, options: argparse.Namespace) -> None:
+        """Build the notebook with the Draw tab and the Train tab."""
+        self.notebook = ttk.Notebook(self.root)
+        self.notebook.pack(side="top", fill="both", expand=True, padx=8, pady=(8, 4))
+        self.notebook.enable_traversal()
+        self.draw_tab = DrawTab(
+            self.notebook,
+            ModelCatalogue(options.models_dir),
+            self.set_status,
+            self.scale,
+            options.model,
+        )
+        self.notebook.add(self.draw_tab, text="Draw", underline=0)
+        self.context = AppContext(
+            root=self.root,
+            set_status=self.set_status,
+            use_model=self.draw_tab.use_model,
+            current_model=self.draw_tab.current_model,
+            data_dir=options.data,
+        )
+
+    def _build_menu(self) -> None:
+        """Build the File, Edit and Help menus; accelerators match the tabs' bindings."""
+        menubar = tk.Menu(self.root)
+        file_menu = tk.Menu(menubar, tearoff=False)
+        file_menu.add_command(
+            label="Open model…", accelerator="Ctrl+O", command=self.draw_tab.open_model_dialog
+        )
+        file_menu.add_command(
+            label="Save drawing as PNG…",
+            accelerator="Ctrl+S",
+            command=self.draw_tab.save_drawing_dialog,
+        )
+        file_menu.add_separator()
+        file_menu.add_command(label="Quit", accelerator="Ctrl+Q", command=self.close)
+        menubar.add_cascade(label="File", menu=file_menu, underline=0)
+        edit_menu = tk.Menu(menubar, tearoff=False)
+        edit_menu.add_command(label="Undo stroke", accelerator="Ctrl+Z", command=self.draw_tab.undo)
+        edit_menu.add_command(label="Clear drawing", accelerator="Esc", command=self.draw_tab.clear)
+        menubar.add_cascade(label="Edit", menu=edit_menu, underline=0)
+        help_menu = tk.Menu(menubar, tearoff=False)
+        help_menu.add_command(
+            label="Keyboard shortcuts", accelerator="F1", command=self.show_shortcuts
+        )
+        help_menu.add_command(label="About Digits", command=self.show_about)
+        menubar.add_cascade(label="Help", menu=help_menu, underline=0)
+        self.root.configure(menu=menubar)
+
+    def set_status(self, text: str) -> None:
+        """Show one line of text in the status bar."""
+        self.status.configure(text=text)
+
+    def show_shortcuts(self) -> None:
+        """Open a small window listing every keyboard shortcut."""
+        window = tk.Toplevel(self.root)
+        window.title("Keyboard shortcuts")
+        window.transient(self.root)
+        window.resizable(False, False)
+        window.geometry(f"+{self.root.winfo_rootx() + 80}+{self.root.winfo_rooty() + 80}")
+        body = ttk.Frame(window, padding=16)
+        body.pack(fill="both", expand=True)
+        for row, (keys, action) in enumerate([*SHORTCUTS, *APP_SHORTCUTS]):
+            ttk.Label(body, text=keys, font="HeadingFont").grid(
+                row=row, column=0, sticky="w", padx=(0, 24), pady=2
+            )
+            ttk.Label(body, text=action).grid(row=row, column=1, sticky="w", pady=2)
+        close = ttk.Button(body, text="Close", command=window.destroy)
+        close.grid(row=len(SHORTCUTS) + len(APP_SHORTCUTS), column=1, sticky="e", pady=(12, 0))
+        window.bind("<Escape>", lambda _event: window.destroy())
+        close.focus_set()
+
+    def show_about(self) -> None:
+        """Show what Digits is."""
+        messagebox.showinfo(f"About {APP_TITLE}", ABOUT_TEXT, parent=self.root)
+
+    def close(self) -> None:
+        """Stop pending work of the tabs, then destroy the window (ends the event loop)."""
+        self.draw_tab.close()
+        self.root.destroy()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Return the command-line options of the app."""
+    parser = argparse.ArgumentParser(
+        prog="digits", description="Draw a digit and watch a pure-Python network read it."
+    )
+    parser.add_argument("--model", type=Path, help="model file to start with")
+    parser.add_argument(
+        "--models-dir",
+        type=Path,
+        help="folder holding the shipped default.json and classic.json (default: models/)",
+    )
+    parser.add_argument("--data", type=Path, help="folder of the MNIST files for training")
+    return parser.parse_args(argv)
+
+
+def create_app(argv: list[str] | None = None) -> DigitsApp:
+    """Build the window for the given command-line arguments, without running it."""
+    options = parse_args(argv)
+    root = tk.Tk(className=APP_TITLE)
+    return DigitsApp(root, options)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the app until its window closes; return the process exit status."""
+    app = create_app(argv)
+    try:
+        app.root.mainloop()
+    except KeyboardInterrupt:
+        app.close()
+    return 0

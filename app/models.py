@@ -1,0 +1,156 @@
+"""Which networks the drawing tab can use, and how one reads a drawing (no Tk here).
+
+`ModelCatalogue` is the model picker's list: the shipped default and classic models, files the
+person opened and networks handed over by the training tab. `read_digit` runs a drawing
+through the engine's preprocessing and the network and keeps everything the tab shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from engine.modelfile import CLASSIC_MODEL_PATH, DEFAULT_MODEL_PATH, ModelFileError, load_model
+from engine.network import Network, normalise_probabilities
+from engine.preprocess import NothingDrawn, Preprocessed, pixels_to_inputs, preprocess_image
+
+DEFAULT_LABEL = "Shipped default"
+CLASSIC_LABEL = "Classic 784-16-16-10"
+NO_MODEL_LABEL = "No model found"
+# Activations with a fixed output range are shown against that range; unbounded ones (ReLU)
+# against the layer's largest value for the current drawing.
+BOUNDED_ACTIVATIONS = ("sigmoid", "tanh")
+
+
+@dataclass
+class ModelEntry:
+    """One line of the model picker: a label and its network, loaded on first use."""
+
+    label: str
+    path: Path | None
+    network: Network | None = None
+
+    def load(self) -> Network:
+        """Return the network, reading it from its file the first time (ModelFileError)."""
+        if self.network is None:
+            if self.path is None:
+                raise ModelFileError(f"{self.label!r} has neither a network nor a file")
+            self.network = load_model(self.path)
+        return self.network
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the network made of one drawing: every stage the drawing tab displays."""
+
+    preprocessed: Preprocessed
+    hidden_activations: list[list[float]]
+    probabilities: list[float]
+    digit: int
+    confidence: float
+
+
+class ModelCatalogue:
+    """Keep the picker's entries in order: shipped models first, then opened or trained ones."""
+
+    def __init__(self, models_dir: Path | None = None) -> None:
+        default_path = DEFAULT_MODEL_PATH
+        classic_path = CLASSIC_MODEL_PATH
+        if models_dir is not None:
+            default_path = models_dir / DEFAULT_MODEL_PATH.name
+            classic_path = models_dir / CLASSIC_MODEL_PATH.name
+        self.entries = [
+            ModelEntry(label, path)
+            for label, path in ((DEFAULT_LABEL, default_path), (CLASSIC_LABEL, classic_path))
+            if path.is_file()
+        ]
+
+    @property
+    def labels(self) -> list[str]:
+        """Return the entry labels in picker order."""
+        return [entry.label for entry in self.entries]
+
+    def entry(self, label: str) -> ModelEntry:
+        """Return the entry with this label (KeyError if there is none)."""
+        for entry in self.entries:
+            if entry.label == label:
+                return entry
+        raise KeyError(label)
+
+    def add_file(self, path: Path) -> ModelEntry:
+        """Load a model file and return its entry, added or refreshed (ModelFileError).
+
+        Nothing is added when the file cannot be loaded.
+        """
+        network = load_model(path)
+        return self._put(ModelEntry(file_label(path), path, network))
+
+    def add_network(self, network: Network, label: str) -> ModelEntry:
+        """Add a network under label, replacing an earlier entry of the same label."""
+        return self._put(ModelEntry(label, None, network))
+
+    def first_loadable(self) -> tuple[ModelEntry | None, list[str]]:
+        """Return the first entry whose file loads, and a message for each one that failed."""
+        problems = []
+        for entry in self.entries:
+            try:
+                entry.load()
+            except ModelFileError as error:
+                problems.append(f"{entry.label}: {error}")
+            else:
+                return entry, problems
+        return None, problems
+
+    def _put(self, new_entry: ModelEntry) -> ModelEntry:
+        """Insert new_entry, replacing the entry with the same label in place."""
+        for index, entry in enumerate(self.entries):
+            if entry.label == new_entry.label:
+                self.entries[index] = new_entry
+                return new_entry
+        self.entries.append(new_entry)
+        return new_entry
+
+
+def file_label(path: Path) -> str:
+    """Return the picker label of an opened model file: its name and its folder."""
+    return f"{path.name} ({path.parent.name or path.parent})"
+
+
+def describe_model(network: Network | None) -> str:
+    """Return one line on a model: architecture, activation and test accuracy if known."""
+    if network is None:
+        return "No model loaded: open a model file or train one on the Train tab."
+    parts = [network.architecture, f"{network.activation} hidden units"]
+    if network.loss == "mse":
+        parts.append("sigmoid outputs (MSE)")
+    accuracy = network.metadata.get("test_accuracy")
+    if isinstance(accuracy, int | float):
+        parts.append(f"test accuracy {accuracy:.1%}")
+    else:
+        parts.append("test accuracy unknown")
+    return " · ".join(parts)
+
+
+def activation_full_scale(network: Network) -> float | None:
+    """Return the activation shown at full brightness: 1 for sigmoid/tanh, None if unbounded."""
+    return 1.0 if network.activation in BOUNDED_ACTIVATIONS else None
+
+
+def read_digit(network: Network, image: Image.Image) -> Reading | None:
+    """Return what the network reads in image, or None if nothing is drawn on it.
+
+    The image goes through the engine's own preprocessing (crop, fit to 20 px, centre of mass
+    to the middle of 28×28), exactly like every image the model was trained and tested on.
+    """
+    try:
+        preprocessed = preprocess_image(image)
+    except NothingDrawn:
+        return None
+    layers = network.forward(pixels_to_inputs(preprocessed.pixels))
+    outputs = layers[-1]
+    # Sigmoid outputs of an MSE model are independent scores; bars must still sum to 1.
+    probabilities = normalise_probabilities(outputs) if network.loss == "mse" else outputs
+    digit = max(range(len(probabilities)), key=probabilities.__getitem__)
+    return Reading(preprocessed, layers[1:-1], probabilities, digit, probabilities[digit])

@@ -1,0 +1,394 @@
+"""GUI tests: run the real app on an X display (Xvfb) and draw on its canvas with mouse events.
+
+Strokes are sent as real Tk events (press, motion with the button held, release) to the
+canvas, so the whole path is exercised: event coordinates, HiDPI scaling, the off-screen image,
+the engine's preprocessing, the network and every view.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import shutil
+import statistics
+import subprocess
+import time
+import tkinter as tk
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from tkinter import ttk
+
+import pytest
+from PIL import Image, ImageChops
+
+from app import draw_tab
+from app.drawing import PAPER_LEVEL, Drawing
+from app.main import DigitsApp, create_app
+from app.models import NO_MODEL_LABEL
+from engine.modelfile import save_model
+from engine.network import Network
+
+pytestmark = pytest.mark.gui
+
+LATENCY_LIMIT_MS = 30.0
+LATENCY_STROKES = 15
+BUTTON_STATE = {1: 0x100, 3: 0x400}
+
+POINTER_STEP = 4.0
+
+Stroke = list[tuple[float, float]]
+
+
+def densify(stroke: Stroke, step: float = POINTER_STEP) -> Stroke:
+    """Return the stroke with a point every `step` px, as a moving pointer reports them."""
+    points = [stroke[0]]
+    for start, end in zip(stroke, stroke[1:]):
+        count = max(1, math.ceil(math.dist(start, end) / step))
+        for k in range(1, count + 1):
+            t = k / count
+            points.append((start[0] + (end[0] - start[0]) * t, start[1] + (end[1] - start[1]) * t))
+    return points
+
+
+def ellipse(centre: tuple[float, float], radii: tuple[float, float]) -> Stroke:
+    """Return a closed ellipse drawn clockwise from its top, in 10° steps."""
+    return [
+        (
+            centre[0] + radii[0] * math.cos(math.radians(angle)),
+            centre[1] + radii[1] * math.sin(math.radians(angle)),
+        )
+        for angle in range(-90, 271, 10)
+    ]
+
+
+# Strokes in logical canvas pixels (280×280): a plain "1", an "0", and a bar across the middle.
+ONE = [densify([(150.0, 45.0), (150.0, 235.0)])]
+ZERO = [densify(ellipse((150.0, 140.0), (60.0, 92.0)))]
+BAR = [densify([(40.0, 140.0), (240.0, 140.0)])]
+
+
+@pytest.fixture
+def make_app() -> Iterator[Callable[..., DigitsApp]]:
+    """Yield a builder of app windows from command-line arguments; close them all afterwards."""
+    apps: list[DigitsApp] = []
+
+    def build(*argv: str | Path) -> DigitsApp:
+        app = create_app([str(arg) for arg in argv])
+        app.root.update()
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        with contextlib.suppress(tk.TclError):  # the test may have closed it already
+            app.close()
+
+
+@pytest.fixture
+def error_dialogs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Record error dialogs instead of showing them (a modal dialog would block the test)."""
+    shown: list[tuple[str, str]] = []
+    monkeypatch.setattr(
+        draw_tab.messagebox,
+        "showerror",
+        lambda title, message, **_options: shown.append((title, message)),
+    )
+    return shown
+
+
+def draw(app: DigitsApp, strokes: list[list[tuple[float, float]]], button: int = 1) -> None:
+    """Draw strokes (logical canvas coordinates) on the app's canvas with mouse events."""
+    for stroke in strokes:
+        press(app, stroke, button)
+        release(app, stroke[-1], button)
+
+
+def press(app: DigitsApp, stroke: list[tuple[float, float]], button: int = 1) -> None:
+    """Press the button at the stroke's start and drag through its points, without releasing."""
+    canvas, scale = app.draw_tab.canvas, app.draw_tab.scale
+    x, y = stroke[0]
+    canvas.event_generate(f"<ButtonPress-{button}>", x=round(x * scale), y=round(y * scale))
+    for x, y in stroke[1:]:
+        canvas.event_generate(
+            f"<B{button}-Motion>",
+            x=round(x * scale),
+            y=round(y * scale),
+            state=BUTTON_STATE[button],
+        )
+    app.root.update()
+
+
+def release(app: DigitsApp, point: tuple[float, float], button: int = 1) -> None:
+    """Release the button at point and let Tk redraw."""
+    scale = app.draw_tab.scale
+    app.draw_tab.canvas.event_generate(
+        f"<ButtonRelease-{button}>", x=round(point[0] * scale), y=round(point[1] * scale)
+    )
+    app.root.update_idletasks()
+
+
+def key(app: DigitsApp, sequence: str) -> None:
+    """Send a key press to the canvas; the window-level shortcuts see it."""
+    app.draw_tab.canvas.event_generate(sequence)
+    app.root.update()
+
+
+def reference_image(strokes: list[list[tuple[float, float]]], scale: float) -> Image.Image:
+    """Return the off-screen image the strokes should give, drawn without Tk.
+
+    The points are rounded to whole screen pixels as the mouse events were.
+    """
+    drawing = Drawing()
+    for stroke in strokes:
+        points = [(round(x * scale) / scale, round(y * scale) / scale) for x, y in stroke]
+        drawing.begin_stroke(points[0], drawing_width())
+        for point in points[1:]:
+            drawing.extend_stroke(point)
+    return drawing.image()
+
+
+def drawing_width() -> float:
+    """Return the brush width the app starts with."""
+    return draw_tab.DEFAULT_BRUSH_WIDTH
+
+
+def prediction(app: DigitsApp) -> tuple[str, str]:
+    """Return the big digit and the confidence line as shown."""
+    tab = app.draw_tab
+    return tab.digit_label.cget("text"), tab.confidence_label.cget("text")
+
+
+def is_blank(image: Image.Image) -> bool:
+    """Return True if the image is plain paper."""
+    return image.getextrema() == (PAPER_LEVEL, PAPER_LEVEL)
+
+
+def test_drawn_one_and_zero_are_read_correctly(make_app, reading_model):
+    app = make_app("--model", reading_model)
+    assert prediction(app) == (draw_tab.EMPTY_DIGIT, draw_tab.EMPTY_HINT)
+
+    draw(app, ONE)
+    image = app.draw_tab.drawing.image()
+    expected = reference_image(ONE, app.draw_tab.scale)
+    assert ImageChops.difference(image, expected).getextrema()[1] == 0
+    assert image.getpixel((150, 140)) < 64, "the 1's vertical stroke is in the off-screen image"
+    assert image.getpixel((60, 140)) == PAPER_LEVEL
+    assert prediction(app)[0] == "1"
+    assert prediction(app)[1].endswith("% sure")
+
+    key(app, "<Escape>")
+    assert is_blank(app.draw_tab.drawing.image())
+    assert prediction(app) == (draw_tab.EMPTY_DIGIT, draw_tab.EMPTY_HINT)
+
+    draw(app, ZERO)
+    image = app.draw_tab.drawing.image()
+    assert ImageChops.difference(image, reference_image(ZERO, app.draw_tab.scale)).getbbox() is None
+    assert image.getpixel((150, 140)) == PAPER_LEVEL, "the 0 is hollow"
+    assert prediction(app)[0] == "0"
+    assert app.draw_tab.reading is not None
+    assert len(app.draw_tab.reading.preprocessed.pixels) == 784
+
+
+def test_real_pointer_events_from_xdotool_draw_and_predict(make_app, reading_model, x_display):
+    xdotool = shutil.which("xdotool")
+    if xdotool is None or not x_display.private:
+        pytest.skip("needs xdotool and a private Xvfb (it moves the display's real pointer)")
+    app = make_app("--model", reading_model)
+    canvas, scale = app.draw_tab.canvas, app.draw_tab.scale
+
+    def xdo(*arguments: object) -> None:
+        subprocess.run([xdotool, *map(str, arguments)], check=True)
+        app.root.update()
+
+    stroke = [(round(x * scale), round(y * scale)) for x, y in ONE[0]]
+    origin_x, origin_y = canvas.winfo_rootx(), canvas.winfo_rooty()
+    xdo("mousemove", origin_x + stroke[0][0], origin_y + stroke[0][1])
+    xdo("mousedown", 1)
+    for x, y in stroke[1:]:
+        xdo("mousemove", origin_x + x, origin_y + y)
+    xdo("mouseup", 1)
+    assert len(app.draw_tab.drawing.strokes) == 1
+    assert app.draw_tab.drawing.image().getpixel((150, 140)) < 64
+    assert prediction(app)[0] == "1"
+
+
+def test_prediction_updates_while_drawing_before_release(make_app, reading_model):
+    app = make_app("--model", reading_model)
+    press(app, ONE[0])
+    time.sleep(draw_tab.PREDICT_INTERVAL_MS / 1000 + 0.02)
+    app.root.update()
+    assert prediction(app)[0] == "1"
+    release(app, ONE[0][-1])
+
+
+def test_clear_button_escape_and_delete_all_clear(make_app, tiny_model):
+    app = make_app("--model", tiny_model)
+    tab = app.draw_tab
+    for clear in (tab.clear, lambda: key(app, "<Escape>"), lambda: key(app, "<Delete>")):
+        draw(app, BAR)
+        assert not is_blank(tab.drawing.image())
+        assert prediction(app)[0] != draw_tab.EMPTY_DIGIT
+        clear()
+        app.root.update()
+        assert is_blank(tab.drawing.image())
+        assert tab.drawing.strokes == []
+        assert prediction(app) == (draw_tab.EMPTY_DIGIT, draw_tab.EMPTY_HINT)
+
+
+def test_ctrl_z_undoes_the_last_stroke_only(make_app, tiny_model):
+    app = make_app("--model", tiny_model)
+    tab = app.draw_tab
+    draw(app, ONE)
+    after_one = tab.drawing.image().tobytes()
+    draw(app, BAR)
+    assert tab.drawing.image().tobytes() != after_one
+    key(app, "<Control-z>")
+    assert tab.drawing.image().tobytes() == after_one
+    assert len(tab.drawing.strokes) == len(ONE)
+    key(app, "<Control-z>")
+    assert is_blank(tab.drawing.image())
+    assert prediction(app)[1] == draw_tab.EMPTY_HINT
+
+
+def test_keys_typed_into_a_text_field_do_not_clear_the_drawing(make_app, tiny_model):
+    app = make_app("--model", tiny_model)
+    draw(app, ONE)
+    field = ttk.Entry(app.root)
+    field.pack()
+    field.insert(0, "42")
+    field.focus_force()
+    app.root.update()
+    field.event_generate("<Delete>")
+    field.event_generate("<Escape>")
+    app.root.update()
+    assert len(app.draw_tab.drawing.strokes) == len(ONE)
+    draw(app, BAR)  # drawing takes the focus back, so the shortcuts work again
+    key(app, "<Escape>")
+    assert app.draw_tab.drawing.strokes == []
+
+
+def test_right_button_erases_and_erasing_is_undoable(make_app, tiny_model):
+    app = make_app("--model", tiny_model)
+    tab = app.draw_tab
+    draw(app, ONE)
+    inked = tab.drawing.image().tobytes()
+    draw(app, BAR, button=3)
+    image = tab.drawing.image()
+    assert image.getpixel((150, 140)) == PAPER_LEVEL, "the eraser crossed the 1 here"
+    assert image.getpixel((150, 60)) < 64, "the rest of the 1 is still there"
+    assert tab.drawing.strokes[-1].erase
+    key(app, "<Control-z>")
+    assert tab.drawing.image().tobytes() == inked
+
+
+def test_corrupt_model_file_shows_an_error_and_keeps_the_current_model(
+    make_app, reading_model, tmp_path, error_dialogs, monkeypatch
+):
+    app = make_app("--model", reading_model)
+    tab = app.draw_tab
+    model_before = tab.current_model()
+    label_before = tab.model_choice.get()
+    corrupt = tmp_path / "corrupt.json"
+    corrupt.write_text('{"layer_sizes": [784, 10], "weights": [[1, 2', encoding="utf-8")
+
+    # Through the picker's "Open…" entry, as a person would (the file dialog answers).
+    monkeypatch.setattr(draw_tab.filedialog, "askopenfilename", lambda **_options: str(corrupt))
+    tab.model_choice.set(draw_tab.OPEN_LABEL)
+    tab.picker.event_generate("<<ComboboxSelected>>")
+    app.root.update()
+
+    assert len(error_dialogs) == 1
+    assert "corrupt.json" in error_dialogs[0][1]
+    assert tab.current_model() is model_before
+    assert tab.model_choice.get() == label_before
+    assert "corrupt.json" not in " ".join(tab.picker.cget("values"))
+    assert "Could not open corrupt.json" in app.status.cget("text")
+    draw(app, ZERO)
+    assert prediction(app)[0] == "0", "the app still reads with the old model"
+
+
+def test_no_model_found_keeps_the_app_usable(make_app, tmp_path, error_dialogs):
+    app = make_app("--models-dir", tmp_path)
+    tab = app.draw_tab
+    assert tab.current_model() is None
+    assert tab.model_choice.get() == NO_MODEL_LABEL
+    assert "No model found" in app.status.cget("text")
+    draw(app, ONE)
+    assert not is_blank(tab.drawing.image())
+    assert prediction(app) == (draw_tab.EMPTY_DIGIT, "no model loaded")
+    assert error_dialogs == []
+
+
+def test_shipped_models_are_offered_and_a_broken_default_falls_back(
+    make_app, tmp_path, error_dialogs
+):
+    (tmp_path / "default.json").write_text("not json", encoding="utf-8")
+    save_model(
+        Network.create([784, 16, 16, 10], "sigmoid", "mse", seed=0), tmp_path / "classic.json"
+    )
+    app = make_app("--models-dir", tmp_path)
+    tab = app.draw_tab
+    assert tab.current_model().architecture == "784-16-16-10"
+    assert len(tab.activation_grids) == 2
+    app.root.update()
+    assert error_dialogs and "default.json" in error_dialogs[0][1]
+    draw(app, ZERO)
+    assert abs(sum(tab.reading.probabilities) - 1.0) < 1e-9, "MSE outputs are normalised"
+
+
+def test_context_use_model_adds_and_selects_a_trained_network(make_app, tiny_model):
+    app = make_app("--model", tiny_model)
+    trained = Network.create([784, 20, 10], "relu", seed=3)
+    app.context.use_model(trained, "Trained just now")
+    app.root.update()
+    assert app.context.current_model() is trained
+    assert app.draw_tab.model_choice.get() == "Trained just now"
+    assert "784-20-10" in app.draw_tab.model_info.cget("text")
+    assert app.draw_tab.activation_grids[0].units == 20
+    newer = Network.create([784, 24, 10], "relu", seed=4)
+    app.context.use_model(newer, "Trained just now")
+    assert list(app.draw_tab.picker.cget("values")).count("Trained just now") == 1
+    assert app.context.current_model() is newer
+
+
+def test_save_drawing_writes_the_off_screen_image_as_png(make_app, tiny_model, tmp_path):
+    app = make_app("--model", tiny_model)
+    draw(app, ONE)
+    path = tmp_path / "one.png"
+    assert app.draw_tab.save_drawing(path)
+    with Image.open(path) as saved:
+        assert saved.format == "PNG"
+        assert saved.size == (280, 280)
+        assert saved.tobytes() == app.draw_tab.drawing.image().tobytes()
+
+
+def test_prediction_appears_within_30_ms_of_the_pen_lifting(make_app, tmp_path):
+    path = tmp_path / "mlp128.json"
+    save_model(Network.create([784, 128, 10], "relu", seed=0), path)
+    app = make_app("--model", path)
+    latencies = []
+    for index in range(LATENCY_STROKES):
+        app.draw_tab.clear()
+        stroke = ONE[0] if index % 2 else ZERO[0]
+        press(app, stroke)
+        app.draw_tab.digit_label.configure(text="")
+        started = time.perf_counter()
+        release(app, stroke[-1])  # handles the release and redraws every view
+        latencies.append((time.perf_counter() - started) * 1000)
+        assert app.draw_tab.digit_label.cget("text").isdigit()
+    median = statistics.median(latencies)
+    print(
+        f"pen-lift to prediction, 784-128-10: median {median:.1f} ms, max {max(latencies):.1f} ms"
+    )
+    assert median < LATENCY_LIMIT_MS
+
+
+def test_closing_cancels_pending_work(make_app, tiny_model):
+    app = make_app("--model", tiny_model)
+    press(app, BAR[0])  # leaves a throttled prediction pending
+    assert app.root.tk.call("after", "info")
+    app.draw_tab.close()
+    assert not app.root.tk.call("after", "info")
+    app.close()
+    with pytest.raises(tk.TclError):
+        app.root.winfo_exists()
