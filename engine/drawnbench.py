@@ -1,0 +1,345 @@
+"""The drawn-digits benchmark: how well a model reads digits drawn the way people draw them.
+
+For each kind of `engine.drawn` (pen strokes, typeset fonts, MNIST test digits redrawn as solid
+strokes) it draws N canvases balanced over the digits, preprocesses each with
+`engine.preprocess.preprocess_image` (exactly what the CLI and the app's canvas do), runs the
+network's reference `predict` on `pixels_to_inputs` of the result, and reports the accuracy of
+each kind and of each digit within it. A kind that cannot be drawn on this machine (no fonts,
+no MNIST data) is reported as unavailable, never as 0 %.
+
+Run it as ``python -m engine.drawnbench [--model FILE] [--data DIR] [--per-kind N] [--seed N]
+[--json] [--save-examples DIR]``. `--save-examples` writes one contact sheet PNG per kind: the
+first canvases scaled down, the digit the model read in the corner, misreadings framed in red.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from engine.datadir import resolve_data_dir
+from engine.drawn import (
+    KINDS,
+    PEN_TEMPLATES,
+    DigitFont,
+    DrawnDigit,
+    KindUnavailable,
+    drawn_digits,
+    find_font_files,
+    font_folders,
+    load_digit_fonts,
+)
+from engine.evaluate import evaluation_from_predictions
+from engine.mnist import DIGIT_CLASSES
+from engine.modelfile import DEFAULT_MODEL_PATH, ModelFileError, load_model
+from engine.network import Network
+from engine.preprocess import pixels_to_inputs, preprocess_image
+
+DEFAULT_PER_KIND = 1000
+DEFAULT_SEED = 0
+SHEET_EXAMPLES = 50
+SHEET_COLUMNS = DIGIT_CLASSES
+SHEET_CELL = 112
+SHEET_GAP = 4
+SHEET_BACKGROUND = (128, 128, 128)
+MISREAD_COLOUR = (230, 20, 20)
+READ_COLOUR = (20, 140, 40)
+MISREAD_FRAME_WIDTH = 4
+# The built-in bitmap font is tiny; captions are drawn with it and enlarged this many times.
+CAPTION_ZOOM = 2
+CAPTION_PADDING = 2
+EXIT_OK = 0
+EXIT_MODEL_ERROR = 1
+
+
+@dataclass(frozen=True)
+class KindResult:
+    """How a model read one kind of drawn digits.
+
+    kind: the kind's name ("pen", "font", "mnist").
+    count: canvases read; 0 when the kind is unavailable.
+    accuracy: fraction read correctly, 0..1, or None when unavailable.
+    per_digit: for each digit 0..9 the fraction of its canvases read correctly (None when none).
+    note: what was drawn from (templates, "22 fonts", the MNIST folder) or why the kind is
+        unavailable.
+    available: False when the kind could not be drawn on this machine.
+    predictions: the digit read from each canvas, in drawing order.
+    """
+
+    kind: str
+    count: int
+    accuracy: float | None
+    per_digit: list[float | None]
+    note: str
+    available: bool
+    predictions: list[int]
+
+
+@dataclass(frozen=True)
+class BenchmarkReport:
+    """The benchmark of one model: its results per kind and how they were made."""
+
+    model: str
+    per_kind: int
+    seed: int
+    results: list[KindResult]
+    python: str
+
+
+def read_digit(network: Network, drawn: DrawnDigit) -> int:
+    """Return the digit (0..9) the network reads on a 280×280 canvas, as the CLI and app do.
+
+    Raises NothingDrawn if the canvas holds no ink.
+    """
+    outputs = network.predict(pixels_to_inputs(preprocess_image(drawn.image).pixels))
+    return outputs.index(max(outputs))
+
+
+def benchmark_kind(
+    network: Network, kind: str, digits: Sequence[DrawnDigit], note: str
+) -> KindResult:
+    """Return the accuracy overall and per digit of the network on the canvases of one kind."""
+    predictions = [read_digit(network, drawn) for drawn in digits]
+    evaluation = evaluation_from_predictions([drawn.label for drawn in digits], predictions)
+    return KindResult(
+        kind, len(digits), evaluation.accuracy, evaluation.per_class, note, True, predictions
+    )
+
+
+def unavailable_kind(kind: str, reason: str) -> KindResult:
+    """Return the result of a kind that could not be drawn, saying why."""
+    return KindResult(kind, 0, None, [None] * DIGIT_CLASSES, reason, False, [])
+
+
+def run_benchmark(
+    network: Network,
+    model_name: str,
+    per_kind: int = DEFAULT_PER_KIND,
+    seed: int = DEFAULT_SEED,
+    data_dir: str | os.PathLike[str] | None = None,
+    kinds: Sequence[str] = KINDS,
+    fonts: Sequence[DigitFont] | None = None,
+    examples_dir: Path | None = None,
+) -> BenchmarkReport:
+    """Return the network's benchmark on per_kind canvases of each kind (per_kind >= 1).
+
+    `fonts` defaults to every font found on the machine, `data_dir` holds MNIST (no data: the
+    kind is unavailable). With `examples_dir`, a contact sheet PNG per kind is written there.
+    """
+    if per_kind < 1:
+        raise ValueError(f"per_kind must be at least 1, got {per_kind}")
+    if "font" in kinds and fonts is None:
+        fonts = load_digit_fonts(find_font_files(font_folders()))
+    results = []
+    for kind in kinds:
+        try:
+            digits = drawn_digits(kind, per_kind, seed, data_dir=data_dir, fonts=fonts)
+        except KindUnavailable as error:
+            results.append(unavailable_kind(kind, str(error)))
+            continue
+        result = benchmark_kind(network, kind, digits, _kind_note(kind, fonts, data_dir))
+        results.append(result)
+        if examples_dir is not None:
+            examples_dir.mkdir(parents=True, exist_ok=True)
+            sheet = contact_sheet(digits[:SHEET_EXAMPLES], result.predictions)
+            sheet.save(examples_dir / f"drawn-{kind}.png")
+    return BenchmarkReport(model_name, per_kind, seed, results, platform.python_version())
+
+
+def contact_sheet(digits: Sequence[DrawnDigit], predictions: Sequence[int]) -> Image.Image:
+    """Return an RGB grid of the canvases, 10 a row, each with "read N" (the digit read) below it.
+
+    Canvases read correctly get a green caption; misread ones a red caption and a red frame.
+    """
+    rows = max(1, -(-len(digits) // SHEET_COLUMNS))
+    caption_height = _caption("0", READ_COLOUR).height
+    pitch_x = SHEET_CELL + SHEET_GAP
+    pitch_y = SHEET_CELL + caption_height + 2 * SHEET_GAP
+    sheet = Image.new("RGB", (SHEET_COLUMNS * pitch_x + SHEET_GAP, rows * pitch_y + SHEET_GAP))
+    sheet.paste(SHEET_BACKGROUND, (0, 0, *sheet.size))
+    pen = ImageDraw.Draw(sheet)
+    for index, (drawn, predicted) in enumerate(zip(digits, predictions)):
+        left = SHEET_GAP + index % SHEET_COLUMNS * pitch_x
+        top = SHEET_GAP + index // SHEET_COLUMNS * pitch_y
+        thumbnail = drawn.image.resize((SHEET_CELL, SHEET_CELL), Image.Resampling.BOX)
+        sheet.paste(thumbnail.convert("RGB"), (left, top))
+        misread = predicted != drawn.label
+        if misread:
+            frame = (left, top, left + SHEET_CELL - 1, top + SHEET_CELL - 1)
+            pen.rectangle(frame, outline=MISREAD_COLOUR, width=MISREAD_FRAME_WIDTH)
+        caption = _caption(f"read {predicted}", MISREAD_COLOUR if misread else READ_COLOUR)
+        sheet.paste(caption, (left, top + SHEET_CELL + SHEET_GAP))
+    return sheet
+
+
+def format_table(report: BenchmarkReport) -> str:
+    """Return the report as a text table: accuracy per kind and per digit, in percent."""
+    digit_columns = "".join(f"{digit:>7}" for digit in range(DIGIT_CLASSES))
+    lines = [
+        f"Drawn-digits benchmark of {report.model}"
+        f" ({report.per_kind} canvases per kind, seed {report.seed}, Python {report.python})",
+        f"{'kind':<6}{'count':>6}{'accuracy':>10}{digit_columns}",
+    ]
+    for result in report.results:
+        if not result.available:
+            lines.append(f"{result.kind:<6}{'':>6}{'n/a':>10}  unavailable: {result.note}")
+            continue
+        per_digit = "".join(
+            f"{'-':>7}" if value is None else f"{value * 100:>7.1f}" for value in result.per_digit
+        )
+        accuracy = f"{result.accuracy * 100:.1f} %"
+        lines.append(f"{result.kind:<6}{result.count:>6}{accuracy:>10}{per_digit}")
+    lines.append(
+        "notes: " + "; ".join(f"{result.kind}: {result.note}" for result in report.results)
+    )
+    return "\n".join(lines)
+
+
+def report_document(report: BenchmarkReport) -> dict[str, object]:
+    """Return the report as a JSON-ready object: {"model", "per_kind", "seed", "kinds", "python"}.
+
+    Each kind maps to {"accuracy", "per_digit" (10 values), "count", "note"}, or to
+    {"unavailable": reason, "count": 0} when it could not be drawn.
+    """
+    kinds: dict[str, object] = {}
+    for result in report.results:
+        if result.available:
+            kinds[result.kind] = {
+                "accuracy": result.accuracy,
+                "per_digit": result.per_digit,
+                "count": result.count,
+                "note": result.note,
+            }
+        else:
+            kinds[result.kind] = {"unavailable": result.note, "count": 0}
+    return {
+        "model": report.model,
+        "per_kind": report.per_kind,
+        "seed": report.seed,
+        "kinds": kinds,
+        "python": report.python,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark from the command line; return the exit status (0 ok, 1 bad model file)."""
+    parser = _parser()
+    options = parser.parse_args(argv)
+    try:
+        network = load_model(options.model)
+    except ModelFileError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return EXIT_MODEL_ERROR
+    started = time.perf_counter()
+    report = run_benchmark(
+        network,
+        str(options.model),
+        per_kind=options.per_kind,
+        seed=options.seed,
+        data_dir=resolve_data_dir(options.data),
+        examples_dir=options.save_examples,
+    )
+    if options.json:
+        print(json.dumps(report_document(report), indent=1))
+    else:
+        print(format_table(report))
+        print(f"({time.perf_counter() - started:.1f} s)")
+        if options.save_examples is not None:
+            print(f"contact sheets written to {options.save_examples}")
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    """Return the command-line parser of `python -m engine.drawnbench`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m engine.drawnbench",
+        description="Measure a model on digits drawn like people draw them: pen strokes,"
+        " typeset fonts and MNIST test digits redrawn as solid strokes.",
+    )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=DEFAULT_MODEL_PATH,
+        metavar="FILE",
+        help="model file (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--data",
+        metavar="DIR",
+        help="MNIST folder for the 'mnist' kind (default: $DIGITS_DATA, then the per-user folder)",
+    )
+    parser.add_argument(
+        "--per-kind",
+        type=_positive_int,
+        default=DEFAULT_PER_KIND,
+        metavar="N",
+        help="canvases per kind, balanced over the digits (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULT_SEED,
+        metavar="N",
+        help="seed of the drawings (default: %(default)s)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--save-examples",
+        type=Path,
+        metavar="DIR",
+        help=f"write a contact sheet PNG of the first {SHEET_EXAMPLES} canvases of each kind",
+    )
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    """Return text as an integer >= 1, or raise argparse.ArgumentTypeError."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _kind_note(
+    kind: str, fonts: Sequence[DigitFont] | None, data_dir: str | os.PathLike[str] | None
+) -> str:
+    """Return a short description of what a kind drew from: templates, fonts or the data."""
+    if kind == "font":
+        return f"{len(fonts or ())} fonts"
+    if kind == "mnist":
+        return f"MNIST test set in {data_dir}"
+    variants = sum(len(templates) for templates in PEN_TEMPLATES.values())
+    return f"{variants} ways of writing the ten digits in pen strokes"
+
+
+def _caption(text: str, colour: tuple[int, int, int]) -> Image.Image:
+    """Return a small white tile with text in colour, drawn in the built-in font and enlarged."""
+    font = ImageFont.load_default()
+    left, top, right, bottom = font.getbbox(text)
+    tile = Image.new(
+        "RGB",
+        (right - left + 2 * CAPTION_PADDING, bottom - top + 2 * CAPTION_PADDING),
+        (255, 255, 255),
+    )
+    ImageDraw.Draw(tile).text(
+        (CAPTION_PADDING - left, CAPTION_PADDING - top), text, font=font, fill=colour
+    )
+    return tile.resize(
+        (tile.width * CAPTION_ZOOM, tile.height * CAPTION_ZOOM), Image.Resampling.NEAREST
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
