@@ -5,6 +5,7 @@
     evaluate   accuracy, per-digit accuracy and confusion matrix of a model on MNIST
     predict    read digits from image files
     bench      measure training and inference speed on synthetic data
+    drawn      measure a model on digits drawn the way people draw them
 
 Every subcommand takes `--json`: stdout then holds exactly one JSON object (the result, or
 {"error": ...}) and everything else goes to stderr. Without it, results and epoch lines go to
@@ -31,6 +32,14 @@ from engine.activations import ACTIVATIONS
 from engine.bench import CLASSIC_ARCHITECTURE, DEFAULT_ARCHITECTURE, FULL, QUICK, run_bench
 from engine.datadir import DATA_ENV_VAR, resolve_data_dir
 from engine.download import DEFAULT_MIRRORS, download_mnist
+from engine.drawnbench import (
+    DEFAULT_PER_KIND,
+    DEFAULT_SEED,
+    SHEET_EXAMPLES,
+    format_table,
+    report_document,
+    run_benchmark,
+)
 from engine.evaluate import Evaluation, evaluate
 from engine.mnist import DIGIT_CLASSES, DataError, load_mnist
 from engine.modelfile import DEFAULT_MODEL_PATH, MAX_LAYERS, ModelFileError, load_model, save_model
@@ -222,6 +231,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = _add_command(commands, "bench", "measure speed on synthetic data", run_bench_command)
     bench.add_argument("--quick", action="store_true", help="fewer, shorter repeats (~1 s)")
+
+    drawn = _add_command(
+        commands, "drawn", "measure a model on digits drawn the way people draw them", run_drawn
+    )
+    drawn.add_argument("--model", type=Path, metavar="FILE", help=model_help)
+    drawn.add_argument("--data", metavar="DIR", help=data_help + "; for the 'mnist' kind")
+    drawn.add_argument(
+        "--per-kind",
+        type=_positive_integer,
+        default=DEFAULT_PER_KIND,
+        metavar="N",
+        help="canvases per kind, balanced over the digits",
+    )
+    drawn.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the drawings")
+    drawn.add_argument(
+        "--save-examples",
+        type=Path,
+        metavar="DIR",
+        help=f"write a contact sheet PNG of the first {SHEET_EXAMPLES} canvases of each kind",
+    )
     return parser
 
 
@@ -486,6 +515,23 @@ def _evaluation_report(result: Evaluation) -> str:
 
 
 # ----- predict --------------------------------------------------------------------------------
+
+
+def run_drawn(args: argparse.Namespace, report: TextIO) -> tuple[dict, int]:
+    """Run the drawn-digits benchmark on a model; print the table and return the figures."""
+    model_path, network = _chosen_model(args.model)
+    benchmark = run_benchmark(
+        network,
+        str(model_path),
+        per_kind=args.per_kind,
+        seed=args.seed,
+        data_dir=resolve_data_dir(args.data),
+        examples_dir=args.save_examples,
+    )
+    print(format_table(benchmark), file=report)
+    if args.save_examples is not None:
+        print(f"contact sheets written to {args.save_examples}", file=report)
+    return report_document(benchmark), EXIT_OK
 
 
 def run_predict(args: argparse.Namespace, report: TextIO) -> tuple[dict, int]:

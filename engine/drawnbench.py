@@ -7,26 +7,21 @@ network's reference `predict` on `pixels_to_inputs` of the result, and reports t
 each kind and of each digit within it. A kind that cannot be drawn on this machine (no fonts,
 no MNIST data) is reported as unavailable, never as 0 %.
 
-Run it as ``python -m engine.drawnbench [--model FILE] [--data DIR] [--per-kind N] [--seed N]
+Run it as ``python -m engine drawn [--model FILE] [--data DIR] [--per-kind N] [--seed N]
 [--json] [--save-examples DIR]``. `--save-examples` writes one contact sheet PNG per kind: the
 first canvases scaled down, the digit the model read in the corner, misreadings framed in red.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import platform
-import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from engine.datadir import resolve_data_dir
 from engine.drawn import (
     KINDS,
     PEN_TEMPLATES,
@@ -40,7 +35,6 @@ from engine.drawn import (
 )
 from engine.evaluate import evaluation_from_predictions
 from engine.mnist import DIGIT_CLASSES
-from engine.modelfile import DEFAULT_MODEL_PATH, ModelFileError, load_model
 from engine.network import Network
 from engine.preprocess import pixels_to_inputs, preprocess_image
 
@@ -57,8 +51,6 @@ MISREAD_FRAME_WIDTH = 4
 # The built-in bitmap font is tiny; captions are drawn with it and enlarged this many times.
 CAPTION_ZOOM = 2
 CAPTION_PADDING = 2
-EXIT_OK = 0
-EXIT_MODEL_ERROR = 1
 
 
 @dataclass(frozen=True)
@@ -230,88 +222,6 @@ def report_document(report: BenchmarkReport) -> dict[str, object]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark from the command line; return the exit status (0 ok, 1 bad model file)."""
-    parser = _parser()
-    options = parser.parse_args(argv)
-    try:
-        network = load_model(options.model)
-    except ModelFileError as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return EXIT_MODEL_ERROR
-    started = time.perf_counter()
-    report = run_benchmark(
-        network,
-        str(options.model),
-        per_kind=options.per_kind,
-        seed=options.seed,
-        data_dir=resolve_data_dir(options.data),
-        examples_dir=options.save_examples,
-    )
-    if options.json:
-        print(json.dumps(report_document(report), indent=1))
-    else:
-        print(format_table(report))
-        print(f"({time.perf_counter() - started:.1f} s)")
-        if options.save_examples is not None:
-            print(f"contact sheets written to {options.save_examples}")
-    return EXIT_OK
-
-
-def _parser() -> argparse.ArgumentParser:
-    """Return the command-line parser of `python -m engine.drawnbench`."""
-    parser = argparse.ArgumentParser(
-        prog="python -m engine.drawnbench",
-        description="Measure a model on digits drawn like people draw them: pen strokes,"
-        " typeset fonts and MNIST test digits redrawn as solid strokes.",
-    )
-    parser.add_argument(
-        "--model",
-        type=Path,
-        default=DEFAULT_MODEL_PATH,
-        metavar="FILE",
-        help="model file (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--data",
-        metavar="DIR",
-        help="MNIST folder for the 'mnist' kind (default: $DIGITS_DATA, then the per-user folder)",
-    )
-    parser.add_argument(
-        "--per-kind",
-        type=_positive_int,
-        default=DEFAULT_PER_KIND,
-        metavar="N",
-        help="canvases per kind, balanced over the digits (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--seed",
-        type=int,
-        default=DEFAULT_SEED,
-        metavar="N",
-        help="seed of the drawings (default: %(default)s)",
-    )
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument(
-        "--save-examples",
-        type=Path,
-        metavar="DIR",
-        help=f"write a contact sheet PNG of the first {SHEET_EXAMPLES} canvases of each kind",
-    )
-    return parser
-
-
-def _positive_int(text: str) -> int:
-    """Return text as an integer >= 1, or raise argparse.ArgumentTypeError."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def _kind_note(
     kind: str, fonts: Sequence[DigitFont] | None, data_dir: str | os.PathLike[str] | None
 ) -> str:
@@ -339,7 +249,3 @@ def _caption(text: str, colour: tuple[int, int, int]) -> Image.Image:
     return tile.resize(
         (tile.width * CAPTION_ZOOM, tile.height * CAPTION_ZOOM), Image.Resampling.NEAREST
     )
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 from test_mnist import idx_bytes
 
+from engine.cli import main
 from engine.drawn import (
     CANVAS_SIZE,
     KINDS,
@@ -30,13 +31,11 @@ from engine.drawn import (
     load_digit_fonts,
 )
 from engine.drawnbench import (
-    EXIT_MODEL_ERROR,
     MISREAD_COLOUR,
     SHEET_CELL,
     SHEET_GAP,
     contact_sheet,
     format_table,
-    main,
     report_document,
     run_benchmark,
 )
@@ -280,22 +279,22 @@ def test_contact_sheet_frames_misread_canvases_in_red() -> None:
     assert not top_edge_is_red(ALWAYS_READ)
 
 
-def test_main_prints_json_and_writes_contact_sheets(
+def test_cli_prints_json_and_writes_contact_sheets(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     model = tmp_path / "always.json"
     save_model(always_reads(ALWAYS_READ), model)
     examples = tmp_path / "sheets"
-    arguments = ["--model", str(model), "--per-kind", "10", "--data", str(tmp_path), "--json"]
-    assert main([*arguments, "--save-examples", str(examples)]) == 0
+    arguments = ["drawn", "--model", str(model), "--per-kind", "10", "--data", str(tmp_path)]
+    assert main([*arguments, "--json", "--save-examples", str(examples)]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["kinds"]["pen"]["accuracy"] == pytest.approx(0.1)
     with Image.open(examples / "drawn-pen.png") as sheet:
         assert sheet.mode == "RGB"
 
 
-def test_main_rejects_a_bad_model_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_rejects_a_bad_model_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     model = tmp_path / "broken.json"
     model.write_text("{")
-    assert main(["--model", str(model), "--per-kind", "10"]) == EXIT_MODEL_ERROR
+    assert main(["drawn", "--model", str(model), "--per-kind", "10"]) == 1
     assert str(model) in capsys.readouterr().err
