@@ -352,6 +352,7 @@ class DrawTab(ttk.Frame):
 
     def undo(self) -> None:
         """Remove the last stroke and read the drawing again."""
+        self._stroke_button = None  # a stroke under way ends here; its drag adds nothing more
         if self.drawing.undo():
             self._drawing_changed()
         else:
@@ -359,6 +360,7 @@ class DrawTab(ttk.Frame):
 
     def clear(self) -> None:
         """Remove every stroke."""
+        self._stroke_button = None  # a stroke under way ends here; its drag adds nothing more
         if self.drawing.clear():
             self._drawing_changed()
             self.set_status("Cleared.")
@@ -497,6 +499,7 @@ class DrawTab(ttk.Frame):
     def _select(self, entry: ModelEntry) -> None:
         """Make entry the current model and read the drawing with it."""
         self.model = entry
+        self._read_network = None  # the training tab may hand over the same, updated network
         network = entry.load()
         self._show_picker_choice()
         self.model_info.configure(text=describe_model(network))

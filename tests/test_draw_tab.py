@@ -236,6 +236,18 @@ def test_clear_button_escape_and_delete_all_clear(make_app, tiny_model):
         assert prediction(app) == (draw_tab.EMPTY_DIGIT, draw_tab.EMPTY_HINT)
 
 
+def test_clearing_in_the_middle_of_a_stroke_ends_that_stroke(make_app, tiny_model):
+    app = make_app("--model", tiny_model)
+    press(app, ONE[0])
+    key(app, "<Escape>")
+    press_rest = BAR[0][1:]
+    for x, y in press_rest:
+        app.draw_tab.canvas.event_generate("<B1-Motion>", x=round(x), y=round(y), state=0x100)
+    release(app, BAR[0][-1])
+    assert app.draw_tab.drawing.strokes == []
+    assert is_blank(app.draw_tab.drawing.image())
+
+
 def test_ctrl_z_undoes_the_last_stroke_only(make_app, tiny_model):
     app = make_app("--model", tiny_model)
     tab = app.draw_tab
@@ -378,12 +390,17 @@ def test_prediction_appears_within_30_ms_of_the_pen_lifting(make_app, tmp_path):
         app.draw_tab.clear()
         stroke = ONE[0] if index % 2 else ZERO[0]
         press(app, stroke)
-        app.draw_tab.digit_label.configure(text="")
+        version_before = app.draw_tab.drawing.version
+        # Lifting the pen 3 px past the last motion: the worst case, a new segment to draw and
+        # a full reading (no throttled reading of the same drawing to reuse).
+        last_x, last_y = stroke[-1]
         wall_started, cpu_started = time.perf_counter(), time.process_time()
-        release(app, stroke[-1])  # handles the release and redraws every view
+        release(app, (last_x + 3, last_y))  # handles the release and redraws every view
         wall_ms.append((time.perf_counter() - wall_started) * 1000)
         cpu_ms.append((time.process_time() - cpu_started) * 1000)
-        assert app.draw_tab.digit_label.cget("text").isdigit()
+        assert app.draw_tab.drawing.version > version_before
+        assert app.draw_tab.reading is not None
+        assert app.draw_tab.digit_label.cget("text") == str(app.draw_tab.reading.digit)
     median_wall, median_cpu = statistics.median(wall_ms), statistics.median(cpu_ms)
     overloaded = os.getloadavg()[0] >= (os.cpu_count() or 1)
     print(
