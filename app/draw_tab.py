@@ -51,9 +51,10 @@ BRUSH_STEP = 2.0
 OPEN_LABEL = "Open…"
 EMPTY_DIGIT = "–"
 EMPTY_HINT = "draw a digit"
-INPUT_VIEW_BOX = 252
+INPUT_VIEW_BOX = 224
 STAGE_VIEW_BOX = 84
-ACTIVATION_BOX = 360
+ACTIVATION_WIDTH = 360
+ACTIVATION_HEIGHT = 128
 PANEL_PADDING = 12
 CONFIDENCE_CHARS = 15
 TIMING_CHARS = 30
@@ -63,7 +64,8 @@ PNG_FILE_TYPES = [("PNG image", "*.png")]
 BRUSH_OUTLINE = "#2f6fdd"
 ERASER_OUTLINE = "#d9534f"
 CANVAS_HINT_COLOUR = "#b8bec8"
-KEY_HINT = "Ctrl+Z undo · Esc clear · [ ] brush size\nCtrl+S save PNG · F1 all shortcuts"
+CANVAS_BORDER = "#c9ced6"
+KEY_HINT = "Ctrl+Z undo · Esc clear · [ ] brush · F1 all keys"
 
 # (keys, what they do) for the Help menu; the bindings themselves are in _build_shortcuts.
 SHORTCUTS = [
@@ -140,17 +142,15 @@ class DrawTab(ttk.Frame):
         """Build the drawing canvas with its brush control and Undo / Clear / Save buttons."""
         panel = ttk.Frame(self, style="Card.TFrame", padding=self.gap)
         panel.grid(row=1, column=0, sticky="nsew", padx=(0, self.gap))
-        ttk.Label(panel, text="Draw a digit", style="CardHeading.TLabel").pack(anchor="w")
-        ttk.Label(
-            panel, text="left button draws · right button erases", style="CardMuted.TLabel"
-        ).pack(anchor="w", pady=(0, 8))
+        self._build_heading(panel, "Draw a digit", "right button erases")
         self.canvas = tk.Canvas(
             panel,
             width=self.canvas_side,
             height=self.canvas_side,
             background="white",
             highlightthickness=1,
-            highlightbackground="#c9ced6",
+            highlightbackground=CANVAS_BORDER,
+            highlightcolor=CANVAS_BORDER,
             cursor="crosshair",
         )
         self.canvas.pack()
@@ -202,9 +202,9 @@ class DrawTab(ttk.Frame):
         """Build the large predicted digit, its confidence and the ten probability bars."""
         panel = ttk.Frame(self, style="Card.TFrame", padding=self.gap)
         panel.grid(row=1, column=1, sticky="nsew", padx=(0, self.gap))
-        ttk.Label(panel, text="Prediction", style="CardHeading.TLabel").pack(anchor="w")
+        self._build_heading(panel, "Prediction", "live while you draw")
         verdict = ttk.Frame(panel, style="Inner.TFrame")
-        verdict.pack(fill="x", pady=(4, 8))
+        verdict.pack(fill="x", pady=(0, 8))
         self.digit_label = ttk.Label(verdict, text=EMPTY_DIGIT, style="Digit.TLabel", width=1)
         self.digit_label.pack(side="left")
         # Fixed widths (in characters) for every label that changes with each reading: a label
@@ -224,10 +224,7 @@ class DrawTab(ttk.Frame):
         """Build the magnified 28×28 input and the three preprocessing stages that made it."""
         panel = ttk.Frame(self, style="Card.TFrame", padding=self.gap)
         panel.grid(row=1, column=2, sticky="nsew")
-        ttk.Label(panel, text="What the network sees", style="CardHeading.TLabel").pack(anchor="w")
-        ttk.Label(
-            panel, text="28×28 input, one cell per input unit", style="CardMuted.TLabel"
-        ).pack(anchor="w", pady=(0, 6))
+        self._build_heading(panel, "What the network sees", "28×28 inputs")
         self.input_view = PixelView(panel, INPUT_VIEW_BOX, self.scale)
         self.input_view.pack(anchor="w")
         Tooltip(self.input_view, "These 784 grey levels are all the network gets.")
@@ -255,15 +252,21 @@ class DrawTab(ttk.Frame):
         """Build the empty "Inside the network" panel; the grids follow the model's layers."""
         panel = ttk.Frame(self, style="Card.TFrame", padding=self.gap)
         panel.grid(row=2, column=0, columnspan=3, sticky="nsew", pady=(self.gap, 0))
-        ttk.Label(panel, text="Inside the network", style="CardHeading.TLabel").pack(anchor="w")
-        ttk.Label(
+        self._build_heading(
             panel,
-            text="each cell is one hidden unit: the brighter, the more active for this drawing",
-            style="CardMuted.TLabel",
-        ).pack(anchor="w", pady=(0, 6))
+            "Inside the network",
+            "each cell is one hidden unit: the brighter, the more active for this drawing",
+        )
         self.layers_frame = ttk.Frame(panel, style="Inner.TFrame")
         self.layers_frame.pack(anchor="w", fill="x")
         self.activation_grids: list[ActivationGrid] = []
+
+    def _build_heading(self, panel: ttk.Frame, title: str, note: str) -> None:
+        """Build a card's heading line: a bold title with a muted note after it."""
+        line = ttk.Frame(panel, style="Inner.TFrame")
+        line.pack(anchor="w", fill="x", pady=(0, 6))
+        ttk.Label(line, text=title, style="CardHeading.TLabel").pack(side="left")
+        ttk.Label(line, text=note, style="CardMuted.TLabel").pack(side="left", padx=(10, 0))
 
     def _build_activation_grids(self, network: Network | None) -> None:
         """Replace the activation grids with one per hidden layer of network."""
@@ -279,7 +282,9 @@ class DrawTab(ttk.Frame):
                 text=f"hidden layer {index + 1} · {units} units",
                 style="Card.TLabel",
             ).grid(row=0, column=index, sticky="w", padx=(0, 18))
-            grid = ActivationGrid(self.layers_frame, units, ACTIVATION_BOX, self.scale)
+            grid = ActivationGrid(
+                self.layers_frame, units, ACTIVATION_WIDTH, ACTIVATION_HEIGHT, self.scale
+            )
             grid.grid(row=1, column=index, sticky="nw", padx=(0, 18))
             self.activation_grids.append(grid)
 

@@ -19,6 +19,8 @@ TOOLTIP_WRAP_PX = 320
 TOOLTIP_BACKGROUND = "#ffffe6"
 PANEL_BACKGROUND = "#ffffff"
 DARK_BACKGROUND = "#15181d"
+# Behind magnified images: the black of an MNIST background, so a small image has no seam.
+PIXEL_BACKGROUND = "#000000"
 GRID_LINE = (58, 64, 74)
 CENTRE_MARK = (230, 70, 60)
 BAR_TRACK = "#e8ebf0"
@@ -176,18 +178,18 @@ class PixelView(tk.Canvas):
             master,
             width=self.box,
             height=self.box,
-            background=DARK_BACKGROUND,
+            background=PIXEL_BACKGROUND,
             highlightthickness=0,
         )
         self.pixel_grid = pixel_grid
         self.centre_mark = centre_mark
-        self._photo = ImageTk.PhotoImage(Image.new("RGB", (self.box, self.box), DARK_BACKGROUND))
+        self._photo = ImageTk.PhotoImage(Image.new("RGB", (self.box, self.box), PIXEL_BACKGROUND))
         self._item = self.create_image(self.box // 2, self.box // 2, image=self._photo)
 
     def show(self, image: Image.Image | None) -> None:
         """Show an "L" image magnified to fit the box (None shows an empty box)."""
         if image is None:
-            picture = Image.new("RGB", (self.box, self.box), DARK_BACKGROUND)
+            picture = Image.new("RGB", (self.box, self.box), PIXEL_BACKGROUND)
         else:
             picture = magnified(image, self.box, self.pixel_grid, self.centre_mark)
         if picture.size == (self._photo.width(), self._photo.height()):
@@ -200,13 +202,15 @@ class PixelView(tk.Canvas):
 class ActivationGrid(tk.Canvas):
     """Show the units of one layer as a grid of cells whose brightness is the activation."""
 
-    def __init__(self, master: tk.Misc, units: int, box: int, scale: float = 1.0) -> None:
+    def __init__(
+        self, master: tk.Misc, units: int, width: int, height: int, scale: float = 1.0
+    ) -> None:
         self.units = units
         self.columns = grid_columns(units)
         self.rows = math.ceil(units / self.columns)
-        self.cell = max(
-            3, min(round(MAX_ACTIVATION_CELL * scale), round(box * scale) // self.columns)
-        )
+        # Square cells as large as fit in width × height, within [3, MAX_ACTIVATION_CELL] px.
+        fitting = min(round(width * scale) // self.columns, round(height * scale) // self.rows)
+        self.cell = max(3, min(round(MAX_ACTIVATION_CELL * scale), fitting))
         super().__init__(
             master,
             width=self.cell * self.columns,
