@@ -16,6 +16,7 @@ from tkinter import messagebox, ttk
 from app.context import AppContext
 from app.draw_tab import SHORTCUTS, DrawTab
 from app.models import ModelCatalogue
+from app.train_tab import TrainTab
 from app.widgets import MUTED_TEXT, PANEL_BACKGROUND, TEXT_COLOUR, screen_scale
 
 APP_TITLE = "Digits"
@@ -129,6 +130,8 @@ class DigitsApp:
             current_model=self.draw_tab.current_model,
             data_dir=options.data,
         )
+        self.train_tab = TrainTab(self.notebook, self.context)
+        self.notebook.add(self.train_tab, text="Train", underline=0)
 
     def _build_menu(self) -> None:
         """Build the File, Edit and Help menus; accelerators match the tabs' bindings."""
@@ -186,6 +189,7 @@ class DigitsApp:
 
     def close(self) -> None:
         """Stop pending work of the tabs, then destroy the window (ends the event loop)."""
+        self.train_tab.shutdown()
         self.draw_tab.close()
         self.root.destroy()
 

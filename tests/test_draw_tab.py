@@ -280,6 +280,21 @@ def test_keys_typed_into_a_text_field_do_not_clear_the_drawing(make_app, tiny_mo
     assert app.draw_tab.drawing.strokes == []
 
 
+def test_shortcuts_do_nothing_while_the_train_tab_is_shown(make_app, tiny_model):
+    app = make_app("--model", tiny_model)
+    draw(app, ONE)
+    app.notebook.select(app.train_tab)
+    app.root.update()
+    app.train_tab.event_generate("<Escape>")
+    app.train_tab.event_generate("<Control-z>")
+    app.root.update()
+    assert len(app.draw_tab.drawing.strokes) == len(ONE)
+    app.notebook.select(app.draw_tab)
+    app.root.update()
+    key(app, "<Control-z>")
+    assert app.draw_tab.drawing.strokes == []
+
+
 def test_right_button_erases_and_erasing_is_undoable(make_app, tiny_model):
     app = make_app("--model", tiny_model)
     tab = app.draw_tab
