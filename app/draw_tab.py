@@ -497,6 +497,7 @@ class DrawTab(ttk.Frame):
             self._select(entry)
             return
         self._show_picker_choice()
+        self.model_info.configure(text=describe_model(None))
         self._build_activation_grids(None)
         self._show_reading()
         self.set_status("No model found: train one on the Train tab or open a model file (Ctrl+O).")

@@ -15,7 +15,8 @@ from PIL import Image, ImageDraw, ImageTk
 
 TOOLTIP_DELAY_MS = 500
 REFERENCE_DPI = 96
-TOOLTIP_WRAP_PX = 320
+# In inches so the wrap width grows with the screen's dots per inch.
+TOOLTIP_WRAP = "3.5i"
 TOOLTIP_BACKGROUND = "#ffffe6"
 PANEL_BACKGROUND = "#ffffff"
 DARK_BACKGROUND = "#15181d"
@@ -73,7 +74,7 @@ class Tooltip:
             borderwidth=1,
             padx=6,
             pady=3,
-            wraplength=TOOLTIP_WRAP_PX,
+            wraplength=TOOLTIP_WRAP,
         )
         label.pack()
         x = self.widget.winfo_rootx() + 8
