@@ -35,8 +35,7 @@ class ModelEntry:
     def load(self) -> Network:
         """Return the network, reading it from its file the first time (ModelFileError)."""
         if self.network is None:
-            if self.path is None:
-                raise ModelFileError(f"{self.label!r} has neither a network nor a file")
+            assert self.path is not None, "an entry without a file always holds its network"
             self.network = load_model(self.path)
         return self.network
 
