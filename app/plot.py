@@ -1,0 +1,474 @@
+"""The live loss and accuracy plots: Tk-free maths and layout, drawn on a Tk canvas or to PNG.
+
+A plot is described by a `PlotSpec` (title, axis ranges, series of points). `plot_shapes` lays
+it out as a list of plain shapes (lines, dots, rectangles, text) in pixels, using the helpers
+for scales, "nice" ticks and smoothing; `PlotCanvas` draws those shapes on a Tk canvas and
+`render_image` draws the very same shapes with Pillow for "Export PNG", so the file looks like
+the screen. `TrainingCurves` holds one run's points and makes the two specs.
+"""
+
+from __future__ import annotations
+
+import math
+import tkinter as tk
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from tkinter import font as tkfont
+
+from PIL import Image, ImageDraw, ImageFont
+
+from app.training_worker import MAX_LOSS_POINTS, LossPoint
+from engine.train import EpochEnd
+
+PLOT_BACKGROUND = "#ffffff"
+AXIS_COLOUR = "#9aa3af"
+GRID_COLOUR = "#eceff3"
+TEXT_COLOUR = "#1f2328"
+MUTED_TEXT = "#6b7280"
+RAW_LOSS_COLOUR = "#c5d5f3"
+SMOOTH_LOSS_COLOUR = "#2f6fdd"
+TRAIN_COLOUR = "#e07b28"
+TEST_COLOUR = "#23985a"
+MAX_TICKS = 6
+NICE_STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)
+MAX_TICK_DECIMALS = 6
+# Margins around the plot area, in logical pixels (multiplied by the screen scale).
+MARGIN_LEFT = 50
+MARGIN_RIGHT = 14
+MARGIN_TOP = 30
+MARGIN_BOTTOM = 44
+TICK_LENGTH = 4
+LEGEND_SWATCH = 16
+LEGEND_GAP = 12
+DOT_RADIUS = 3.5
+# The smoothed loss follows an exponential average spanning this share of a run's points.
+SMOOTHING_SPAN = 0.02
+ACCURACY_FLOOR_STEP = 0.1
+EXPORT_SUPERSAMPLE = 2
+PILLOW_FONT_PX = 13
+TK_TO_PILLOW_ANCHOR = {
+    "center": "mm",
+    "n": "ma",
+    "s": "md",
+    "e": "rm",
+    "w": "lm",
+    "ne": "ra",
+    "nw": "la",
+    "se": "rd",
+    "sw": "ld",
+}
+
+Measure = Callable[[str], float]
+
+
+# ----- shapes ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Line:
+    """A polyline through flat coordinates x0, y0, x1, y1, …"""
+
+    coords: tuple[float, ...]
+    colour: str
+    width: float
+
+
+@dataclass(frozen=True)
+class Dot:
+    """A filled circle."""
+
+    x: float
+    y: float
+    radius: float
+    colour: str
+
+
+@dataclass(frozen=True)
+class Rect:
+    """A rectangle with an outline colour (None for no outline)."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    outline: str | None
+    fill: str | None = None
+
+
+@dataclass(frozen=True)
+class Text:
+    """A line of text anchored at (x, y) the way Tk anchors it ("n", "sw", "center", …)."""
+
+    x: float
+    y: float
+    text: str
+    colour: str
+    anchor: str
+    bold: bool = False
+
+
+Shape = Line | Dot | Rect | Text
+
+
+# ----- what a plot shows -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Series:
+    """One curve: (x, y) points drawn as a line, optionally with a dot on each point."""
+
+    label: str
+    colour: str
+    points: tuple[tuple[float, float], ...]
+    width: float = 2.0
+    dots: bool = False
+
+
+@dataclass(frozen=True)
+class PlotSpec:
+    """A whole plot: title, x-axis label, axis ranges and curves (drawn in order)."""
+
+    title: str
+    x_label: str
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+    series: tuple[Series, ...]
+    percent: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class LinearScale:
+    """Map values of [low, high] linearly onto pixels [start, end], clamping outside values."""
+
+    low: float
+    high: float
+    start: float
+    end: float
+
+    def __call__(self, value: float) -> float:
+        """Return the pixel position of value."""
+        span = self.high - self.low
+        fraction = 0.0 if span == 0 else (value - self.low) / span
+        return self.start + (self.end - self.start) * min(1.0, max(0.0, fraction))
+
+
+def nice_step(span: float, max_ticks: int) -> float:
+    """Return the smallest step of the form 1, 2, 2.5 or 5 × 10^k giving at most max_ticks gaps."""
+    if span <= 0:
+        return 1.0
+    raw = span / max(1, max_ticks)
+    power = 10.0 ** math.floor(math.log10(raw))
+    return next(step * power for step in NICE_STEPS if step * power >= raw * (1 - 1e-9))
+
+
+def nice_ticks(low: float, high: float, max_ticks: int = MAX_TICKS) -> list[float]:
+    """Return the multiples of a nice step that lie within [low, high], at most max_ticks + 1."""
+    step = nice_step(high - low, max_ticks)
+    first = math.ceil(low / step - 1e-9)
+    last = math.floor(high / step + 1e-9)
+    return [round(index * step, 12) for index in range(first, last + 1)]
+
+
+def nice_ceiling(value: float, max_ticks: int = MAX_TICKS) -> float:
+    """Return the smallest tick of a 0-based axis that is at least value (1.0 for nothing)."""
+    if value <= 0 or not math.isfinite(value):
+        return 1.0
+    step = nice_step(value, max_ticks)
+    return math.ceil(value / step - 1e-9) * step
+
+
+def format_tick(value: float, step: float, percent: bool = False) -> str:
+    """Return a tick label with just the decimals the step needs ("0.25", "1", "80%")."""
+    if percent:
+        value, step = value * 100, step * 100
+    decimals = 0
+    while decimals < MAX_TICK_DECIMALS and not _is_whole(step * 10**decimals):
+        decimals += 1
+    text = f"{value:.{decimals}f}"
+    return f"{text}%" if percent else text
+
+
+def _is_whole(value: float) -> bool:
+    """Return True when value is an integer up to floating-point noise."""
+    return abs(value - round(value)) < 1e-9
+
+
+def smoothing_weight(point_count: int) -> float:
+    """Return the exponential-average weight whose span is SMOOTHING_SPAN of point_count points."""
+    span = max(1.0, SMOOTHING_SPAN * point_count)
+    return 1.0 - 1.0 / span
+
+
+def smooth(values: Sequence[float], weight: float) -> list[float]:
+    """Return the bias-corrected exponential moving average of values (0 weight = unchanged).
+
+    Bias correction divides by 1 − weight^n, so the curve starts at the first values instead
+    of climbing from zero.
+    """
+    smoothed = []
+    average = 0.0
+    correction = 1.0
+    for value in values:
+        average = weight * average + (1.0 - weight) * value
+        correction *= weight
+        smoothed.append(average / (1.0 - correction) if correction < 1.0 else value)
+    return smoothed
+
+
+# ----- layout ----------------------------------------------------------------------------------
+
+
+def plot_shapes(
+    spec: PlotSpec, width: float, height: float, measure: Measure, scale: float = 1.0
+) -> list[Shape]:
+    """Return the shapes that draw spec in a width × height box, sizes multiplied by scale.
+
+    measure(text) gives the width of a text in pixels, so the legend can be laid out.
+    """
+    left, right = MARGIN_LEFT * scale, width - MARGIN_RIGHT * scale
+    top, bottom = MARGIN_TOP * scale, height - MARGIN_BOTTOM * scale
+    x_scale = LinearScale(*spec.x_range, left, right)
+    y_scale = LinearScale(*spec.y_range, bottom, top)
+    shapes: list[Shape] = [Rect(0, 0, width, height, None, PLOT_BACKGROUND)]
+    shapes += _axes(spec, x_scale, y_scale, scale)
+    for series in spec.series:
+        coords = tuple(value for x, y in series.points for value in (x_scale(x), y_scale(y)))
+        if len(coords) >= 4:
+            shapes.append(Line(coords, series.colour, series.width * scale))
+        if series.dots:
+            shapes += [
+                Dot(coords[i], coords[i + 1], DOT_RADIUS * scale, series.colour)
+                for i in range(0, len(coords), 2)
+            ]
+    shapes.append(Text(left, top - 16 * scale, spec.title, TEXT_COLOUR, "w", bold=True))
+    shapes += _legend(spec, right, top - 16 * scale, measure, scale)
+    if spec.note:
+        middle = ((left + right) / 2, (top + bottom) / 2)
+        shapes.append(Text(*middle, spec.note, MUTED_TEXT, "center"))
+    return shapes
+
+
+def _axes(spec: PlotSpec, x_scale: LinearScale, y_scale: LinearScale, scale: float) -> list[Shape]:
+    """Return the grid lines, the axis lines, the ticks and their labels, and the x label."""
+    shapes: list[Shape] = []
+    tick = TICK_LENGTH * scale
+    left, right, top, bottom = x_scale.start, x_scale.end, y_scale.end, y_scale.start
+    y_ticks = nice_ticks(*spec.y_range)
+    y_step = y_ticks[1] - y_ticks[0] if len(y_ticks) > 1 else 1.0
+    for value in y_ticks:
+        y = y_scale(value)
+        shapes.append(Line((left, y, right, y), GRID_COLOUR, scale))
+        label = format_tick(value, y_step, spec.percent)
+        shapes.append(Text(left - tick - 2 * scale, y, label, MUTED_TEXT, "e"))
+    x_ticks = nice_ticks(*spec.x_range)
+    x_step = x_ticks[1] - x_ticks[0] if len(x_ticks) > 1 else 1.0
+    for value in x_ticks:
+        x = x_scale(value)
+        shapes.append(Line((x, bottom, x, bottom + tick), AXIS_COLOUR, scale))
+        label = format_tick(value, x_step)
+        shapes.append(Text(x, bottom + tick + 2 * scale, label, MUTED_TEXT, "n"))
+    shapes.append(Line((left, top, left, bottom, right, bottom), AXIS_COLOUR, scale))
+    shapes.append(Text((left + right) / 2, bottom + 42 * scale, spec.x_label, MUTED_TEXT, "s"))
+    return shapes
+
+
+def _legend(spec: PlotSpec, right: float, y: float, measure: Measure, scale: float) -> list[Shape]:
+    """Return the legend, right-aligned at (right, y): a colour swatch and label per series."""
+    shapes: list[Shape] = []
+    x = right
+    for series in reversed(spec.series):
+        x -= measure(series.label)
+        shapes.append(Text(x, y, series.label, MUTED_TEXT, "w"))
+        x -= 4 * scale + LEGEND_SWATCH * scale
+        swatch = (x, y, x + LEGEND_SWATCH * scale, y)
+        shapes.append(Line(swatch, series.colour, max(series.width, 2.0) * scale))
+        if series.dots:
+            shapes.append(Dot(x + LEGEND_SWATCH * scale / 2, y, DOT_RADIUS * scale, series.colour))
+        x -= LEGEND_GAP * scale
+    return shapes
+
+
+# ----- one run's curves ------------------------------------------------------------------------
+
+
+@dataclass
+class TrainingCurves:
+    """Hold the loss points and epoch figures of one run and make the two plots' specs."""
+
+    epochs: int
+    batches_per_epoch: int = 1
+    points: list[LossPoint] = field(default_factory=list)
+    ends: list[EpochEnd] = field(default_factory=list)
+    note: str = ""
+
+    def loss_spec(self) -> PlotSpec:
+        """Return the loss plot: per-batch loss (raw and smoothed) and per-epoch losses."""
+        raw = tuple((point.epoch_position, point.loss) for point in self.points)
+        expected = min(MAX_LOSS_POINTS, self.epochs * self.batches_per_epoch)
+        smoothed = smooth([loss for _, loss in raw], smoothing_weight(expected))
+        smooth_points = tuple((x, y) for (x, _), y in zip(raw, smoothed))
+        train_points = tuple((end.epoch, end.train_loss) for end in self.ends)
+        test_points = tuple(
+            (end.epoch, end.test_loss) for end in self.ends if end.test_loss is not None
+        )
+        top = max([*smoothed, *(y for _, y in train_points + test_points)], default=0.0)
+        series = (
+            Series("batch", RAW_LOSS_COLOUR, raw, width=1.0),
+            Series("smoothed", SMOOTH_LOSS_COLOUR, smooth_points),
+            Series("epoch train", TRAIN_COLOUR, train_points, dots=True),
+            Series("epoch test", TEST_COLOUR, test_points, dots=True),
+        )
+        return PlotSpec(
+            "Loss",
+            "epoch",
+            (0.0, float(self.epochs)),
+            (0.0, nice_ceiling(top * 1.05)),
+            series,
+            note=self.note if not raw else "",
+        )
+
+    def accuracy_spec(self) -> PlotSpec:
+        """Return the accuracy plot: train and test accuracy after each epoch, in percent."""
+        train_points = tuple((end.epoch, end.train_accuracy) for end in self.ends)
+        test_points = tuple(
+            (end.epoch, end.test_accuracy) for end in self.ends if end.test_accuracy is not None
+        )
+        lowest = min((y for _, y in train_points + test_points), default=0.0)
+        floor = math.floor((lowest - 0.02) / ACCURACY_FLOOR_STEP) * ACCURACY_FLOOR_STEP
+        series = (
+            Series("train", TRAIN_COLOUR, train_points, dots=True),
+            Series("test", TEST_COLOUR, test_points, dots=True),
+        )
+        if self.ends:
+            note = ""
+        elif self.points:
+            note = "shown after each epoch"
+        else:
+            note = self.note
+        return PlotSpec(
+            "Accuracy",
+            "epoch",
+            (0.0, float(self.epochs)),
+            (max(0.0, floor), 1.0),
+            series,
+            percent=True,
+            note=note,
+        )
+
+
+# ----- drawing ---------------------------------------------------------------------------------
+
+
+class PlotCanvas(tk.Canvas):
+    """Draw a PlotSpec on a Tk canvas, redrawing it when the canvas is resized."""
+
+    def __init__(self, master: tk.Misc, width: int, height: int, scale: float = 1.0) -> None:
+        super().__init__(
+            master,
+            width=round(width * scale),
+            height=round(height * scale),
+            background=PLOT_BACKGROUND,
+            highlightthickness=0,
+        )
+        self.scale = scale
+        self.spec: PlotSpec | None = None
+        self._font = tkfont.nametofont("TkDefaultFont")
+        self._bold = tkfont.nametofont("TkHeadingFont")
+        self.bind("<Configure>", self._on_resize)
+
+    def show(self, spec: PlotSpec) -> None:
+        """Draw spec, replacing what was drawn."""
+        self.spec = spec
+        self.delete("all")
+        width, height = self.drawn_size()
+        for shape in plot_shapes(spec, width, height, self._font.measure, self.scale):
+            self._draw(shape)
+
+    def drawn_size(self) -> tuple[int, int]:
+        """Return the canvas size in pixels (the requested size until it is mapped)."""
+        width, height = self.winfo_width(), self.winfo_height()
+        if width <= 1:
+            return int(self["width"]), int(self["height"])
+        return width, height
+
+    def _draw(self, shape: Shape) -> None:
+        """Create the canvas item of one shape."""
+        if isinstance(shape, Line):
+            self.create_line(
+                *shape.coords,
+                fill=shape.colour,
+                width=shape.width,
+                capstyle="round",
+                joinstyle="round",
+            )
+        elif isinstance(shape, Dot):
+            r = shape.radius
+            self.create_oval(
+                shape.x - r,
+                shape.y - r,
+                shape.x + r,
+                shape.y + r,
+                fill=shape.colour,
+                outline=PLOT_BACKGROUND,
+            )
+        elif isinstance(shape, Rect):
+            self.create_rectangle(
+                shape.x0,
+                shape.y0,
+                shape.x1,
+                shape.y1,
+                outline=shape.outline or "",
+                fill=shape.fill or "",
+                width=0 if shape.outline is None else 1,
+            )
+        else:
+            self.create_text(
+                shape.x,
+                shape.y,
+                text=shape.text,
+                fill=shape.colour,
+                anchor=shape.anchor,
+                font=self._bold if shape.bold else self._font,
+            )
+
+    def _on_resize(self, _event: tk.Event) -> None:
+        """Lay the plot out again for the new size."""
+        if self.spec is not None:
+            self.show(self.spec)
+
+
+def pillow_font(size: int, bold: bool = False) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    """Return a Pillow font of about size px: DejaVu Sans when installed, else Pillow's own."""
+    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
+    try:
+        return ImageFont.truetype(name, size)
+    except OSError:
+        return ImageFont.load_default(size)
+
+
+def render_image(spec: PlotSpec, width: int, height: int, scale: float = 1.0) -> Image.Image:
+    """Return the plot drawn with Pillow at width × height, anti-aliased by supersampling."""
+    zoom = EXPORT_SUPERSAMPLE
+    font = pillow_font(round(PILLOW_FONT_PX * scale * zoom))
+    bold = pillow_font(round(PILLOW_FONT_PX * scale * zoom), bold=True)
+    image = Image.new("RGB", (width * zoom, height * zoom), PLOT_BACKGROUND)
+    pen = ImageDraw.Draw(image)
+    for shape in plot_shapes(spec, width * zoom, height * zoom, font.getlength, scale * zoom):
+        if isinstance(shape, Line):
+            pen.line(shape.coords, fill=shape.colour, width=round(shape.width), joint="curve")
+        elif isinstance(shape, Dot):
+            r = shape.radius
+            pen.ellipse((shape.x - r, shape.y - r, shape.x + r, shape.y + r), fill=shape.colour)
+        elif isinstance(shape, Rect):
+            box = (shape.x0, shape.y0, shape.x1, shape.y1)
+            pen.rectangle(box, outline=shape.outline, fill=shape.fill)
+        else:
+            pen.text(
+                (shape.x, shape.y),
+                shape.text,
+                fill=shape.colour,
+                anchor=TK_TO_PILLOW_ANCHOR[shape.anchor],
+                font=bold if shape.bold else font,
+            )
+    return image.resize((width, height), Image.Resampling.LANCZOS)
