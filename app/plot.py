@@ -335,7 +335,7 @@ class TrainingCurves:
             (end.epoch, end.test_accuracy) for end in self.ends if end.test_accuracy is not None
         )
         lowest = min((y for _, y in train_points + test_points), default=0.0)
-        floor = math.floor((lowest - 0.02) / ACCURACY_FLOOR_STEP) * ACCURACY_FLOOR_STEP
+        floor = math.floor((lowest - 0.02) / ACCURACY_FLOOR_STEP + 1e-9) * ACCURACY_FLOOR_STEP
         series = (
             Series("train", TRAIN_COLOUR, train_points, dots=True),
             Series("test", TEST_COLOUR, test_points, dots=True),

@@ -73,7 +73,7 @@ from engine.activations import ACTIVATIONS
 from engine.datadir import resolve_data_dir
 from engine.modelfile import ModelFileError, save_model
 from engine.network import LOSSES
-from engine.train import SCHEDULES
+from engine.train import SCHEDULES, BatchEnd
 
 POLL_MS = 40
 MAX_MESSAGES_PER_TICK = 8
@@ -133,6 +133,7 @@ class TrainTab(ttk.Frame):
         self.finished: Finished | None = None
         self.heatmap_render_seconds = 0.0
         self.training = False
+        self.latest_batch: BatchEnd | None = None
         self.last_failure: Failed | None = None
         self._training_headline = ""
         self._applying_preset = False
@@ -718,6 +719,7 @@ class TrainTab(ttk.Frame):
     def _on_progress(self, message: Progress) -> None:
         """Move the progress bar, update the figures and queue the new loss points."""
         batch = message.batch
+        self.latest_batch = batch
         self.curves.points.extend(message.points)
         self._plot_dirty = True
         self.progress_bar.configure(value=PROGRESS_STEPS * batch.samples_seen / batch.total_samples)
@@ -824,6 +826,7 @@ class TrainTab(ttk.Frame):
         """Clear the plots, heatmap note and results of the previous run."""
         self.curves = TrainingCurves(epochs, note="Loading…")
         self.finished = None
+        self.latest_batch = None
         self.failure_button.pack_forget()
         self.progress_bar.configure(value=0)
         self.details.configure(text="")

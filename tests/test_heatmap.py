@@ -1,0 +1,117 @@
+"""Tests of the weight heatmaps: quantisation, the diverging colour map and the mosaic layout."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from PIL import Image
+
+from app.heatmap import (
+    DIVERGING_STOPS,
+    SCALE_RMS_MULTIPLE,
+    TILE_SIDE,
+    ZERO_LEVEL,
+    colourise,
+    diverging_colour,
+    diverging_palette,
+    legend_image,
+    matrix_image,
+    mosaic_layout,
+    neuron_mosaic,
+    neuron_tile,
+    weight_picture,
+    weight_scale,
+)
+
+WHITE = DIVERGING_STOPS[len(DIVERGING_STOPS) // 2]
+
+
+def test_scale_is_a_multiple_of_the_rms_weight():
+    assert weight_scale([3.0, -4.0]) == pytest.approx(SCALE_RMS_MULTIPLE * math.sqrt(12.5))
+    assert weight_scale([0.0, 0.0]) > 0  # never divide by zero
+
+
+def test_picture_puts_zero_at_128_and_clips_at_the_scale():
+    weights = [[0.0, 1.0, -1.0, 100.0, -100.0] + [0.0] * 200]
+    picture = weight_picture(weights)
+    scale = picture.scale
+    assert scale < 100.0
+    assert (picture.units, picture.inputs) == (1, 205)
+    pixels = list(picture.image.tobytes())
+    assert pixels[0] == ZERO_LEVEL
+    # Pillow truncates, and the level of a weight w is round(127.5 + 127.5 w / scale).
+    assert pixels[1] == math.floor(ZERO_LEVEL + 127.5 / scale)
+    assert pixels[2] == math.floor(ZERO_LEVEL - 127.5 / scale)
+    assert pixels[3:5] == [255, 0]
+
+
+def test_diverging_map_runs_from_blue_through_white_to_red():
+    assert diverging_colour(-1.0) == DIVERGING_STOPS[0]
+    assert diverging_colour(0.0) == WHITE
+    assert diverging_colour(1.0) == DIVERGING_STOPS[-1]
+    assert diverging_colour(7.0) == DIVERGING_STOPS[-1]
+    red, _, blue = diverging_colour(0.5)
+    assert red > blue
+
+
+def test_colourise_uses_the_palette():
+    palette = diverging_palette()
+    assert len(palette) == 768
+    levels = Image.frombytes("L", (3, 1), bytes([0, ZERO_LEVEL, 255]))
+    colours = [colourise(levels).getpixel((x, 0)) for x in range(3)]
+    assert colours[0] == DIVERGING_STOPS[0]
+    assert max(abs(a - b) for a, b in zip(colours[1], WHITE)) <= 2
+    assert colours[2] == DIVERGING_STOPS[-1]
+
+
+def test_a_neuron_tile_is_its_row_as_28_by_28():
+    row = [(index % 251) / 251 - 0.5 for index in range(784)]
+    picture = weight_picture([[0.0] * 784, row])
+    tile = neuron_tile(picture.image, 1)
+    assert tile.size == (TILE_SIDE, TILE_SIDE)
+    assert tile.getpixel((5, 2)) == picture.image.getpixel((2 * 28 + 5, 1))
+
+
+@pytest.mark.parametrize("units", [10, 16, 128, 512])
+def test_mosaic_layout_fits_and_finds_every_unit(units):
+    layout = mosaic_layout(units, 500, 220, gap=2)
+    width, height = layout.size
+    assert layout.columns * layout.rows >= units
+    if layout.side >= TILE_SIDE:
+        assert layout.side % TILE_SIDE == 0
+        assert width <= 500 and height <= 220
+    step = layout.side + layout.gap
+    for unit in range(units):
+        row, column = divmod(unit, layout.columns)
+        centre = (column * step + layout.side / 2, row * step + layout.side / 2)
+        assert layout.unit_at(*centre) == unit
+    assert layout.unit_at(layout.side + 0.5, 1) is None  # in the gap
+    assert layout.unit_at(-1, 5) is None
+
+
+def test_sixteen_units_get_large_tiles():
+    layout = mosaic_layout(16, 500, 220, gap=2)
+    assert layout.side == 2 * TILE_SIDE
+
+
+def test_mosaic_image_has_the_layout_size():
+    picture = weight_picture([[0.1 * unit] * 784 for unit in range(10)])
+    layout = mosaic_layout(10, 300, 100, gap=2)
+    mosaic = neuron_mosaic(colourise(picture.image), layout, (1, 2, 3))
+    assert mosaic.size == layout.size
+    assert mosaic.getpixel((layout.side, 0)) == (1, 2, 3)  # gap
+
+
+def test_matrix_image_keeps_whole_pixel_cells_or_shrinks_to_fit():
+    matrix = Image.new("RGB", (16, 10))
+    assert matrix_image(matrix, 300, 64).size == (96, 60)
+    wide = Image.new("RGB", (512, 10))
+    assert matrix_image(wide, 300, 64).width == 300
+
+
+def test_legend_runs_from_negative_to_positive():
+    legend = legend_image(100, 8)
+    assert legend.size == (100, 8)
+    assert legend.getpixel((0, 0)) == DIVERGING_STOPS[0]
+    assert legend.getpixel((99, 7)) == DIVERGING_STOPS[-1]
