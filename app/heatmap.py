@@ -6,11 +6,16 @@ quantised so that 128 is zero, 0 is −scale and 255 is +scale (`weight_picture`
 Colouring is a 256-entry palette lookup (`colourise`), so the Tk thread only ever pastes
 finished images. The first layer's rows are 784 weights each, shown as 28×28 tiles
 (`neuron_mosaic`); later layers are shown as whole matrices (`matrix_image`).
+
+`render_heatmaps` does all of that for a snapshot on the training thread: each Pillow call
+releases the GIL and may have to wait a whole switch interval (5 ms) to get it back while the
+training runs, so the Tk thread must only paste the results.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
 from operator import mul
@@ -193,3 +198,42 @@ def legend_image(width: int, height: int) -> Image.Image:
     strip = Image.new("L", (width, 1))
     strip.putdata([round(255 * x / max(1, width - 1)) for x in range(width)])
     return colourise(strip).resize((width, height), Image.Resampling.NEAREST)
+
+
+@dataclass(frozen=True)
+class HeatmapGeometry:
+    """Where heatmaps are shown, in screen pixels: the mosaic's box, its tile gap and background,
+    and the box a later layer's matrix must fit in."""
+
+    mosaic_box: tuple[int, int]
+    gap: int
+    background: tuple[int, int, int]
+    matrix_box: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Heatmaps:
+    """One snapshot's heatmaps as finished images, so showing them is only a paste.
+
+    `layers` are the quantised pictures (with their scales), `first_coloured` the first
+    layer's picture in colour (one row per unit, for enlarging a unit), `mosaic` its units as
+    tiles placed by `layout`, and `matrices` the later layers in colour.
+    """
+
+    layers: tuple[WeightPicture, ...]
+    first_coloured: Image.Image
+    layout: MosaicLayout
+    mosaic: Image.Image
+    matrices: tuple[Image.Image, ...]
+
+
+def render_heatmaps(weights: Sequence[list[list[float]]], geometry: HeatmapGeometry) -> Heatmaps:
+    """Return the heatmaps of weights[layer][j][i], laid out as geometry says."""
+    layers = tuple(weight_picture(layer) for layer in weights)
+    first_coloured = colourise(layers[0].image)
+    layout = mosaic_layout(layers[0].units, *geometry.mosaic_box, geometry.gap)
+    mosaic = neuron_mosaic(first_coloured, layout, geometry.background)
+    matrices = tuple(
+        matrix_image(colourise(layer.image), *geometry.matrix_box) for layer in layers[1:]
+    )
+    return Heatmaps(layers, first_coloured, layout, mosaic, matrices)

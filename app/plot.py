@@ -68,6 +68,7 @@ Measure = Callable[[str], float]
 class Line:
     """A polyline through flat coordinates x0, y0, x1, y1, …"""
 
+    key: str
     coords: tuple[float, ...]
     colour: str
     width: float
@@ -77,6 +78,7 @@ class Line:
 class Dot:
     """A filled circle."""
 
+    key: str
     x: float
     y: float
     radius: float
@@ -87,6 +89,7 @@ class Dot:
 class Rect:
     """A rectangle with an outline colour (None for no outline)."""
 
+    key: str
     x0: float
     y0: float
     x1: float
@@ -99,6 +102,7 @@ class Rect:
 class Text:
     """A line of text anchored at (x, y) the way Tk anchors it ("n", "sw", "center", …)."""
 
+    key: str
     x: float
     y: float
     text: str
@@ -108,6 +112,7 @@ class Text:
 
 
 Shape = Line | Dot | Rect | Text
+DATA_KEY_PREFIX = "data:"
 
 
 # ----- what a plot shows -----------------------------------------------------------------------
@@ -230,22 +235,24 @@ def plot_shapes(
     top, bottom = MARGIN_TOP * scale, height - MARGIN_BOTTOM * scale
     x_scale = LinearScale(*spec.x_range, left, right)
     y_scale = LinearScale(*spec.y_range, bottom, top)
-    shapes: list[Shape] = [Rect(0, 0, width, height, None, PLOT_BACKGROUND)]
+    shapes: list[Shape] = [Rect("background", 0, 0, width, height, None, PLOT_BACKGROUND)]
     shapes += _axes(spec, x_scale, y_scale, scale)
     for series in spec.series:
+        key = DATA_KEY_PREFIX + series.label
         coords = tuple(value for x, y in series.points for value in (x_scale(x), y_scale(y)))
         if len(coords) >= 4:
-            shapes.append(Line(coords, series.colour, series.width * scale))
+            shapes.append(Line(key, coords, series.colour, series.width * scale))
         if series.dots:
             shapes += [
-                Dot(coords[i], coords[i + 1], DOT_RADIUS * scale, series.colour)
+                Dot(f"{key}:{i}", coords[i], coords[i + 1], DOT_RADIUS * scale, series.colour)
                 for i in range(0, len(coords), 2)
             ]
-    shapes.append(Text(left, top - 16 * scale, spec.title, TEXT_COLOUR, "w", bold=True))
-    shapes += _legend(spec, right, top - 16 * scale, measure, scale)
+    title_y = top - 16 * scale
+    shapes.append(Text("title", left, title_y, spec.title, TEXT_COLOUR, "w", bold=True))
+    shapes += _legend(spec, right, title_y, measure, scale)
     if spec.note:
         middle = ((left + right) / 2, (top + bottom) / 2)
-        shapes.append(Text(*middle, spec.note, MUTED_TEXT, "center"))
+        shapes.append(Text("note", *middle, spec.note, MUTED_TEXT, "center"))
     return shapes
 
 
@@ -256,20 +263,24 @@ def _axes(spec: PlotSpec, x_scale: LinearScale, y_scale: LinearScale, scale: flo
     left, right, top, bottom = x_scale.start, x_scale.end, y_scale.end, y_scale.start
     y_ticks = nice_ticks(*spec.y_range)
     y_step = y_ticks[1] - y_ticks[0] if len(y_ticks) > 1 else 1.0
-    for value in y_ticks:
+    for index, value in enumerate(y_ticks):
         y = y_scale(value)
-        shapes.append(Line((left, y, right, y), GRID_COLOUR, scale))
+        shapes.append(Line(f"y-grid:{index}", (left, y, right, y), GRID_COLOUR, scale))
         label = format_tick(value, y_step, spec.percent)
-        shapes.append(Text(left - tick - 2 * scale, y, label, MUTED_TEXT, "e"))
+        x = left - tick - 2 * scale
+        shapes.append(Text(f"y-label:{index}", x, y, label, MUTED_TEXT, "e"))
     x_ticks = nice_ticks(*spec.x_range)
     x_step = x_ticks[1] - x_ticks[0] if len(x_ticks) > 1 else 1.0
-    for value in x_ticks:
+    for index, value in enumerate(x_ticks):
         x = x_scale(value)
-        shapes.append(Line((x, bottom, x, bottom + tick), AXIS_COLOUR, scale))
+        shapes.append(Line(f"x-tick:{index}", (x, bottom, x, bottom + tick), AXIS_COLOUR, scale))
         label = format_tick(value, x_step)
-        shapes.append(Text(x, bottom + tick + 2 * scale, label, MUTED_TEXT, "n"))
-    shapes.append(Line((left, top, left, bottom, right, bottom), AXIS_COLOUR, scale))
-    shapes.append(Text((left + right) / 2, bottom + 42 * scale, spec.x_label, MUTED_TEXT, "s"))
+        y = bottom + tick + 2 * scale
+        shapes.append(Text(f"x-label:{index}", x, y, label, MUTED_TEXT, "n"))
+    axes = (left, top, left, bottom, right, bottom)
+    shapes.append(Line("axes", axes, AXIS_COLOUR, scale))
+    x_title = ((left + right) / 2, bottom + 42 * scale)
+    shapes.append(Text("x-title", *x_title, spec.x_label, MUTED_TEXT, "s"))
     return shapes
 
 
@@ -278,13 +289,16 @@ def _legend(spec: PlotSpec, right: float, y: float, measure: Measure, scale: flo
     shapes: list[Shape] = []
     x = right
     for series in reversed(spec.series):
+        key = f"legend:{series.label}"
         x -= measure(series.label)
-        shapes.append(Text(x, y, series.label, MUTED_TEXT, "w"))
+        shapes.append(Text(key, x, y, series.label, MUTED_TEXT, "w"))
         x -= 4 * scale + LEGEND_SWATCH * scale
         swatch = (x, y, x + LEGEND_SWATCH * scale, y)
-        shapes.append(Line(swatch, series.colour, max(series.width, 2.0) * scale))
+        width = max(series.width, 2.0) * scale
+        shapes.append(Line(f"{key}:swatch", swatch, series.colour, width))
         if series.dots:
-            shapes.append(Dot(x + LEGEND_SWATCH * scale / 2, y, DOT_RADIUS * scale, series.colour))
+            middle = x + LEGEND_SWATCH * scale / 2
+            shapes.append(Dot(f"{key}:dot", middle, y, DOT_RADIUS * scale, series.colour))
         x -= LEGEND_GAP * scale
     return shapes
 
@@ -361,7 +375,12 @@ class TrainingCurves:
 
 
 class PlotCanvas(tk.Canvas):
-    """Draw a PlotSpec on a Tk canvas, redrawing it when the canvas is resized."""
+    """Draw a PlotSpec on a Tk canvas, changing only the items whose shape changed.
+
+    Every Tk call lets the training thread take the GIL, and getting it back can take a switch
+    interval (5 ms), so a redraw that only moves the growing curves is much cheaper than one
+    that recreates all the axes, ticks and labels.
+    """
 
     def __init__(self, master: tk.Misc, width: int, height: int, scale: float = 1.0) -> None:
         super().__init__(
@@ -375,15 +394,42 @@ class PlotCanvas(tk.Canvas):
         self.spec: PlotSpec | None = None
         self._font = tkfont.nametofont("TkDefaultFont")
         self._bold = tkfont.nametofont("TkHeadingFont")
+        self._items: dict[str, tuple[int, Shape]] = {}
+        self._text_widths: dict[str, float] = {}
         self.bind("<Configure>", self._on_resize)
 
     def show(self, spec: PlotSpec) -> None:
-        """Draw spec, replacing what was drawn."""
+        """Draw spec in place of what was drawn."""
         self.spec = spec
-        self.delete("all")
         width, height = self.drawn_size()
-        for shape in plot_shapes(spec, width, height, self._font.measure, self.scale):
-            self._draw(shape)
+        shapes = plot_shapes(spec, width, height, self._measure, self.scale)
+        created = False
+        for shape in shapes:
+            known = self._items.get(shape.key)
+            if known is not None and known[1] == shape:
+                continue
+            kind, coords, options = self._item(shape)
+            if known is not None and type(known[1]) is type(shape):
+                self.coords(known[0], *coords)
+                self.itemconfigure(known[0], **options)
+                item = known[0]
+            else:
+                if known is not None:
+                    self.delete(known[0])
+                tag = "data" if shape.key.startswith(DATA_KEY_PREFIX) else "frame"
+                create = {
+                    "line": self.create_line,
+                    "oval": self.create_oval,
+                    "rectangle": self.create_rectangle,
+                    "text": self.create_text,
+                }[kind]
+                item = create(*coords, **options, tags=tag)
+                created = True
+            self._items[shape.key] = (item, shape)
+        for key in self._items.keys() - {shape.key for shape in shapes}:
+            self.delete(self._items.pop(key)[0])
+        if created:
+            self.tag_raise("data", "frame")
 
     def drawn_size(self) -> tuple[int, int]:
         """Return the canvas size in pixels (the requested size until it is mapped)."""
@@ -392,45 +438,35 @@ class PlotCanvas(tk.Canvas):
             return int(self["width"]), int(self["height"])
         return width, height
 
-    def _draw(self, shape: Shape) -> None:
-        """Create the canvas item of one shape."""
+    def _measure(self, text: str) -> float:
+        """Return the width of text in the canvas font, asking Tk once per text."""
+        if text not in self._text_widths:
+            self._text_widths[text] = self._font.measure(text)
+        return self._text_widths[text]
+
+    def _item(self, shape: Shape) -> tuple[str, list[float], dict[str, object]]:
+        """Return the canvas item type, coordinates and options that draw a shape."""
         if isinstance(shape, Line):
-            self.create_line(
-                *shape.coords,
-                fill=shape.colour,
-                width=shape.width,
-                capstyle="round",
-                joinstyle="round",
+            options = {"fill": shape.colour, "width": shape.width}
+            return (
+                "line",
+                list(shape.coords),
+                {**options, "capstyle": "round", "joinstyle": "round"},
             )
-        elif isinstance(shape, Dot):
+        if isinstance(shape, Dot):
             r = shape.radius
-            self.create_oval(
-                shape.x - r,
-                shape.y - r,
-                shape.x + r,
-                shape.y + r,
-                fill=shape.colour,
-                outline=PLOT_BACKGROUND,
-            )
-        elif isinstance(shape, Rect):
-            self.create_rectangle(
-                shape.x0,
-                shape.y0,
-                shape.x1,
-                shape.y1,
-                outline=shape.outline or "",
-                fill=shape.fill or "",
-                width=0 if shape.outline is None else 1,
-            )
-        else:
-            self.create_text(
-                shape.x,
-                shape.y,
-                text=shape.text,
-                fill=shape.colour,
-                anchor=shape.anchor,
-                font=self._bold if shape.bold else self._font,
-            )
+            box = [shape.x - r, shape.y - r, shape.x + r, shape.y + r]
+            return "oval", box, {"fill": shape.colour, "outline": PLOT_BACKGROUND}
+        if isinstance(shape, Rect):
+            options = {
+                "outline": shape.outline or "",
+                "fill": shape.fill or "",
+                "width": 0 if shape.outline is None else 1,
+            }
+            return "rectangle", [shape.x0, shape.y0, shape.x1, shape.y1], options
+        font = self._bold if shape.bold else self._font
+        options = {"text": shape.text, "fill": shape.colour, "anchor": shape.anchor, "font": font}
+        return "text", [shape.x, shape.y], options
 
     def _on_resize(self, _event: tk.Event) -> None:
         """Lay the plot out again for the new size."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from tkinter import font as tkfont
 from tkinter import ttk
 
-from PIL import Image, ImageDraw, ImageTk
+from PIL import Image, ImageDraw, ImageFont, ImageTk
 
 from app.plot import pillow_font
 from engine.mnist import DIGIT_CLASSES, IMAGE_COLUMNS, IMAGE_ROWS
@@ -280,18 +280,32 @@ def gallery_image(items: Sequence[GalleryItem], width: int, scale: float = 1.0) 
     """Return the items laid out in rows across width: magnified digit, caption under it."""
     side = round(IMAGE_COLUMNS * THUMBNAIL_ZOOM * scale)
     gap = round(THUMBNAIL_GAP * scale)
-    caption = round(CAPTION_SPACE * scale)
-    cell_width, cell_height = side + gap, side + caption + gap
+    caption_height = round(CAPTION_SPACE * scale)
+    cell_width, cell_height = side + gap, side + caption_height + gap
     columns = max(1, (width - gap) // cell_width)
     rows = math.ceil(len(items) / columns)
     picture = Image.new("RGB", (width, max(1, gap + rows * cell_height)), GALLERY_BACKGROUND)
-    pen = ImageDraw.Draw(picture)
     font = pillow_font(round(CAPTION_PX * scale))
+    # Drawing text is the slow part, and there are at most 100 different captions.
+    captions: dict[tuple[int, int], Image.Image] = {}
     for index, item in enumerate(items):
         row, column = divmod(index, columns)
         x, y = gap + column * cell_width, gap + row * cell_height
         digit = Image.frombytes("L", (IMAGE_COLUMNS, IMAGE_ROWS), item.pixels)
         picture.paste(digit.resize((side, side), Image.Resampling.NEAREST), (x, y))
-        label = f"{item.true} → {item.predicted}"
-        pen.text((x + side / 2, y + side + 2), label, fill=CAPTION_COLOUR, anchor="ma", font=font)
+        key = (item.true, item.predicted)
+        if key not in captions:
+            captions[key] = caption_image(
+                f"{item.true} → {item.predicted}", side, caption_height, font
+            )
+        picture.paste(captions[key], (x, y + side))
     return picture
+
+
+def caption_image(
+    text: str, width: int, height: int, font: ImageFont.ImageFont | ImageFont.FreeTypeFont
+) -> Image.Image:
+    """Return text centred at the top of a width × height strip of the gallery's background."""
+    strip = Image.new("RGB", (width, height), GALLERY_BACKGROUND)
+    ImageDraw.Draw(strip).text((width / 2, 2), text, fill=CAPTION_COLOUR, anchor="ma", font=font)
+    return strip

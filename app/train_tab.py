@@ -24,16 +24,7 @@ from tkinter import filedialog, messagebox, ttk
 from PIL import Image, ImageTk
 
 from app.context import AppContext
-from app.heatmap import (
-    MosaicLayout,
-    WeightPicture,
-    colourise,
-    legend_image,
-    matrix_image,
-    mosaic_layout,
-    neuron_mosaic,
-    neuron_tile,
-)
+from app.heatmap import HeatmapGeometry, Heatmaps, legend_image, neuron_tile
 from app.plot import PlotCanvas, TrainingCurves, render_image
 from app.results import ConfusionMatrix, DigitGallery, GalleryItem, cell_indices
 from app.training_worker import (
@@ -126,9 +117,8 @@ class TrainTab(ttk.Frame):
         self.downloader: DownloadWorker | None = None
         self.chosen_folder: Path | None = None
         self.curves = TrainingCurves(DEFAULT_EPOCHS, note="Press Train to start")
-        self.pictures: tuple[WeightPicture, ...] = ()
-        self.mosaic_image: Image.Image | None = None
-        self.layout: MosaicLayout | None = None
+        self.heatmaps: Heatmaps | None = None
+        self._matrix_photos: list[ImageTk.PhotoImage | None] = []
         self.selected_unit = 0
         self.finished: Finished | None = None
         self.heatmap_render_seconds = 0.0
@@ -379,7 +369,7 @@ class TrainTab(ttk.Frame):
             cursor="hand2",
         )
         self.mosaic_canvas.grid(row=1, column=0, sticky="nw", pady=4)
-        self.mosaic_photo = ImageTk.PhotoImage(Image.new("RGB", (1, 1), PANEL_BACKGROUND))
+        self.mosaic_photo: ImageTk.PhotoImage | None = None
         self.mosaic_item = self.mosaic_canvas.create_image(0, 0, anchor="nw")
         self.mosaic_canvas.bind("<Button-1>", self._on_mosaic_click)
         self._build_legend(page)
@@ -540,13 +530,22 @@ class TrainTab(ttk.Frame):
             self._show_data_state()
             return
         self._reset_run(config.epochs)
-        job = TrainingJob(network, config, folder, self.cache)
+        job = TrainingJob(network, config, folder, self.cache, self._heatmap_geometry())
         self.worker = TrainingWorker(job, self.messages)
         self.worker.start()
         self.training = True
         self._set_running(True)
         self._show_headline(f"Loading MNIST from {folder}…")
         self._schedule_poll()
+
+    def _heatmap_geometry(self) -> HeatmapGeometry:
+        """Return where this tab shows heatmaps, in screen pixels."""
+        return HeatmapGeometry(
+            mosaic_box=(round(MOSAIC_BOX[0] * self.scale), round(MOSAIC_BOX[1] * self.scale)),
+            gap=round(MOSAIC_GAP * self.scale),
+            background=MOSAIC_BACKGROUND,
+            matrix_box=(round(MATRIX_WIDTH * self.scale), round(MATRIX_HEIGHT * self.scale)),
+        )
 
     def toggle_pause(self) -> None:
         """Pause a running training, or resume a paused one."""
@@ -624,14 +623,12 @@ class TrainTab(ttk.Frame):
 
     def export_heatmaps(self, path: Path) -> None:
         """Save the first-layer mosaic, its legend and the later layers' matrices as one PNG."""
-        if not self.pictures or self.mosaic_image is None:
+        if self.heatmaps is None:
             return
-        width = max(self.mosaic_image.width, MATRIX_WIDTH)
-        parts = [self.mosaic_image, legend_image(self.mosaic_image.width, 12)]
-        parts += [
-            matrix_image(colourise(picture.image), width, MATRIX_HEIGHT * 2)
-            for picture in self.pictures[1:]
-        ]
+        mosaic = self.heatmaps.mosaic
+        legend = legend_image(mosaic.width, round(LEGEND_SIZE[1] * self.scale))
+        parts = [mosaic, legend, *self.heatmaps.matrices]
+        width = max(part.width for part in parts)
         gap = self.gap
         height = sum(part.height for part in parts) + gap * (len(parts) + 1)
         sheet = Image.new("RGB", (width + 2 * gap, height), PANEL_BACKGROUND)
@@ -726,9 +723,9 @@ class TrainTab(ttk.Frame):
         self.details.configure(text=progress_text(batch, self.curves.epochs))
 
     def _on_weights(self, message: WeightsUpdate) -> None:
-        """Show new weight pictures and what making them costs the training."""
+        """Show new heatmaps and what making them costs the training."""
         started = time.perf_counter()
-        self.pictures = message.pictures
+        self.heatmaps = message.heatmaps
         self._show_weights()
         self.heatmap_render_seconds = time.perf_counter() - started
         note = f"after {message.samples_seen:,} images"
@@ -892,33 +889,31 @@ class TrainTab(ttk.Frame):
         self._last_plot = time.perf_counter()
 
     def _show_weights(self) -> None:
-        """Draw the first layer's mosaic, the selected neuron and the later layers' matrices."""
-        first = self.pictures[0]
-        coloured = colourise(first.image)
-        width, height = (round(size * self.scale) for size in MOSAIC_BOX)
-        self.layout = mosaic_layout(first.units, width, height, MOSAIC_GAP)
-        self.mosaic_image = neuron_mosaic(coloured, self.layout, MOSAIC_BACKGROUND)
-        self.mosaic_photo = ImageTk.PhotoImage(self.mosaic_image)
-        self.mosaic_canvas.itemconfigure(self.mosaic_item, image=self.mosaic_photo)
+        """Paste the first layer's mosaic, the selected unit and the later layers' matrices."""
+        heatmaps = self.heatmaps
+        first = heatmaps.layers[0]
+        self.mosaic_photo, replaced = pasted(self.mosaic_photo, heatmaps.mosaic)
+        if replaced:
+            self.mosaic_canvas.itemconfigure(self.mosaic_item, image=self.mosaic_photo)
         self.mosaic_caption.configure(
-            text=f"Layer 1: the 784 weights into each of its {first.units} units"
+            text=f"Layer 1: the {first.inputs} weights into each of its {first.units} units"
             " (click one to enlarge)"
         )
         for item, value in zip(self.legend_texts, (-first.scale, 0.0, first.scale)):
             label = f"{value:+.2g}".replace("-", "−") if value else "0"
             self.legend.itemconfigure(item, text=label)
         self.selected_unit = min(self.selected_unit, first.units - 1)
-        self._show_neuron(coloured)
+        self._show_neuron()
         self._show_matrices()
 
-    def _show_neuron(self, coloured: Image.Image) -> None:
+    def _show_neuron(self) -> None:
         """Show the selected first-layer unit's weights large."""
         self.neuron_caption.configure(text=f"Unit {self.selected_unit + 1} of layer 1")
-        self.neuron_view.show(neuron_tile(coloured, self.selected_unit))
+        self.neuron_view.show(neuron_tile(self.heatmaps.first_coloured, self.selected_unit))
 
     def _show_matrices(self) -> None:
         """Show each later layer's weight matrix (units down, inputs across)."""
-        later = self.pictures[1:]
+        later = self.heatmaps.layers[1:]
         if len(self._matrix_views) != len(later):
             for caption, view in self._matrix_views:
                 caption.destroy()
@@ -930,21 +925,19 @@ class TrainTab(ttk.Frame):
                 )
                 for _ in later
             ]
+            self._matrix_photos = [None] * len(later)
             for caption, view in self._matrix_views:
                 caption.pack(anchor="w")
                 view.pack(anchor="w", pady=(0, 4))
-        width = round(MATRIX_WIDTH * self.scale)
-        height = round(MATRIX_HEIGHT * self.scale)
-        self._matrix_photos = []
-        for index, (picture, (caption, view)) in enumerate(zip(later, self._matrix_views)):
-            image = matrix_image(colourise(picture.image), width, height)
-            photo = ImageTk.PhotoImage(image)
-            self._matrix_photos.append(photo)
+        pieces = zip(later, self.heatmaps.matrices, self._matrix_views)
+        for index, (picture, image, (caption, view)) in enumerate(pieces):
             caption.configure(
                 text=f"Layer {index + 2}: {picture.units} units × {picture.inputs} inputs"
                 f" (±{picture.scale:.2g})"
             )
-            view.configure(image=photo)
+            self._matrix_photos[index], replaced = pasted(self._matrix_photos[index], image)
+            if replaced:
+                view.configure(image=self._matrix_photos[index])
 
     def _show_gallery(self, indices: list[int], title: str) -> None:
         """Show the test digits at indices with what the network read."""
@@ -1031,12 +1024,12 @@ class TrainTab(ttk.Frame):
 
     def _on_mosaic_click(self, event: tk.Event) -> None:
         """Enlarge the clicked first-layer unit."""
-        if self.layout is None or not self.pictures:
+        if self.heatmaps is None:
             return
-        unit = self.layout.unit_at(event.x, event.y)
+        unit = self.heatmaps.layout.unit_at(event.x, event.y)
         if unit is not None:
             self.selected_unit = unit
-            self._show_neuron(colourise(self.pictures[0].image))
+            self._show_neuron()
 
     def _on_confusion_cell(self, true: int, predicted: int) -> None:
         """Show the test digits of one confusion-matrix cell."""
@@ -1093,3 +1086,14 @@ class TrainTab(ttk.Frame):
             messagebox.showerror("Cannot export", f"{path}: {error.strerror}", parent=self)
         else:
             self.context.set_status(f"Saved {path}")
+
+
+def pasted(photo: ImageTk.PhotoImage | None, image: Image.Image) -> tuple[ImageTk.PhotoImage, bool]:
+    """Return a photo showing image and whether it is new: photo itself when the size matches.
+
+    Pasting into the photo a widget already shows costs one Tk call and no widget change.
+    """
+    if photo is not None and (photo.width(), photo.height()) == image.size:
+        photo.paste(image)
+        return photo, False
+    return ImageTk.PhotoImage(image), True

@@ -8,8 +8,8 @@ thread-safe `TrainingControl` (stop, pause, resume, learning rate) and `threadin
 The engine reports every mini-batch, far more often than a screen needs, so `EventRelay` sends
 a `Progress` at most every PROGRESS_INTERVAL_SECONDS carrying the loss points since the last
 one, averaged in groups so that a whole run has at most MAX_LOSS_POINTS of them. Weight
-snapshots cost the training thread time (reading the packed weights back, then quantising them
-into pictures), so they are asked for at most every SNAPSHOT_INTERVAL_SECONDS and less often
+snapshots cost the training thread time (reading the packed weights back, then drawing the
+heatmaps), so they are asked for at most every SNAPSHOT_INTERVAL_SECONDS and less often
 when one costs more than SNAPSHOT_COST_SHARE of the time between two.
 
 The plain functions at the end turn the tab's form into engine objects and progress into text.
@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from app.heatmap import WeightPicture, weight_picture
+from app.heatmap import HeatmapGeometry, Heatmaps, render_heatmaps
 from engine.bench import CLASSIC_ARCHITECTURE, DEFAULT_ARCHITECTURE
 from engine.download import DownloadCancelled, download_mnist
 from engine.evaluate import Evaluation, EvaluationStopped, evaluate
@@ -57,6 +57,7 @@ SNAPSHOT_COST_SHARE = 0.03
 LEARNING_RATE_MIN = 0.001
 LEARNING_RATE_MAX = 10.0
 LEARNING_RATE_DIGITS = 2
+LEARNING_RATE_MANTISSAS = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0)
 DEFAULT_LEARNING_RATE = TrainConfig().learning_rate
 # The classic preset keeps the textbook's shape and sigmoid units but trains them with
 # cross-entropy, as the shipped classic model is: with squared error a 784-16-16-10 network
@@ -116,12 +117,12 @@ class EpochDone:
 
 @dataclass(frozen=True)
 class WeightsUpdate:
-    """Carry every layer's weights as pictures, and what making them cost the training thread.
+    """Carry every layer's weights as heatmaps, and what making them cost the training thread.
 
     `interval_seconds` is how long until the next snapshot (0 when none is planned).
     """
 
-    pictures: tuple[WeightPicture, ...]
+    heatmaps: Heatmaps
     samples_seen: int
     cost_seconds: float = 0.0
     interval_seconds: float = 0.0
@@ -138,7 +139,7 @@ class Evaluating:
 class Finished:
     """Carry how the run ended, its test evaluation and the test images it was made on.
 
-    `snapshot_seconds` is the training-thread time spent on weight pictures during the run.
+    `snapshot_seconds` is the training-thread time spent on weight heatmaps during the run.
     """
 
     result: TrainingResult
@@ -253,9 +254,11 @@ class LossPoints:
         return points
 
 
-def weights_update(weights: Sequence[list[list[float]]], samples_seen: int) -> WeightsUpdate:
-    """Return the pictures of every layer's weights as a message."""
-    return WeightsUpdate(tuple(weight_picture(layer) for layer in weights), samples_seen)
+def weights_update(
+    weights: Sequence[list[list[float]]], samples_seen: int, geometry: HeatmapGeometry
+) -> WeightsUpdate:
+    """Return the heatmaps of every layer's weights as a message."""
+    return WeightsUpdate(render_heatmaps(weights, geometry), samples_seen)
 
 
 class EventRelay:
@@ -266,10 +269,12 @@ class EventRelay:
         post: Post,
         control: TrainingControl,
         total_batches: int,
+        geometry: HeatmapGeometry,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.post = post
         self.control = control
+        self.geometry = geometry
         self.clock = clock
         self.loss_points = LossPoints(total_batches)
         self.snapshot_seconds = 0.0
@@ -310,8 +315,8 @@ class EventRelay:
             self._requested_at = now
 
     def _on_snapshot(self, snapshot: WeightsSnapshot) -> None:
-        """Post the snapshot as pictures; schedule the next so snapshots stay cheap overall."""
-        update = weights_update(snapshot.weights, snapshot.samples_seen)
+        """Post the snapshot as heatmaps; schedule the next so snapshots stay cheap overall."""
+        update = weights_update(snapshot.weights, snapshot.samples_seen, self.geometry)
         now = self.clock()
         cost = now - (self._requested_at if self._requested_at is not None else now)
         self._requested_at = None
@@ -380,12 +385,13 @@ class BackgroundThread:
 
 @dataclass(frozen=True)
 class TrainingJob:
-    """What one training run needs: the starting network, the settings and where the data is."""
+    """What one run needs: the starting network, settings, data and where heatmaps are shown."""
 
     network: Network
     config: TrainConfig
     folder: Path
     cache: MnistCache
+    geometry: HeatmapGeometry
 
 
 class TrainingWorker(BackgroundThread):
@@ -434,13 +440,14 @@ class TrainingWorker(BackgroundThread):
                 batches_per_epoch=batches_per_epoch,
             )
         )
-        self.post(weights_update(job.network.weights, 0))
-        relay = EventRelay(self.post, self.control, batches_per_epoch * job.config.epochs)
+        self.post(weights_update(job.network.weights, 0, job.geometry))
+        total_batches = batches_per_epoch * job.config.epochs
+        relay = EventRelay(self.post, self.control, total_batches, job.geometry)
         result = train(job.network, train_set, test_set, job.config, relay, self.control)
         relay.flush()
         if self.abandoned.is_set():
             return
-        self.post(weights_update(result.network.weights, relay.samples_seen))
+        self.post(weights_update(result.network.weights, relay.samples_seen, job.geometry))
         self.post(Evaluating(len(test_set)))
         try:
             evaluation = evaluate(result.network, test_set, stop=self.abandoned)
@@ -574,8 +581,18 @@ def mnist_present(folder: Path) -> bool:
 
 
 def learning_rate_at(position: float) -> float:
-    """Return the learning rate of a slider position (log10 of the rate), rounded for reading."""
-    return float(f"{10.0**position:.{LEARNING_RATE_DIGITS}g}")
+    """Return the learning rate of a slider position (log10 of the rate), snapped to a round one.
+
+    Round rates are LEARNING_RATE_MANTISSAS × a power of ten; the nearest on the log scale wins.
+    """
+    power = math.floor(position)
+    candidates = [
+        mantissa * 10.0**exponent
+        for exponent in (power, power + 1)
+        for mantissa in LEARNING_RATE_MANTISSAS
+    ]
+    nearest = min(candidates, key=lambda rate: abs(math.log10(rate) - position))
+    return float(f"{nearest:.{LEARNING_RATE_DIGITS}g}")
 
 
 def slider_position(learning_rate: float) -> float:

@@ -12,6 +12,7 @@ from app.heatmap import (
     SCALE_RMS_MULTIPLE,
     TILE_SIDE,
     ZERO_LEVEL,
+    HeatmapGeometry,
     colourise,
     diverging_colour,
     diverging_palette,
@@ -20,6 +21,7 @@ from app.heatmap import (
     mosaic_layout,
     neuron_mosaic,
     neuron_tile,
+    render_heatmaps,
     weight_picture,
     weight_scale,
 )
@@ -115,3 +117,17 @@ def test_legend_runs_from_negative_to_positive():
     assert legend.size == (100, 8)
     assert legend.getpixel((0, 0)) == DIVERGING_STOPS[0]
     assert legend.getpixel((99, 7)) == DIVERGING_STOPS[-1]
+
+
+def test_render_heatmaps_prepares_every_image_of_a_snapshot():
+    weights = [
+        [[0.01 * unit] * 784 for unit in range(16)],
+        [[0.1] * 16 for _ in range(16)],
+        [[-0.1] * 16 for _ in range(10)],
+    ]
+    geometry = HeatmapGeometry((500, 220), 2, (1, 2, 3), (300, 64))
+    heatmaps = render_heatmaps(weights, geometry)
+    assert [layer.units for layer in heatmaps.layers] == [16, 16, 10]
+    assert heatmaps.first_coloured.size == (784, 16)
+    assert heatmaps.mosaic.size == heatmaps.layout.size
+    assert [matrix.size for matrix in heatmaps.matrices] == [(64, 64), (96, 60)]

@@ -19,6 +19,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from app import training_worker
+from app.heatmap import HeatmapGeometry
 from app.training_worker import (
     MAX_LOSS_POINTS,
     PROGRESS_INTERVAL_SECONDS,
@@ -62,6 +63,7 @@ from engine.train import BatchEnd, TrainConfig, TrainingControl, WeightsSnapshot
 DIGIT_FONT_PX = 20
 WORKER_TIMEOUT_SECONDS = 30.0
 SMALL_NETWORK = [784, 16, 10]
+GEOMETRY = HeatmapGeometry((300, 100), 2, (200, 200, 200), (100, 40))
 
 
 # ----- synthetic data ---------------------------------------------------------------------------
@@ -147,8 +149,8 @@ class FakeClock:
 
 def test_take_messages_merges_progress_runs_and_keeps_only_the_newest_weights():
     messages: queue.SimpleQueue = queue.SimpleQueue()
-    old_weights = WeightsUpdate((), 10)
-    new_weights = WeightsUpdate((), 20)
+    old_weights = WeightsUpdate(None, 10)
+    new_weights = WeightsUpdate(None, 20)
     sequence = [
         Progress(batch_end(1), (LossPoint(0.1, 2.0),)),
         Progress(batch_end(2), (LossPoint(0.2, 1.5),)),
@@ -195,7 +197,9 @@ def test_loss_points_average_groups_and_close_a_group_at_each_epoch_end():
 def test_event_relay_throttles_progress_but_keeps_every_point():
     clock = FakeClock()
     posted: list = []
-    relay = EventRelay(posted.append, TrainingControl(), total_batches=20, clock=clock)
+    relay = EventRelay(
+        posted.append, TrainingControl(), total_batches=20, geometry=GEOMETRY, clock=clock
+    )
     for batch in range(1, 6):
         clock.now += PROGRESS_INTERVAL_SECONDS / 4
         relay(batch_end(batch))
@@ -210,7 +214,7 @@ def test_event_relay_asks_for_snapshots_at_a_rate_that_keeps_their_cost_small():
     clock = FakeClock()
     control = TrainingControl()
     posted: list = []
-    relay = EventRelay(posted.append, control, total_batches=100, clock=clock)
+    relay = EventRelay(posted.append, control, total_batches=100, geometry=GEOMETRY, clock=clock)
     relay(batch_end(1))
     assert not control.take_snapshot_request()  # too early
 
@@ -225,7 +229,7 @@ def test_event_relay_asks_for_snapshots_at_a_rate_that_keeps_their_cost_small():
     update = next(message for message in posted if isinstance(message, WeightsUpdate))
     assert update.cost_seconds == pytest.approx(expensive)
     assert update.interval_seconds == pytest.approx(expensive / SNAPSHOT_COST_SHARE)
-    assert [picture.units for picture in update.pictures] == [16, 10]
+    assert [picture.units for picture in update.heatmaps.layers] == [16, 10]
     assert relay.snapshot_seconds == pytest.approx(expensive)
     clock.now += SNAPSHOT_INTERVAL_SECONDS  # less than the stretched interval
     relay(batch_end(3))
@@ -238,7 +242,8 @@ def test_event_relay_asks_for_snapshots_at_a_rate_that_keeps_their_cost_small():
 def training_job(folder: Path, **settings: object) -> TrainingJob:
     """Return a job training a small network on folder's data."""
     config = TrainConfig(**{"epochs": 2, "batch_size": 16, "learning_rate": 0.1, **settings})
-    return TrainingJob(Network.create(SMALL_NETWORK, seed=0), config, folder, MnistCache())
+    network = Network.create(SMALL_NETWORK, seed=0)
+    return TrainingJob(network, config, folder, MnistCache(), GEOMETRY)
 
 
 def test_worker_reports_a_whole_run_in_order(digit_folder):
@@ -326,7 +331,8 @@ def test_an_unexpected_exception_becomes_a_failed_message_with_its_traceback(tmp
         def load(self, folder: Path) -> None:
             raise RuntimeError("disk on fire")
 
-    job = TrainingJob(Network.create(SMALL_NETWORK), TrainConfig(), tmp_path, BrokenCache())
+    network = Network.create(SMALL_NETWORK)
+    job = TrainingJob(network, TrainConfig(), tmp_path, BrokenCache(), GEOMETRY)
     messages: queue.SimpleQueue = queue.SimpleQueue()
     failed = run_worker(TrainingWorker(job, messages))[-1]
     assert isinstance(failed, Failed)
@@ -461,10 +467,11 @@ def test_continuing_needs_a_loaded_model():
         settings.network(None)
 
 
-def test_learning_rate_slider_is_logarithmic_and_rounded():
-    assert learning_rate_at(slider_position(0.1)) == 0.1
-    assert learning_rate_at(slider_position(10.0)) == 10.0
-    assert learning_rate_at(-1.5) == 0.032  # 10^-1.5 = 0.0316…, two significant digits
+def test_learning_rate_slider_is_logarithmic_and_snaps_to_round_rates():
+    for rate in (0.001, 0.015, 0.1, 0.25, 0.5, 10.0):
+        assert learning_rate_at(slider_position(rate)) == rate
+    assert learning_rate_at(-1.5) == 0.03  # 10^-1.5 = 0.0316…
+    assert learning_rate_at(-0.02) == 1.0  # 0.955…, nearer 1 than 0.8 on the log scale
     assert slider_position(1e-9) == slider_position(0.001)
 
 
