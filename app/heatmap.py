@@ -145,18 +145,19 @@ def mosaic_layout(units: int, width: int, height: int, gap: int) -> MosaicLayout
     """Return the layout with the largest tiles that fits `units` 28×28 tiles in width × height.
 
     Tiles of 28 px or more are whole multiples of 28 (crisp pixels, at most MAX_TILE_ZOOM);
-    smaller ones are at least MIN_TILE_SIDE px, even when that overflows the box.
+    smaller ones are at least MIN_TILE_SIDE px, even when that overflows the box. Among layouts
+    with equal tiles the one with the fewest empty cells wins, then the one with fewest columns.
     """
-    best = MosaicLayout(units, units, MIN_TILE_SIDE, gap)
+    candidates = []
     for columns in range(1, units + 1):
         rows = math.ceil(units / columns)
         side = min((width + gap) // columns, (height + gap) // rows) - gap
         if side >= TILE_SIDE:
             side = min(side // TILE_SIDE, MAX_TILE_ZOOM) * TILE_SIDE
-        # On a tie the first (fewest columns, most square) layout stays.
-        if side > best.side:
-            best = MosaicLayout(units, columns, side, gap)
-    return best
+        empty_cells = columns * rows - units
+        candidates.append((max(side, MIN_TILE_SIDE), -empty_cells, -columns))
+    side, _, columns = max(candidates)
+    return MosaicLayout(units, -columns, side, gap)
 
 
 def neuron_tile(picture: Image.Image, unit: int) -> Image.Image:

@@ -315,6 +315,7 @@ class TrainingCurves:
     points: list[LossPoint] = field(default_factory=list)
     ends: list[EpochEnd] = field(default_factory=list)
     note: str = ""
+    ended: bool = False
 
     def loss_spec(self) -> PlotSpec:
         """Return the loss plot: per-batch loss (raw and smoothed) and per-epoch losses."""
@@ -356,6 +357,8 @@ class TrainingCurves:
         )
         if self.ends:
             note = ""
+        elif self.ended:
+            note = "no epoch was completed"
         elif self.points:
             note = "shown after each epoch"
         else:

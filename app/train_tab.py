@@ -51,8 +51,8 @@ from app.training_worker import (
     TrainSettings,
     WeightsUpdate,
     architecture_presets,
+    describe_outcome,
     describe_size,
-    format_duration,
     learning_rate_at,
     mnist_present,
     progress_text,
@@ -80,18 +80,20 @@ ACCURACY_PLOT_SIZE = (270, 190)
 MOSAIC_BOX = (500, 220)
 MOSAIC_GAP = 2
 MOSAIC_BACKGROUND = (214, 219, 227)
-NEURON_BOX = 140
+NEURON_BOX = 112
 MATRIX_WIDTH = 300
-MATRIX_HEIGHT = 64
+MATRIX_HEIGHT = 48
 LEGEND_SIZE = (180, 10)
 GALLERY_SIZE = (400, 250)
 CUSTOM_PRESET = "Custom"
+WEIGHTS_HINT = "The weights of every layer appear here when a run starts."
 LOSS_LABELS = {"cross_entropy": "softmax + cross-entropy", "mse": "sigmoid + squared error"}
 START_NEW = "new"
 START_LOADED = "loaded"
 ERROR_COLOUR = "#c0392b"
 WARNING_COLOUR = "#b45309"
 SUCCESS_COLOUR = "#1e7b45"
+OUTCOME_COLOURS = {"finished": SUCCESS_COLOUR, "stopped": WARNING_COLOUR, "diverged": ERROR_COLOUR}
 MODEL_FILE_TYPES = [("Digits model", "*.json")]
 PNG_FILE_TYPES = [("PNG image", "*.png")]
 TRACEBACK_SIZE = (100, 24)
@@ -323,6 +325,8 @@ class TrainTab(ttk.Frame):
         self.progress_bar.grid(row=1, column=0, columnspan=2, sticky="ew", pady=4)
         self.details = ttk.Label(panel, text="", style="CardMuted.TLabel", anchor="w", width=1)
         self.details.grid(row=2, column=0, columnspan=2, sticky="ew")
+        # A long message (a divergence) wraps instead of being cut off.
+        self.details.bind("<Configure>", self._on_details_resize)
         tools = ttk.Frame(panel, style="Inner.TFrame")
         tools.grid(row=0, column=1, sticky="e")
         self.failure_button = ttk.Button(tools, text="Details…", command=self._on_failure_details)
@@ -357,7 +361,8 @@ class TrainTab(ttk.Frame):
         """Build the first-layer mosaic with its colour legend, the large neuron and matrices."""
         page = self.weights_page
         page.columnconfigure(0, weight=1)
-        self.mosaic_caption = ttk.Label(page, text="", style="Card.TLabel", width=1)
+        page.rowconfigure(3, weight=1)  # spare height goes below the legend
+        self.mosaic_caption = ttk.Label(page, text=WEIGHTS_HINT, style="Card.TLabel", width=1)
         self.mosaic_caption.grid(row=0, column=0, sticky="ew")
         width, height = (round(size * self.scale) for size in MOSAIC_BOX)
         self.mosaic_canvas = tk.Canvas(
@@ -373,17 +378,18 @@ class TrainTab(ttk.Frame):
         self.mosaic_item = self.mosaic_canvas.create_image(0, 0, anchor="nw")
         self.mosaic_canvas.bind("<Button-1>", self._on_mosaic_click)
         self._build_legend(page)
+        self.neuron_caption = ttk.Label(page, text="", style="Card.TLabel")
+        self.neuron_caption.grid(row=0, column=1, sticky="w", padx=(self.gap, 0))
         side = ttk.Frame(page, style="Inner.TFrame")
-        side.grid(row=0, column=1, rowspan=3, sticky="nw", padx=(self.gap, 0))
-        self.neuron_caption = ttk.Label(side, text="", style="Card.TLabel")
-        self.neuron_caption.pack(anchor="w")
+        side.grid(row=1, column=1, rowspan=3, sticky="nw", padx=(self.gap, 0), pady=4)
+        # Packed with the first heatmaps: an empty view would be a black square.
         self.neuron_view = PixelView(side, NEURON_BOX, self.scale, pixel_grid=False)
-        self.neuron_view.pack(anchor="w", pady=(2, 6))
         self.matrices = ttk.Frame(side, style="Inner.TFrame")
         self.matrices.pack(anchor="w", fill="x")
         self._matrix_views: list[tuple[ttk.Label, ttk.Label]] = []
-        self.heatmap_export = ttk.Button(side, text="Export PNG…", command=self._on_export_heatmaps)
-        self.heatmap_export.pack(anchor="w", pady=(6, 0))
+        self.heatmap_export = ttk.Button(page, text="Export PNG…", command=self._on_export_heatmaps)
+        self.heatmap_export.grid(row=4, column=1, sticky="se")
+        Tooltip(self.heatmap_export, "Save the heatmaps and their colour scale as one PNG image.")
 
     def _build_legend(self, page: ttk.Frame) -> None:
         """Build the colour-map legend: the gradient bar with −scale, 0 and +scale under it."""
@@ -404,12 +410,12 @@ class TrainTab(ttk.Frame):
         self.legend.create_image(20, 0, image=self.legend_photo, anchor="nw")
         self.legend_texts = [
             self.legend.create_text(
-                20 + width * fraction, height + 2, text="", anchor="n", fill=MUTED_TEXT
+                20 + width * fraction, height + 2, text=label, anchor="n", fill=MUTED_TEXT
             )
-            for fraction in (0.0, 0.5, 1.0)
+            for fraction, label in ((0.0, "−"), (0.5, "0"), (1.0, "+"))
         ]
         self.heatmap_note = ttk.Label(page, text="", style="CardMuted.TLabel", width=1)
-        self.heatmap_note.grid(row=3, column=0, columnspan=2, sticky="ew", pady=(4, 0))
+        self.heatmap_note.grid(row=4, column=0, sticky="ew", pady=(4, 0))
 
     def _build_results_page(self) -> None:
         """Build the results: summary, confusion matrix, gallery and what to do with the model."""
@@ -744,20 +750,9 @@ class TrainTab(ttk.Frame):
         self._set_running(False)
         result, evaluation = message.result, message.evaluation
         self.progress_bar.configure(value=PROGRESS_STEPS if result.reason == "finished" else 0)
-        outcome = {
-            "finished": ("Finished", SUCCESS_COLOUR),
-            "stopped": ("Stopped", WARNING_COLOUR),
-            "diverged": ("Diverged", ERROR_COLOUR),
-        }[result.reason]
-        headline = f"{outcome[0]}: test accuracy {evaluation.accuracy:.1%}"
-        if result.reason == "diverged":
-            headline = f"{result.message} Test accuracy {evaluation.accuracy:.1%}."
-        self._show_headline(headline, outcome[1])
-        self.details.configure(
-            text=f"{result.epochs_completed} of {self.curves.epochs} epochs ·"
-            f" {format_duration(result.train_seconds)} of training ·"
-            f" {result.samples_per_second:,.0f} samples/s"
-        )
+        outcome = describe_outcome(result, evaluation.accuracy, self.curves.epochs)
+        self._show_headline(outcome.headline, OUTCOME_COLOURS[result.reason])
+        self.details.configure(text=outcome.details)
         self.summary.configure(
             text=f"Test accuracy {evaluation.accuracy:.1%}"
             f" ({len(message.test_set) - len(evaluation.misclassified):,}"
@@ -773,7 +768,8 @@ class TrainTab(ttk.Frame):
         self.save_button.state(["!disabled"])
         self.use_button.state(["!disabled"])
         self.views.select(self.results_page)
-        self.context.set_status(headline)
+        self.context.set_status(outcome.status)
+        self.curves.ended = True
         self._redraw_plots()
 
     def _on_failed(self, message: Failed) -> None:
@@ -895,6 +891,9 @@ class TrainTab(ttk.Frame):
         self.mosaic_photo, replaced = pasted(self.mosaic_photo, heatmaps.mosaic)
         if replaced:
             self.mosaic_canvas.itemconfigure(self.mosaic_item, image=self.mosaic_photo)
+            # Fit the canvas to the mosaic so the legend sits right under it.
+            width, height = heatmaps.mosaic.size
+            self.mosaic_canvas.configure(width=width, height=height)
         self.mosaic_caption.configure(
             text=f"Layer 1: the {first.inputs} weights into each of its {first.units} units"
             " (click one to enlarge)"
@@ -909,6 +908,8 @@ class TrainTab(ttk.Frame):
     def _show_neuron(self) -> None:
         """Show the selected first-layer unit's weights large."""
         self.neuron_caption.configure(text=f"Unit {self.selected_unit + 1} of layer 1")
+        if not self.neuron_view.winfo_manager():
+            self.neuron_view.pack(anchor="w", pady=(2, 6), before=self.matrices)
         self.neuron_view.show(neuron_tile(self.heatmaps.first_coloured, self.selected_unit))
 
     def _show_matrices(self) -> None:
@@ -1016,6 +1017,10 @@ class TrainTab(ttk.Frame):
         self.rate_label.configure(text=f"{rate:g}")
         if self.running:
             self.worker.control.set_learning_rate(rate)
+
+    def _on_details_resize(self, event: tk.Event) -> None:
+        """Wrap the line under the progress bar at its width."""
+        self.details.configure(wraplength=event.width)
 
     def _on_map(self, _event: tk.Event) -> None:
         """Refresh the description of the loaded model when the tab is shown."""

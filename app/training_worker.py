@@ -281,7 +281,7 @@ class EventRelay:
         self.samples_seen = 0
         self._latest: BatchEnd | None = None
         self._last_post = clock()
-        self._next_snapshot = self._last_post + SNAPSHOT_INTERVAL_SECONDS
+        self._next_snapshot: float | None = None  # set by the first batch
         self._requested_at: float | None = None
 
     def __call__(self, event: TrainingEvent) -> None:
@@ -309,6 +309,8 @@ class EventRelay:
         now = self.clock()
         if now - self._last_post >= PROGRESS_INTERVAL_SECONDS:
             self.flush()
+        if self._next_snapshot is None:
+            self._next_snapshot = now + SNAPSHOT_INTERVAL_SECONDS
         if self._requested_at is None and now >= self._next_snapshot:
             # The engine takes the snapshot right after this callback returns.
             self.control.request_snapshot()
@@ -614,6 +616,31 @@ def remaining_seconds(batch: BatchEnd) -> float | None:
         return None
     left = batch.total_samples - batch.samples_seen
     return batch.elapsed_seconds * left / batch.samples_seen
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the tab words the end of a run: a headline, the line under it and a status line."""
+
+    headline: str
+    details: str
+    status: str
+
+
+def describe_outcome(result: TrainingResult, accuracy: float, epochs: int) -> Outcome:
+    """Return the words for how a run ended, with the test accuracy of the network it kept."""
+    figures = (
+        f"{result.epochs_completed} of {epochs} epochs ·"
+        f" {format_duration(result.train_seconds)} of training ·"
+        f" {result.samples_per_second:,.0f} samples/s"
+    )
+    if result.reason == "diverged":
+        headline = f"Diverged: the last good weights were kept (test accuracy {accuracy:.1%})"
+        return Outcome(
+            headline, result.message, "Training diverged; the last good weights were kept."
+        )
+    headline = f"{result.reason.capitalize()}: test accuracy {accuracy:.1%}"
+    return Outcome(headline, figures, headline)
 
 
 def progress_text(batch: BatchEnd, epochs: int) -> str:

@@ -92,9 +92,10 @@ def test_mosaic_layout_fits_and_finds_every_unit(units):
     assert layout.unit_at(-1, 5) is None
 
 
-def test_sixteen_units_get_large_tiles():
+def test_sixteen_units_get_large_tiles_and_no_empty_cells():
     layout = mosaic_layout(16, 500, 220, gap=2)
     assert layout.side == 2 * TILE_SIDE
+    assert layout.columns * layout.rows == 16
 
 
 def test_mosaic_image_has_the_layout_size():

@@ -145,6 +145,8 @@ def test_empty_curves_show_the_note_and_say_when_accuracy_comes():
     curves.points.append(LossPoint(0.1, 2.0))
     assert curves.loss_spec().note == ""
     assert curves.accuracy_spec().note == "shown after each epoch"
+    curves.ended = True
+    assert curves.accuracy_spec().note == "no epoch was completed"
 
 
 def test_rendered_png_has_the_size_asked_and_draws_the_curve():

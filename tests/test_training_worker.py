@@ -46,6 +46,7 @@ from app.training_worker import (
     TrainSettings,
     WeightsUpdate,
     architecture_presets,
+    describe_outcome,
     describe_size,
     format_duration,
     learning_rate_at,
@@ -58,7 +59,7 @@ from app.training_worker import (
 from engine.download import DownloadCancelled, DownloadError
 from engine.mnist import Dataset
 from engine.network import Network
-from engine.train import BatchEnd, TrainConfig, TrainingControl, WeightsSnapshot
+from engine.train import BatchEnd, TrainConfig, TrainingControl, TrainingResult, WeightsSnapshot
 
 DIGIT_FONT_PX = 20
 WORKER_TIMEOUT_SECONDS = 30.0
@@ -489,3 +490,20 @@ def test_sizes_and_data_presence(digit_folder, tmp_path):
     assert describe_size(60_000) == "60,000 (all)"
     assert mnist_present(digit_folder)
     assert not mnist_present(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("reason", "headline", "details"),
+    [
+        ("finished", "Finished: test accuracy 91.2%", "2 of 3 epochs · 1:05 of training"),
+        ("stopped", "Stopped: test accuracy 91.2%", "2 of 3 epochs"),
+        ("diverged", "Diverged: the last good weights were kept", "try a smaller rate"),
+    ],
+)
+def test_outcomes_are_worded_for_the_tab(reason, headline, details):
+    message = "Training diverged (overflow). The last good weights were kept; try a smaller rate."
+    result = TrainingResult(Network.create(SMALL_NETWORK), reason, message, 65.0, 1500.0, 2, 0.9)
+    outcome = describe_outcome(result, 0.912, epochs=3)
+    assert outcome.headline.startswith(headline)
+    assert details in outcome.details
+    assert len(outcome.status) < 100
