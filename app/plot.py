@@ -18,15 +18,14 @@ from tkinter import font as tkfont
 from PIL import Image, ImageDraw, ImageFont
 
 from app.training_worker import MAX_LOSS_POINTS, LossPoint
+from app.widgets import BAR_HIGHLIGHT, MUTED_TEXT, PANEL_BACKGROUND, TEXT_COLOUR
 from engine.train import EpochEnd
 
-PLOT_BACKGROUND = "#ffffff"
+PLOT_BACKGROUND = PANEL_BACKGROUND
 AXIS_COLOUR = "#9aa3af"
 GRID_COLOUR = "#eceff3"
-TEXT_COLOUR = "#1f2328"
-MUTED_TEXT = "#6b7280"
 RAW_LOSS_COLOUR = "#c5d5f3"
-SMOOTH_LOSS_COLOUR = "#2f6fdd"
+SMOOTH_LOSS_COLOUR = BAR_HIGHLIGHT
 TRAIN_COLOUR = "#e07b28"
 TEST_COLOUR = "#23985a"
 MAX_TICKS = 6

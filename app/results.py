@@ -18,6 +18,7 @@ from tkinter import ttk
 from PIL import Image, ImageDraw, ImageFont, ImageTk
 
 from app.plot import pillow_font
+from app.widgets import MUTED_TEXT, PANEL_BACKGROUND, TEXT_COLOUR
 from engine.mnist import DIGIT_CLASSES, IMAGE_COLUMNS, IMAGE_ROWS
 
 CELL_WIDTH = 32
@@ -25,9 +26,6 @@ CELL_HEIGHT = 25
 LABEL_SPACE = 22
 ACCURACY_SPACE = 46
 CAPTION_SPACE = 16
-MATRIX_BACKGROUND = "#ffffff"
-TEXT_COLOUR = "#1f2328"
-MUTED_TEXT = "#6b7280"
 LIGHT_TEXT = "#ffffff"
 EMPTY_CELL = (246, 247, 249)
 CORRECT_FULL = (47, 111, 221)
@@ -102,7 +100,7 @@ class ConfusionMatrix(tk.Canvas):
             master,
             width=self.left + self.cell_width * DIGIT_CLASSES + round(ACCURACY_SPACE * scale),
             height=self.top + self.cell_height * DIGIT_CLASSES + 2,
-            background=MATRIX_BACKGROUND,
+            background=PANEL_BACKGROUND,
             highlightthickness=0,
         )
         self.on_select = on_select
@@ -166,7 +164,7 @@ class ConfusionMatrix(tk.Canvas):
                         x0 + self.cell_width,
                         y0 + self.cell_height,
                         fill=hex_colour(EMPTY_CELL),
-                        outline=MATRIX_BACKGROUND,
+                        outline=PANEL_BACKGROUND,
                     )
                 )
                 texts.append(

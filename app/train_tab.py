@@ -59,18 +59,28 @@ from app.training_worker import (
     slider_position,
     take_messages,
 )
-from app.widgets import MUTED_TEXT, PANEL_BACKGROUND, PixelView, Tooltip, screen_scale
+from app.widgets import (
+    BAR_HIGHLIGHT,
+    BAR_TRACK,
+    MUTED_TEXT,
+    PANEL_BACKGROUND,
+    PixelView,
+    Tooltip,
+    screen_scale,
+)
 from engine.activations import ACTIVATIONS
 from engine.datadir import resolve_data_dir
 from engine.modelfile import ModelFileError, save_model
 from engine.network import LOSSES
-from engine.train import SCHEDULES, BatchEnd
+from engine.train import SCHEDULES, BatchEnd, TrainConfig
 
 POLL_MS = 40
 MAX_MESSAGES_PER_TICK = 8
 PLOT_REDRAW_SECONDS = 0.25
 SHUTDOWN_JOIN_SECONDS = 0.4
 PANEL_PADDING = 10
+RATE_SLIDER_LENGTH = 130
+FORM_TEXT_WRAP = 250
 DEFAULT_EPOCHS = 3
 MAX_EPOCHS = 100
 DEFAULT_TRAINING_SIZE = 10_000
@@ -97,8 +107,6 @@ OUTCOME_COLOURS = {"finished": SUCCESS_COLOUR, "stopped": WARNING_COLOUR, "diver
 MODEL_FILE_TYPES = [("Digits model", "*.json")]
 PNG_FILE_TYPES = [("PNG image", "*.png")]
 TRACEBACK_SIZE = (100, 24)
-ACCENT = "#2f6fdd"
-TROUGH_COLOUR = "#e8ebf0"
 RADIO_STYLE = "Train.TRadiobutton"
 CHECK_STYLE = "Train.TCheckbutton"
 PROGRESS_STYLE = "Train.Horizontal.TProgressbar"
@@ -156,11 +164,11 @@ class TrainTab(ttk.Frame):
             )
         style.configure(
             PROGRESS_STYLE,
-            background=ACCENT,
-            troughcolor=TROUGH_COLOUR,
-            bordercolor=TROUGH_COLOUR,
-            lightcolor=ACCENT,
-            darkcolor=ACCENT,
+            background=BAR_HIGHLIGHT,
+            troughcolor=BAR_TRACK,
+            bordercolor=BAR_TRACK,
+            lightcolor=BAR_HIGHLIGHT,
+            darkcolor=BAR_HIGHLIGHT,
         )
 
     def _build_variables(self) -> None:
@@ -171,8 +179,8 @@ class TrainTab(ttk.Frame):
         self.loss = tk.StringVar(self)
         self.start_from = tk.StringVar(self, START_NEW)
         self.rate_position = tk.DoubleVar(self)
-        self.schedule = tk.StringVar(self, SCHEDULES[1])
-        self.batch_size = tk.StringVar(self, "32")
+        self.schedule = tk.StringVar(self, TrainConfig.schedule)
+        self.batch_size = tk.StringVar(self, str(TrainConfig.batch_size))
         self.epochs = tk.StringVar(self, str(DEFAULT_EPOCHS))
         self.training_size = tk.StringVar(self, describe_size(DEFAULT_TRAINING_SIZE))
         self.augment = tk.BooleanVar(self, False)
@@ -268,7 +276,7 @@ class TrainTab(ttk.Frame):
             to=slider_position(LEARNING_RATE_MAX),
             variable=self.rate_position,
             command=self._on_rate_slider,
-            length=round(130 * self.scale),
+            length=round(RATE_SLIDER_LENGTH * self.scale),
         )
         self.rate_scale.pack(side="left", fill="x", expand=True)
         self.rate_label = ttk.Label(row, text="", width=6, style="Card.TLabel", anchor="e")
@@ -295,7 +303,7 @@ class TrainTab(ttk.Frame):
         """Build the MNIST folder line, Download / Choose folder… and the download progress."""
         self._heading(panel, "MNIST data")
         self.data_label = ttk.Label(
-            panel, text="", style="CardMuted.TLabel", wraplength=round(250 * self.scale)
+            panel, text="", style="CardMuted.TLabel", wraplength=round(FORM_TEXT_WRAP * self.scale)
         )
         self.data_label.grid(row=self._next_row(), column=0, columnspan=2, sticky="w")
         buttons = ttk.Frame(panel, style="Inner.TFrame")
