@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from itertools import chain
 from operator import mul
 
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 TILE_SIDE = 28
 ZERO_LEVEL = 128
@@ -238,3 +238,58 @@ def render_heatmaps(weights: Sequence[list[list[float]]], geometry: HeatmapGeome
         matrix_image(colourise(layer.image), *geometry.matrix_box) for layer in layers[1:]
     )
     return Heatmaps(layers, first_coloured, layout, mosaic, matrices)
+
+
+def scale_label(value: float) -> str:
+    """Return a colour-scale value as a legend shows it: "−0.18", "0", "+0.18"."""
+    return f"{value:+.2g}".replace("-", "−") if value else "0"
+
+
+@dataclass(frozen=True)
+class SheetStyle:
+    """How an exported heatmap sheet looks: font, its line height, colours and margin (px)."""
+
+    font: ImageFont.ImageFont | ImageFont.FreeTypeFont
+    line_height: int
+    background: tuple[int, int, int]
+    text_colour: tuple[int, int, int]
+    margin: int
+
+
+def heatmap_sheet(heatmaps: Heatmaps, style: SheetStyle) -> Image.Image:
+    """Return every heatmap stacked in one picture, captioned, with the first layer's scale."""
+    first = heatmaps.layers[0]
+    width = max(image.width for image in (heatmaps.mosaic, *heatmaps.matrices))
+    scale_labels = (scale_label(-first.scale), scale_label(0.0), scale_label(first.scale))
+    rows = [
+        text_row(
+            [f"Layer 1: the {first.inputs} weights into each of its {first.units} units"],
+            width,
+            style,
+        ),
+        heatmaps.mosaic,
+        legend_image(heatmaps.mosaic.width, style.line_height // 2),
+        text_row(scale_labels, heatmaps.mosaic.width, style),
+    ]
+    for index, (layer, matrix) in enumerate(zip(heatmaps.layers[1:], heatmaps.matrices)):
+        caption = f"Layer {index + 2}: {layer.units} units × {layer.inputs} inputs"
+        rows += [text_row([f"{caption} (±{layer.scale:.2g})"], width, style), matrix]
+    spacing = style.margin // 2
+    height = 2 * style.margin + sum(row.height for row in rows) + spacing * (len(rows) - 1)
+    sheet = Image.new("RGB", (width + 2 * style.margin, height), style.background)
+    y = style.margin
+    for row in rows:
+        sheet.paste(row, (style.margin, y))
+        y += row.height + spacing
+    return sheet
+
+
+def text_row(texts: Sequence[str], width: int, style: SheetStyle) -> Image.Image:
+    """Return a strip of one line: one text left-aligned, or several spread from left to right."""
+    strip = Image.new("RGB", (width, style.line_height), style.background)
+    pen = ImageDraw.Draw(strip)
+    anchors = ["la"] if len(texts) == 1 else ["la", *["ma"] * (len(texts) - 2), "ra"]
+    for index, (text, anchor) in enumerate(zip(texts, anchors)):
+        x = 0 if len(texts) == 1 else width * index / (len(texts) - 1)
+        pen.text((x, 0), text, fill=style.text_colour, font=style.font, anchor=anchor)
+    return strip

@@ -24,8 +24,16 @@ from tkinter import filedialog, messagebox, ttk
 from PIL import Image, ImageTk
 
 from app.context import AppContext
-from app.heatmap import HeatmapGeometry, Heatmaps, legend_image, neuron_tile
-from app.plot import PlotCanvas, TrainingCurves, render_image
+from app.heatmap import (
+    HeatmapGeometry,
+    Heatmaps,
+    SheetStyle,
+    heatmap_sheet,
+    legend_image,
+    neuron_tile,
+    scale_label,
+)
+from app.plot import PlotCanvas, TrainingCurves, pillow_font, render_image
 from app.results import ConfusionMatrix, DigitGallery, GalleryItem, cell_indices
 from app.training_worker import (
     BATCH_SIZES,
@@ -107,6 +115,9 @@ OUTCOME_COLOURS = {"finished": SUCCESS_COLOUR, "stopped": WARNING_COLOUR, "diver
 MODEL_FILE_TYPES = [("Digits model", "*.json")]
 PNG_FILE_TYPES = [("PNG image", "*.png")]
 TRACEBACK_SIZE = (100, 24)
+EXPORT_FONT_PX = 13
+EXPORT_BACKGROUND = (255, 255, 255)
+EXPORT_TEXT = (31, 35, 40)
 RADIO_STYLE = "Train.TRadiobutton"
 CHECK_STYLE = "Train.TCheckbutton"
 PROGRESS_STYLE = "Train.Horizontal.TProgressbar"
@@ -636,21 +647,18 @@ class TrainTab(ttk.Frame):
         sheet.save(path, "PNG")
 
     def export_heatmaps(self, path: Path) -> None:
-        """Save the first-layer mosaic, its legend and the later layers' matrices as one PNG."""
+        """Save every heatmap, captioned and with the colour scale, as one PNG."""
         if self.heatmaps is None:
             return
-        mosaic = self.heatmaps.mosaic
-        legend = legend_image(mosaic.width, round(LEGEND_SIZE[1] * self.scale))
-        parts = [mosaic, legend, *self.heatmaps.matrices]
-        width = max(part.width for part in parts)
-        gap = self.gap
-        height = sum(part.height for part in parts) + gap * (len(parts) + 1)
-        sheet = Image.new("RGB", (width + 2 * gap, height), PANEL_BACKGROUND)
-        y = gap
-        for part in parts:
-            sheet.paste(part, (gap, y))
-            y += part.height + gap
-        sheet.save(path, "PNG")
+        size = round(EXPORT_FONT_PX * self.scale)
+        style = SheetStyle(
+            font=pillow_font(size),
+            line_height=round(size * 1.5),
+            background=EXPORT_BACKGROUND,
+            text_colour=EXPORT_TEXT,
+            margin=self.gap,
+        )
+        heatmap_sheet(self.heatmaps, style).save(path, "PNG")
 
     def shutdown(self) -> None:
         """Stop every background thread and pending callback; call it before the window closes.
@@ -907,8 +915,7 @@ class TrainTab(ttk.Frame):
             " (click one to enlarge)"
         )
         for item, value in zip(self.legend_texts, (-first.scale, 0.0, first.scale)):
-            label = f"{value:+.2g}".replace("-", "−") if value else "0"
-            self.legend.itemconfigure(item, text=label)
+            self.legend.itemconfigure(item, text=scale_label(value))
         self.selected_unit = min(self.selected_unit, first.units - 1)
         self._show_neuron()
         self._show_matrices()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageFont
 
 from app.heatmap import (
     DIVERGING_STOPS,
@@ -13,15 +13,18 @@ from app.heatmap import (
     TILE_SIDE,
     ZERO_LEVEL,
     HeatmapGeometry,
+    SheetStyle,
     colourise,
     diverging_colour,
     diverging_palette,
+    heatmap_sheet,
     legend_image,
     matrix_image,
     mosaic_layout,
     neuron_mosaic,
     neuron_tile,
     render_heatmaps,
+    scale_label,
     weight_picture,
     weight_scale,
 )
@@ -132,3 +135,19 @@ def test_render_heatmaps_prepares_every_image_of_a_snapshot():
     assert heatmaps.first_coloured.size == (784, 16)
     assert heatmaps.mosaic.size == heatmaps.layout.size
     assert [matrix.size for matrix in heatmaps.matrices] == [(64, 64), (96, 60)]
+
+
+def test_scale_labels_use_a_true_minus_sign():
+    assert [scale_label(v) for v in (-0.183, 0.0, 0.183)] == ["−0.18", "0", "+0.18"]
+
+
+def test_the_exported_sheet_stacks_every_heatmap_with_captions():
+    weights = [[[0.01 * unit] * 784 for unit in range(16)], [[-0.1] * 16 for _ in range(10)]]
+    heatmaps = render_heatmaps(weights, HeatmapGeometry((500, 220), 2, (9, 9, 9), (300, 64)))
+    style = SheetStyle(ImageFont.load_default(), 16, (255, 255, 255), (0, 0, 0), 10)
+    sheet = heatmap_sheet(heatmaps, style)
+    mosaic, matrix = heatmaps.mosaic, heatmaps.matrices[0]
+    assert sheet.width == mosaic.width + 20
+    # margins, 3 text rows, the legend bar, the two images, and the spacing between 6 rows
+    assert sheet.height == 20 + 3 * 16 + 8 + mosaic.height + matrix.height + 5 * 5
+    assert sheet.getpixel((10, 10 + 16 + 5)) == mosaic.getpixel((0, 0))
