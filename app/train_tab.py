@@ -753,9 +753,9 @@ class TrainTab(ttk.Frame):
         note = f"after {message.samples_seen:,} images"
         if message.interval_seconds:
             note += (
-                f" · each refresh costs training {message.cost_seconds * 1000:.0f} ms,"
-                f" one every {message.interval_seconds:.1f} s"
-                f" ({message.cost_seconds / message.interval_seconds:.1%})"
+                f" · refresh costs {message.cost_seconds * 1000:.0f} ms"
+                f" every {message.interval_seconds:.1f} s"
+                f" = {message.cost_seconds / message.interval_seconds:.1%} of training time"
             )
         self.heatmap_note.configure(text=note)
 
