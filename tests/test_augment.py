@@ -7,6 +7,7 @@ import random
 
 import pytest
 from PIL import Image, ImageDraw
+from test_preprocess import centre_of_mass, ink_box
 
 from engine.augment import AugmentSettings, augment, transform
 
@@ -28,21 +29,6 @@ def draw_bar_right_of_centre() -> bytes:
     image = Image.new("L", (28, 28), 0)
     ImageDraw.Draw(image).rectangle([16, 13, 23, 14], fill=255)
     return image.tobytes()
-
-
-def centre_of_mass(pixels: bytes) -> tuple[float, float]:
-    """Return the intensity-weighted centre (x, y) of 784 pixels, pixel centres at k + 0.5."""
-    total = sum(pixels)
-    centre_x = sum((index % 28 + 0.5) * level for index, level in enumerate(pixels)) / total
-    centre_y = sum((index // 28 + 0.5) * level for index, level in enumerate(pixels)) / total
-    return centre_x, centre_y
-
-
-def ink_box(pixels: bytes) -> tuple[int, int, int, int]:
-    """Return the (left, top, right, bottom) bounding box of non-zero pixels in a 28×28 image."""
-    box = Image.frombytes("L", (28, 28), pixels).getbbox()
-    assert box is not None
-    return box
 
 
 def test_default_transform_returns_the_image_unchanged() -> None:
