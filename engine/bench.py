@@ -30,7 +30,7 @@ from engine.network import Network
 from engine.preprocess import preprocess_image
 from engine.train import TrainConfig
 
-CLASSIC_ARCHITECTURE = ([784, 16, 16, 10], "sigmoid", "mse")
+CLASSIC_ARCHITECTURE = ([784, 16, 16, 10], "sigmoid", "cross_entropy")
 DEFAULT_ARCHITECTURE = ([784, 128, 10], "relu", "cross_entropy")
 SYNTHETIC_SEED = 2024
 SYNTHETIC_IMAGES = 512
