@@ -15,6 +15,7 @@ handle events (`_on_*`), or are the tab's actions, which tests call too.
 from __future__ import annotations
 
 import queue
+import sys
 import time
 import tkinter as tk
 from collections.abc import Callable
@@ -83,6 +84,10 @@ from engine.network import LOSSES
 from engine.train import SCHEDULES, BatchEnd, TrainConfig
 
 POLL_MS = 40
+# The training thread keeps the GIL for up to this long before the Tk thread gets it back,
+# and every Tk call the window makes while training waits for that: Python's default (5 ms)
+# adds up to tens of milliseconds per screen update.
+TRAINING_SWITCH_INTERVAL_SECONDS = 0.001
 MAX_MESSAGES_PER_TICK = 8
 PLOT_REDRAW_SECONDS = 0.25
 SHUTDOWN_JOIN_SECONDS = 0.25
@@ -557,6 +562,7 @@ class TrainTab(ttk.Frame):
         self._reset_run(config.epochs)
         job = TrainingJob(network, config, folder, self.cache, self._heatmap_geometry())
         self.worker = TrainingWorker(job, self.messages)
+        sys.setswitchinterval(TRAINING_SWITCH_INTERVAL_SECONDS)
         self.worker.start()
         self.training = True
         self._set_running(True)
