@@ -115,7 +115,6 @@ class _Layer:
     packed_biases: int = 0
     transposed: tuple[int, ...] = ()
     transposed_max: int = 1
-    gradients: list[int] | None = None
     bias_gradients: list[float] | None = None
     packed_bias_gradients: int = 0
     velocity: list[int] | None = None
@@ -149,7 +148,6 @@ class FastNetwork:
                 scale=1.0,
                 weight_unit=float(1 << (FIRST_WEIGHT_BITS if first else WEIGHT_BITS)),
                 codec=LaneCodec(fan_out, FIRST_LANE_BITS if first else LANE_BITS),
-                gradients=[0] * fan_in,
                 bias_gradients=[0.0] * fan_out,
                 velocity=[0] * fan_in,
                 bias_velocity=[0.0] * fan_out,
@@ -325,6 +323,8 @@ class FastNetwork:
             step * layer.weight_unit / (new_scale * layer.input_scale)
             for layer, new_scale in zip(self.layers, new_scales)
         ]
+        # This batch's steps add straight into the decayed velocities (v ← μ·v + step).
+        self._decay_velocities(learning_rate, momentum, new_scales)
         last = len(self.layers) - 1
         output = self.layers[last]
         loss_sum = 0.0
@@ -348,9 +348,9 @@ class FastNetwork:
             packed_delta = output.codec.pack(self._dithered(delta, delta_factors[last]))
             for index in range(last, 0, -1):
                 layer, below, state = self.layers[index], self.layers[index - 1], hidden[index - 1]
-                gradients = layer.gradients
+                velocity = layer.velocity
                 for position, value in zip(state.positions, state.values):
-                    gradients[position] += value * packed_delta
+                    velocity[position] += value * packed_delta
                 packed_delta = self._backpropagate(
                     layer, below, state, delta, delta_factors[index - 1]
                 )
@@ -358,15 +358,32 @@ class FastNetwork:
                 if index > 1:
                     scale = 1.0 / delta_factors[index - 1]
                     delta = list(map(scale.__mul__, below.codec.unpack(packed_delta)))
-            gradients = self.layers[0].gradients
+            velocity = self.layers[0].velocity
             for level, positions in image:
                 step_row = packed_delta if level == 1 else level * packed_delta
                 for position in positions:
-                    gradients[position] += step_row
+                    velocity[position] += step_row
         if not math.isfinite(loss_sum):
             raise Diverged(f"training diverged: the loss became {loss_sum}")
         self._apply(len(batch), learning_rate, momentum, new_scales, delta_factors)
         return loss_sum, correct
+
+    def _decay_velocities(
+        self, learning_rate: float, momentum: float, new_scales: list[float]
+    ) -> None:
+        """Multiply every velocity by the momentum, or clear it when there is none."""
+        previous_rate = self._learning_rate_before or learning_rate
+        self._learning_rate_before = learning_rate
+        for layer, new_scale in zip(self.layers, new_scales):
+            if not momentum:
+                layer.velocity = [0] * len(layer.rows)
+                continue
+            # The velocity is stored as a step in lane units; rescale it for the new learning
+            # rate and layer scale before this batch's step is added.
+            multiplier = momentum * (learning_rate / previous_rate) * (layer.scale / new_scale)
+            # One dither per batch and layer: unbiased over batches, and cheap.
+            dither = layer.codec.scale_dither(self._random.getrandbits)
+            layer.velocity = layer.codec.scale(layer.velocity, multiplier, dither)
 
     def _apply(
         self,
@@ -376,8 +393,6 @@ class FastNetwork:
         new_scales: list[float],
         delta_factors: list[float],
     ) -> None:
-        previous_rate = self._learning_rate_before or learning_rate
-        self._learning_rate_before = learning_rate
         last = len(self.layers) - 1
         for index, (layer, new_scale) in enumerate(zip(self.layers, new_scales)):
             if index < last:
@@ -388,32 +403,14 @@ class FastNetwork:
             else:
                 mean_bias_gradients = [g / batch_size for g in layer.bias_gradients]
                 layer.bias_gradients = [0.0] * len(layer.biases)
-            if momentum:
-                # The velocity is stored as a step in lane units; rescale it for the new
-                # learning rate and layer scale before adding this batch's step.
-                multiplier = momentum * (learning_rate / previous_rate) * (layer.scale / new_scale)
-                # LaneCodec.scale keeps its headroom only below 2; a larger jump of the learning
-                # rate scales in two steps, the second an exact integer multiple.
-                whole = max(1, math.ceil(multiplier / 1.5))
-                fraction = multiplier / whole
-                codec = layer.codec
-                # One dither per batch and layer: unbiased over batches, and cheap.
-                dither = codec.scale_dither(self._random.getrandbits)
-                layer.velocity = [
-                    whole * codec.scale(v, fraction, dither) + g if v else g
-                    for v, g in zip(layer.velocity, layer.gradients)
-                ]
-                layer.rows = list(map(_subtract, layer.rows, layer.velocity))
-                layer.bias_velocity = [
-                    momentum * v + g for v, g in zip(layer.bias_velocity, mean_bias_gradients)
-                ]
-                steps = layer.bias_velocity
-            else:
-                layer.rows = list(map(_subtract, layer.rows, layer.gradients))
-                steps = mean_bias_gradients
-            layer.biases = [b - learning_rate * s for b, s in zip(layer.biases, steps)]
+            layer.bias_velocity = [
+                momentum * v + g for v, g in zip(layer.bias_velocity, mean_bias_gradients)
+            ]
+            layer.rows = list(map(_subtract, layer.rows, layer.velocity))
+            layer.biases = [
+                b - learning_rate * s for b, s in zip(layer.biases, layer.bias_velocity)
+            ]
             layer.scale = new_scale
-            layer.gradients = [0] * len(layer.rows)
             if layer.scale < RENORMALISE_BELOW:
                 self._renormalise(layer)
         self._batches += 1

@@ -10,6 +10,7 @@ Narrow lanes make every operation cheaper (the cost grows with the bits of the i
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Callable
 
@@ -63,21 +64,27 @@ class LaneCodec:
             raise LaneOverflow("a lane came within a factor of 2 of overflowing")
         return values
 
-    def scale(self, packed: int, multiplier: float, dither: int | None = None) -> int:
-        """Return `packed` with every lane multiplied by `multiplier` (0 ≤ m < 2), rounded.
+    def scale(self, rows: list[int], multiplier: float, dither: int | None = None) -> list[int]:
+        """Return each packed int of `rows` with every lane multiplied by `multiplier` (≥ 0).
 
         The multiplier has 16 fractional bits for 64-bit lanes and 8 for 32-bit lanes, and lanes
         must satisfy |v| < 2^(bits - fraction bits - 2) so the product has room inside its lane.
-        Used for momentum, which must shrink every lane of a velocity at once.
+        A multiplier of 1.5 or more is split into an exact integer multiple times a fraction.
+        Used for momentum, which must shrink every lane of every velocity row once a batch.
         """
-        factor = round(multiplier * (1 << self._scale_bits))
+        whole = max(1, math.ceil(multiplier / 1.5))
+        factor = round(multiplier / whole * (1 << self._scale_bits))
         # Rounding down would pull every velocity the same way, batch after batch, and drift the
         # weights; rounding to nearest would let small velocities never decay. Random dither
         # lanes (`scale_dither`) make the rounding unbiased; without them it is to nearest.
         if dither is None:
             dither = self._scale_half
-        biased = (packed + self._scale_offset) * factor + dither
-        return ((biased >> self._scale_bits) & self._scale_mask) - self._scale_unit * factor
+        # ((v + offset) · factor + dither) >> bits, with the constant terms folded in once.
+        constant = self._scale_offset * factor + dither
+        unit = self._scale_unit * factor
+        shift, mask = self._scale_bits, self._scale_mask
+        scaled = [((v * factor + constant) >> shift & mask) - unit if v else 0 for v in rows]
+        return scaled if whole == 1 else [whole * v for v in scaled]
 
     def scale_dither(self, source: Callable[[int], int]) -> int:
         """Return random lanes for `scale`'s rounding, drawn from `source(bits)`."""
