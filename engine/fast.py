@@ -168,8 +168,9 @@ class FastNetwork:
         """Return the float weights of one layer as `weights[j][i]` (fan_out × fan_in)."""
         layer = self.layers[layer_index]
         factor = layer.scale / layer.weight_unit
-        columns = [layer.codec.unpack(row) for row in layer.rows]
-        return [[value * factor for value in row] for row in zip(*columns)]
+        values = [value * factor for value in layer.codec.unpack_rows(layer.rows)]
+        count = layer.codec.count
+        return [values[unit::count] for unit in range(count)]
 
     def to_network(self) -> Network:
         """Return the current parameters as a plain `Network` (a new object)."""
@@ -273,10 +274,13 @@ class FastNetwork:
         for below, layer in zip(self.layers, self.layers[1:]):
             fraction_bits = TRANSPOSED_BITS[below.codec.bits]
             factor = (1 << fraction_bits) * layer.scale / layer.weight_unit
-            columns = zip(*(layer.codec.unpack(row) for row in layer.rows))
-            transposed = [[round(value * factor) for value in column] for column in columns]
-            layer.transposed = tuple(below.codec.pack(column) for column in transposed)
-            layer.transposed_max = max(1, max(max(map(abs, column)) for column in transposed))
+            values = layer.codec.unpack_rows(layer.rows)
+            count = layer.codec.count
+            layer.transposed = tuple(
+                below.codec.pack(list(map(round, map(factor.__mul__, values[unit::count]))))
+                for unit in range(count)
+            )
+            layer.transposed_max = max(1, round(max(max(values), -min(values)) * factor))
 
     def _dithered(self, values: list[float], factor: float) -> list[int]:
         """Return ⌊v · factor + u⌋ for each value, u uniform in [0, 1): unbiased rounding."""
@@ -422,10 +426,9 @@ class FastNetwork:
         """Raise LaneOverflow if first-layer weights grew beyond what a full image can sum."""
         first = self.layers[0]
         limit = first.codec.limit // MAX_FIRST_LAYER_INPUT
-        for row in first.rows:
-            lanes = first.codec.unpack(row)
-            if max(lanes) > limit or min(lanes) < -limit:
-                raise LaneOverflow("first-layer weights grew beyond the fixed-point range")
+        lanes = first.codec.unpack_rows(first.rows)
+        if max(lanes) > limit or min(lanes) < -limit:
+            raise LaneOverflow("first-layer weights grew beyond the fixed-point range")
 
     def _renormalise(self, layer: _Layer) -> None:
         """Fold the layer's scale back into its lanes so they keep their precision."""

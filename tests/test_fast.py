@@ -125,6 +125,17 @@ def test_lanes_add_and_scale_every_lane():
         )
 
 
+def test_unpack_rows_matches_unpacking_each_row():
+    for bits in (32, 64):
+        codec = LaneCodec(6, bits=bits)
+        rng = random.Random(bits)
+        rows = [[rng.randrange(-(2**25), 2**25) for _ in range(6)] for _ in range(9)]
+        packed = [codec.pack(row) for row in rows]
+        assert codec.unpack_rows(packed) == tuple(value for row in rows for value in row)
+        with pytest.raises(LaneOverflow):
+            codec.unpack_rows([*packed, packed[0] << (bits - 4)])
+
+
 def test_lane_overflow_is_detected():
     codec = LaneCodec(3, bits=32)
     with pytest.raises(LaneOverflow):
