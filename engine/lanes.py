@@ -4,7 +4,8 @@ A `LaneCodec` packs n signed integers v_0 … v_{n-1} into P = Σ v_j · 2^(b·j
 bits a lane. Adding two packed ints adds every lane at once, and multiplying one by a small int
 scales every lane, each in a single big-integer operation running at C speed. That is how
 `engine.fast` updates a whole row of hidden units per input pixel. Lanes stay exact as long as
-every |v_j| < 2^(b-2); `unpack` raises `LaneOverflow` when a result comes near that bound.
+every v_j lies in [-2^(b-2), 2^(b-2)); `unpack` raises `LaneOverflow` when a result leaves that
+range, a factor of 2 before a lane would really overflow.
 Narrow lanes make every operation cheaper (the cost grows with the bits of the int).
 """
 
@@ -54,15 +55,18 @@ class LaneCodec:
         return (int.from_bytes(raw, "little") ^ self._top_bits) - self._top_bits
 
     def unpack(self, packed: int) -> tuple[int, ...]:
-        """Return the count lane values of `packed`; raise LaneOverflow if any nears overflow."""
+        """Return the count lane values of `packed`; raise LaneOverflow if any leaves the range."""
+        top = self._top_bits
+        biased = packed + top
+        # A lane v lies in [-2^(b-2), 2^(b-2)) exactly when the two top bits of v + 2^(b-1)
+        # differ: three big-integer operations check every lane at once.
+        if (biased ^ (biased << 1)) & top != top:
+            raise LaneOverflow("a lane came within a factor of 2 of overflowing")
         try:
-            raw = ((packed + self._top_bits) ^ self._top_bits).to_bytes(self._bytes, "little")
+            raw = (biased ^ top).to_bytes(self._bytes, "little")
         except OverflowError:
             raise LaneOverflow("packed value overflowed its lanes") from None
-        values = self._struct.unpack(raw)
-        if max(values) >= self.limit or min(values) <= -self.limit:
-            raise LaneOverflow("a lane came within a factor of 2 of overflowing")
-        return values
+        return self._struct.unpack(raw)
 
     def unpack_rows(self, rows: list[int]) -> tuple[int, ...]:
         """Return the lanes of every packed int in `rows`, row after row (len(rows) · count).
@@ -77,7 +81,7 @@ class LaneCodec:
             raise LaneOverflow("packed value overflowed its lanes") from None
         code = STRUCT_CODES[self.bits]
         values = struct.unpack(f"<{len(rows) * self.count}{code}", raw)
-        if values and (max(values) >= self.limit or min(values) <= -self.limit):
+        if values and (max(values) >= self.limit or min(values) < -self.limit):
             raise LaneOverflow("a lane came within a factor of 2 of overflowing")
         return values
 

@@ -136,6 +136,19 @@ def test_unpack_rows_matches_unpacking_each_row():
             codec.unpack_rows([*packed, packed[0] << (bits - 4)])
 
 
+@pytest.mark.parametrize("bits", [32, 64])
+def test_unpack_accepts_exactly_the_safe_lane_range(bits):
+    codec = LaneCodec(5, bits=bits)
+    limit = 1 << (bits - 2)
+    for value in (limit - 1, -limit, 0, -7):
+        assert codec.unpack(codec.pack([0, value, 3, -2, value])) == (0, value, 3, -2, value)
+    for value in (limit, -limit - 1, 2 * limit - 1, -2 * limit):
+        with pytest.raises(LaneOverflow):
+            codec.unpack(codec.pack([0, 1, value, 0, 0]))
+    with pytest.raises(LaneOverflow):
+        codec.unpack(-(1 << (5 * bits + 3)))
+
+
 def test_lane_overflow_is_detected():
     codec = LaneCodec(3, bits=32)
     with pytest.raises(LaneOverflow):
