@@ -7,8 +7,9 @@ per output unit, in fixed point. Then
     by level, so the first layer costs one big-integer addition per inked pixel; ReLU, its
     derivative mask and the rescaling between layers are done on all lanes at once;
   - backward: the weight gradient of row i is a_i · δ, so each inked pixel costs one more
-    addition of the packed error δ into a gradient accumulator; δ reaches a hidden layer through
-    a transposed packing of the weights above it, rebuilt once per batch;
+    addition of the packed error δ, straight into row i's velocity (decayed by the momentum at
+    the start of the batch); δ reaches a hidden layer through a transposed packing of the
+    weights above it, rebuilt once per batch;
   - rounding to fixed point is stochastic (dithered), so it adds noise but no bias.
 Weight decay multiplies a whole layer by a float `scale` instead of touching every lane; momentum
 scales lanes with `LaneCodec.scale`. The arithmetic is the update rule of `engine.reference`, up
