@@ -153,8 +153,8 @@ def test_centre_shift_is_offset_from_centring_the_box() -> None:
 def test_lopsided_digit_is_clamped_inside_the_frame() -> None:
     image = Image.new("L", (200, 200), 0)
     draw = ImageDraw.Draw(image)
-    draw.ellipse([0, 80, 40, 120], fill=255)
-    draw.line([(20, 100), (199, 100)], fill=255, width=2)
+    draw.ellipse([0, 70, 60, 130], fill=255)
+    draw.line([(30, 100), (199, 100)], fill=255, width=2)
     result = preprocess_image(image)
     left, _, right, _ = result.centred.getbbox()
     assert (left, right) == (8, 28)
@@ -290,9 +290,10 @@ def test_one_pixel_vertical_line_still_gives_ink() -> None:
     image = Image.new("L", CANVAS, 0)
     ImageDraw.Draw(image).line([(140, 30), (140, 250)], fill=255, width=1)
     result = preprocess_image(image)
-    assert result.fitted.size == (1, 20)
+    # Widened from a 0.1 px hairline to an MNIST-like 2 px stroke.
+    assert result.fitted.size == (2, 20)
     left, top, right, bottom = ink_box(result.pixels)
-    assert (right - left, bottom - top) == (1, 20)
+    assert (right - left, bottom - top) == (2, 20)
     assert min(level for level in result.pixels if level) == 255
     assert abs(centre_of_mass(result.pixels)[0] - 14) <= 0.5
 
@@ -301,6 +302,46 @@ def test_thin_diagonal_stroke_on_a_big_image_stays_bright() -> None:
     image = Image.new("L", (1200, 1200), 255)
     ImageDraw.Draw(image).line([(100, 100), (1100, 1100)], fill=0, width=1)
     assert max(preprocess_image(image).pixels) == 255
+
+
+def draw_ring(pen_width: int) -> Image.Image:
+    """Draw a "0" 200 px tall and 120 px wide with the given pen on a white 280×280 canvas."""
+    image = Image.new("L", CANVAS, 255)
+    ImageDraw.Draw(image).ellipse([80, 40, 200, 240], outline=0, width=pen_width)
+    return image
+
+
+def ring_stroke_width(pixels: bytes) -> float:
+    """Return the stroke width in px of a preprocessed "0", from the ink on its middle row.
+
+    The ring's sides are upright there, so the row crosses each side straight across: half the
+    row's ink, in full-intensity pixels, is the stroke width (grey edges counting partly). Measured
+    this way the MNIST test set's zeros are 1.7-5.0 px wide (5th-95th percentile, median 3.0).
+    """
+    return sum(pixels[14 * 28 : 15 * 28]) / 255 / 2
+
+
+@pytest.mark.parametrize("pen_width", [1, 2, 8, 12])
+def test_thin_strokes_are_widened_to_an_mnist_like_width(pen_width: int) -> None:
+    # Drawn 0.1-1.2 px wide at the 20 px scale; fitted as drawn they would come out about 1 px.
+    width = ring_stroke_width(preprocess_image(draw_ring(pen_width)).pixels)
+    assert 1.5 <= width <= 2.5
+
+
+@pytest.mark.parametrize("pen_width", [16, 20, 24])
+def test_ordinary_strokes_get_about_half_a_pixel_bolder(pen_width: int) -> None:
+    drawn_width = pen_width * 20 / 200
+    width = ring_stroke_width(preprocess_image(draw_ring(pen_width)).pixels)
+    assert 0.25 <= width - drawn_width <= 0.75
+
+
+@pytest.mark.parametrize("pen_width", [40, 50])
+def test_bold_strokes_are_left_as_drawn(pen_width: int) -> None:
+    # 4-5 px at the 20 px scale, like MNIST's boldest strokes: widening would close the loop.
+    result = preprocess_image(draw_ring(pen_width))
+    # Only area-averaged down (its brightest level is already 255, so no stretching either).
+    assert result.fitted == result.cropped.resize(result.fitted.size, Image.Resampling.BOX)
+    assert ring_stroke_width(result.pixels) == pytest.approx(pen_width * 20 / 200, abs=0.1)
 
 
 def test_load_image_file_reads_a_png(tmp_path) -> None:
