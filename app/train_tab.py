@@ -242,7 +242,7 @@ class TrainTab(ttk.Frame):
         )
         self.augment_check = ttk.Checkbutton(
             panel,
-            text="Augment (shift, rotate, vary strokes)",
+            text="Augment (shift, rotate, bend, vary strokes)",
             variable=self.augment,
             style=CHECK_STYLE,
         )

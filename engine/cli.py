@@ -206,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--augment",
         action="store_true",
         default=defaults["augment"],
-        help="distort training images at random (shift, rotation, scale, stroke width)",
+        help="distort training images at random (shift, rotation, scale, stroke width, warp)",
     )
     training.add_argument(
         "--seed", type=int, default=defaults["seed"], help="seeds the weights and the shuffling"

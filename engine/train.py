@@ -32,8 +32,9 @@ DIVERGENCE_WARMUP_BATCHES = 20
 CHECKPOINT_EVERY_BATCHES = 25
 PAUSE_POLL_SECONDS = 0.05
 EVALUATION_CHUNK = 500
-# People draw with thicker or thinner pens than MNIST's, so augmentation also varies strokes.
-AUGMENT_SETTINGS = AugmentSettings(stroke_change_probability=0.3)
+# People draw with thicker or thinner pens than MNIST's, so augmentation also varies strokes,
+# and bends them a little (a 1 px elastic warp), as a hand does.
+AUGMENT_SETTINGS = AugmentSettings(stroke_change_probability=0.3, warp=1.0)
 
 
 @dataclass(frozen=True)

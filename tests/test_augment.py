@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageDraw
 from test_preprocess import centre_of_mass, ink_box
 
-from engine.augment import AugmentSettings, augment, transform
+from engine.augment import WARP_CORNERS, AugmentSettings, augment, transform
 
 NO_DISTORTION = AugmentSettings(max_shift=0.0, max_rotation=0.0, scale_range=(1.0, 1.0))
 
@@ -169,6 +169,42 @@ def test_stroke_change_probability_changes_strokes_not_geometry() -> None:
     assert math.dist((plain_x, plain_y), (restroked_x, restroked_y)) < 0.5
 
 
+def test_warp_without_corner_moves_is_the_affine_map() -> None:
+    seven = draw_seven()
+    still = [(0.0, 0.0)] * WARP_CORNERS
+    meshed = transform(seven, 10.0, 1.1, 1.5, -0.5, corner_moves=still)
+    affine = transform(seven, 10.0, 1.1, 1.5, -0.5)
+    # The mesh interpolates each cell's map from its corners: equal up to a level of rounding.
+    assert max(abs(a - b) for a, b in zip(meshed, affine, strict=True)) <= 1
+
+
+def test_moving_every_warp_corner_alike_is_a_shift() -> None:
+    seven = draw_seven()
+    # Each output pixel reads from 2 px to its right, so the digit moves 2 px left.
+    assert transform(seven, corner_moves=[(2.0, 0.0)] * WARP_CORNERS) == transform(
+        seven, shift_x=-2.0
+    )
+
+
+def test_moving_one_warp_corner_bends_only_the_cells_around_it() -> None:
+    seven = draw_seven()
+    moves = [(0.0, 0.0)] * WARP_CORNERS
+    moves[6] = (2.0, 2.0)  # the corner at (7, 7): cells covering x, y in [0, 14)
+    warped = transform(seven, corner_moves=moves)
+    changed = {index for index in range(784) if warped[index] != seven[index]}
+    assert changed
+    assert all(index % 28 < 14 and index // 28 < 14 for index in changed)
+
+
+def test_warp_setting_bends_strokes_and_keeps_the_ink() -> None:
+    seven = draw_seven()
+    plain = augment(seven, random.Random(4), NO_DISTORTION)
+    warped = augment(seven, random.Random(4), AugmentSettings(0.0, 0.0, (1.0, 1.0), 0.0, 1.0))
+    assert plain == seven != warped
+    assert sum(warped) == pytest.approx(sum(seven), rel=0.15)
+    assert math.dist(centre_of_mass(warped), centre_of_mass(seven)) < 2.0
+
+
 def test_ink_leaving_the_frame_is_dropped() -> None:
     assert transform(draw_seven(), shift_x=40) == bytes(784)
 
@@ -186,6 +222,8 @@ def test_ink_leaving_the_frame_is_dropped() -> None:
         {"scale_range": (1.0,)},
         {"stroke_change_probability": 1.5},
         {"stroke_change_probability": -0.1},
+        {"warp": -0.5},
+        {"warp": math.inf},
     ],
 )
 def test_invalid_settings_are_rejected(settings_arguments: dict[str, object]) -> None:
@@ -198,5 +236,7 @@ def test_transform_rejects_bad_arguments() -> None:
         transform(bytes(100))
     with pytest.raises(ValueError, match="scale"):
         transform(draw_seven(), scale=0)
+    with pytest.raises(ValueError, match="corner moves"):
+        transform(draw_seven(), corner_moves=[(0.0, 0.0)] * 3)
     with pytest.raises(ValueError, match="stroke_change"):
         transform(draw_seven(), stroke_change=2)
