@@ -22,6 +22,7 @@ import math
 import random
 from dataclasses import dataclass
 from itertools import compress
+from math import floor
 from operator import add, mul
 
 from engine.lanes import LaneCodec, LaneOverflow
@@ -35,6 +36,7 @@ FIRST_WEIGHT_BITS = 16
 LANE_BITS = 64
 WEIGHT_BITS = 28
 ACTIVATION_BITS = 12
+ACTIVATION_UNIT = float(1 << ACTIVATION_BITS)
 # Fractional bits of the transposed weights used to backpropagate, by lane width.
 TRANSPOSED_BITS = {32: 14, 64: 28}
 # Bits left free below a lane's sign when sizing the backpropagated sums.
@@ -197,7 +199,7 @@ class FastNetwork:
                 layer.activation_shift = max(0, math.frexp(sum_unit)[1] - 1 - ACTIVATION_BITS)
                 input_scale = sum_unit / (1 << layer.activation_shift)
             else:
-                input_scale = float(1 << ACTIVATION_BITS)
+                input_scale = ACTIVATION_UNIT
 
     # ----- forward ----------------------------------------------------------------------------
 
@@ -210,7 +212,8 @@ class FastNetwork:
             return _Hidden(
                 tuple(compress(POSITIONS, lanes)), list(compress(lanes, lanes)), mask, None
             )
-        zs = list(map((1.0 / layer.sum_unit).__mul__, codec.unpack(total)))
+        unit = 1.0 / layer.sum_unit
+        zs = [lane * unit for lane in codec.unpack(total)]
         if self.activation == "leaky_relu":
             activations = [z if z > 0.0 else LEAKY_SLOPE * z for z in zs]
             derivatives = [1.0 if z > 0.0 else LEAKY_SLOPE for z in zs]
@@ -220,7 +223,7 @@ class FastNetwork:
         else:
             activations = _sigmoids(zs)
             derivatives = [a * (1.0 - a) for a in activations]
-        values = list(map(round, map(float(1 << ACTIVATION_BITS).__mul__, activations)))
+        values = [round(a * ACTIVATION_UNIT) for a in activations]
         return _Hidden(POSITIONS[: len(zs)], values, None, derivatives)
 
     def _forward(self, image: SparseImage) -> tuple[list[_Hidden], list[float]]:
@@ -238,7 +241,8 @@ class FastNetwork:
             rows = following.rows.__getitem__
             total = sum(map(mul, state.values, map(rows, state.positions)), following.packed_biases)
             layer = following
-        return hidden, list(map((1.0 / layer.sum_unit).__mul__, layer.codec.unpack(total)))
+        unit = 1.0 / layer.sum_unit
+        return hidden, [lane * unit for lane in layer.codec.unpack(total)]
 
     def _outputs(self, zs: list[float]) -> list[float]:
         return softmax(zs) if self.loss == "cross_entropy" else _sigmoids(zs)
@@ -278,7 +282,7 @@ class FastNetwork:
             values = layer.codec.unpack_rows(layer.rows)
             count = layer.codec.count
             layer.transposed = tuple(
-                below.codec.pack(list(map(round, map(factor.__mul__, values[unit::count]))))
+                below.codec.pack([round(value * factor) for value in values[unit::count]])
                 for unit in range(count)
             )
             layer.transposed_max = max(1, round(max(max(values), -min(values)) * factor))
@@ -287,7 +291,7 @@ class FastNetwork:
         """Return ⌊v · factor + u⌋ for each value, u uniform in [0, 1): unbiased rounding."""
         start = self._random.randrange(DITHER_TABLE_SIZE)
         dither = self._dither[start : start + len(values)]
-        return list(map(math.floor, map(add, map(factor.__mul__, values), dither)))
+        return [floor(value * factor + u) for value, u in zip(values, dither)]
 
     def _backpropagate(
         self, layer: _Layer, below: _Layer, state: _Hidden, delta: list[float], below_factor: float
@@ -304,13 +308,14 @@ class FastNetwork:
         fraction_bits = TRANSPOSED_BITS[codec.bits]
         extra_bits = min(math.frexp(room)[1] - 1, codec.bits - LANE_MARGIN_BITS - fraction_bits)
         shift = extra_bits + fraction_bits
-        quantised = list(map(round, map((below_factor * 2.0**extra_bits).__mul__, delta)))
+        factor = below_factor * 2.0**extra_bits
+        quantised = [round(d * factor) for d in delta]
         back = sum(map(mul, quantised, layer.transposed))
         if state.mask is not None:
             dither = codec.random_bits(shift, self._random.getrandbits)
             return codec.shift(back, shift, state.mask, dither)
         unit = 2.0**-shift
-        errors = list(map(mul, map(unit.__mul__, codec.unpack(back)), state.derivatives))
+        errors = [lane * unit * d for lane, d in zip(codec.unpack(back), state.derivatives)]
         return codec.pack(self._dithered(errors, 1.0))
 
     def _train_batch(
@@ -362,7 +367,7 @@ class FastNetwork:
                 below.packed_bias_gradients += packed_delta
                 if index > 1:
                     scale = 1.0 / delta_factors[index - 1]
-                    delta = list(map(scale.__mul__, below.codec.unpack(packed_delta)))
+                    delta = [lane * scale for lane in below.codec.unpack(packed_delta)]
             velocity = self.layers[0].velocity
             for level, positions in image:
                 step_row = packed_delta if level == 1 else level * packed_delta
@@ -403,7 +408,7 @@ class FastNetwork:
             if index < last:
                 unit = 1.0 / (delta_factors[index] * batch_size)
                 packed = layer.codec.unpack(layer.packed_bias_gradients)
-                mean_bias_gradients = list(map(unit.__mul__, packed))
+                mean_bias_gradients = [g * unit for g in packed]
                 layer.packed_bias_gradients = 0
             else:
                 mean_bias_gradients = [g / batch_size for g in layer.bias_gradients]
