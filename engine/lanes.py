@@ -45,6 +45,7 @@ class LaneCodec:
         self._ones = ones
         self._lane_max = (1 << bits) - 1
         self._shift_masks: dict[int, tuple[int, int, int]] = {}
+        self._rows_top_bits: dict[int, int] = {}
 
     def pack(self, values: list[int]) -> int:
         """Return the int whose lanes hold `values` (count ints, each |v| < 2^(bits-2))."""
@@ -79,11 +80,21 @@ class LaneCodec:
             raw = b"".join([((row + top) ^ top).to_bytes(size, "little") for row in rows])
         except OverflowError:
             raise LaneOverflow("packed value overflowed its lanes") from None
-        code = STRUCT_CODES[self.bits]
-        values = struct.unpack(f"<{len(rows) * self.count}{code}", raw)
-        if values and (max(values) >= self.limit or min(values) < -self.limit):
+        # Two's complement lanes in range have equal top two bits: one check for all rows.
+        joined = int.from_bytes(raw, "little")
+        if (joined ^ (joined << 1)) & self._top_bits_of_rows(len(rows)):
             raise LaneOverflow("a lane came within a factor of 2 of overflowing")
-        return values
+        code = STRUCT_CODES[self.bits]
+        return struct.unpack(f"<{len(rows) * self.count}{code}", raw)
+
+    def _top_bits_of_rows(self, row_count: int) -> int:
+        """Return the top bit of every lane of row_count rows laid end to end (cached)."""
+        top_bits = self._rows_top_bits.get(row_count)
+        if top_bits is None:
+            one_row = self._top_bits.to_bytes(self._bytes, "little")
+            top_bits = int.from_bytes(one_row * row_count, "little")
+            self._rows_top_bits[row_count] = top_bits
+        return top_bits
 
     def scale(self, rows: list[int], multiplier: float, dither: int | None = None) -> list[int]:
         """Return each packed int of `rows` with every lane multiplied by `multiplier` (≥ 0).
