@@ -1,9 +1,10 @@
 """The Draw tab: draw a digit with the mouse and watch the network read it, live.
 
-Left, the drawing canvas and its tools; middle, the prediction and ten probability bars; right,
-the 28×28 input the network sees and how preprocessing made it; below, the hidden layers'
-activations. The drawing lives in `app.drawing.Drawing` and the reading in `app.models`; the
-methods here build widgets (`_build_*`) or are small event handlers (`_on_*`) that call them.
+Side by side: the drawing canvas and its tools, the prediction and ten probability bars, the
+28×28 input the network sees and how preprocessing made it, and the hidden layers' activations
+stacked in a column (one row of panels, so the window fits a 1366×768 laptop screen). The
+drawing lives in `app.drawing.Drawing` and the reading in `app.models`; the methods here build
+widgets (`_build_*`) or are small event handlers (`_on_*`) that call them.
 
 Prediction runs on the Tk thread: the engine's forward pass takes a few milliseconds, so it is
 throttled to one run per PREDICT_INTERVAL_MS while the pen moves and runs at once on release.
@@ -53,12 +54,15 @@ EMPTY_DIGIT = "–"
 EMPTY_HINT = "draw a digit"
 INPUT_VIEW_BOX = 224
 STAGE_VIEW_BOX = 84
-ACTIVATION_WIDTH = 360
+ACTIVATION_WIDTH = 256
 ACTIVATION_HEIGHT = 128
-PANEL_PADDING = 12
+# The hidden layers' grids share this height, so a deep network does not make the tab taller.
+ACTIVATION_STACK_HEIGHT = 256
+TOOL_BUTTON_CHARS = 9
+PANEL_PADDING = 10
 CONFIDENCE_CHARS = 15
 TIMING_CHARS = 30
-SHIFT_CHARS = 36
+SHIFT_CHARS = 33
 MODEL_FILE_TYPES = [("Digits model", "*.json"), ("All files", "*")]
 PNG_FILE_TYPES = [("PNG image", "*.png")]
 BRUSH_OUTLINE = "#2f6fdd"
@@ -116,7 +120,7 @@ class DrawTab(ttk.Frame):
         self._build_activation_panel()
         self._build_shortcuts()
         self.columnconfigure(1, weight=1)
-        self.rowconfigure(2, weight=1)
+        self.rowconfigure(1, weight=1)
         self._choose_start_model(start_model)
 
     # ----------------------------------------------------------------------------- building
@@ -124,7 +128,7 @@ class DrawTab(ttk.Frame):
     def _build_model_bar(self) -> None:
         """Build the model picker, the Open… button and the model description line."""
         bar = ttk.Frame(self)
-        bar.grid(row=0, column=0, columnspan=3, sticky="ew", pady=(0, self.gap))
+        bar.grid(row=0, column=0, columnspan=4, sticky="ew", pady=(0, self.gap))
         ttk.Label(bar, text="Model", style="Heading.TLabel").pack(side="left")
         self.picker = ttk.Combobox(bar, textvariable=self.model_choice, state="readonly", width=30)
         self.picker.pack(side="left", padx=(8, 6))
@@ -191,7 +195,8 @@ class DrawTab(ttk.Frame):
             ("Clear", self.clear, "Start again with an empty canvas (Esc or Delete)."),
             ("Save PNG…", self.save_drawing_dialog, "Save the drawing as a 280×280 PNG (Ctrl+S)."),
         ):
-            button = ttk.Button(buttons, text=text, command=command)
+            # Narrower than ttk's default, so the buttons are no wider than the canvas.
+            button = ttk.Button(buttons, text=text, command=command, width=TOOL_BUTTON_CHARS)
             button.pack(side="left", expand=True, fill="x", padx=(0, 4))
             Tooltip(button, tip)
         ttk.Label(panel, text=KEY_HINT, style="CardMuted.TLabel", justify="left").pack(
@@ -223,7 +228,7 @@ class DrawTab(ttk.Frame):
     def _build_input_panel(self) -> None:
         """Build the magnified 28×28 input and the three preprocessing stages that made it."""
         panel = ttk.Frame(self, style="Card.TFrame", padding=self.gap)
-        panel.grid(row=1, column=2, sticky="nsew")
+        panel.grid(row=1, column=2, sticky="nsew", padx=(0, self.gap))
         self._build_heading(panel, "What the network sees", "28×28 inputs")
         self.input_view = PixelView(panel, INPUT_VIEW_BOX, self.scale)
         self.input_view.pack(anchor="w")
@@ -251,22 +256,33 @@ class DrawTab(ttk.Frame):
     def _build_activation_panel(self) -> None:
         """Build the empty "Inside the network" panel; the grids follow the model's layers."""
         panel = ttk.Frame(self, style="Card.TFrame", padding=self.gap)
-        panel.grid(row=2, column=0, columnspan=3, sticky="nsew", pady=(self.gap, 0))
+        panel.grid(row=1, column=3, sticky="nsew")
         self._build_heading(
             panel,
             "Inside the network",
             "each cell is one hidden unit: the brighter, the more active for this drawing",
+            wrap=round(ACTIVATION_WIDTH * self.scale),  # as wide as the grids
         )
         self.layers_frame = ttk.Frame(panel, style="Inner.TFrame")
         self.layers_frame.pack(anchor="w", fill="x")
         self.activation_grids: list[ActivationGrid] = []
 
-    def _build_heading(self, panel: ttk.Frame, title: str, note: str) -> None:
-        """Build a card's heading line: a bold title with a muted note after it."""
+    def _build_heading(
+        self, panel: ttk.Frame, title: str, note: str, wrap: int | None = None
+    ) -> None:
+        """Build a card's heading: a bold title with a muted note after it, or under it if wrap.
+
+        wrap is the note's wrap length in pixels, for a narrow card whose note is long.
+        """
         line = ttk.Frame(panel, style="Inner.TFrame")
         line.pack(anchor="w", fill="x", pady=(0, 6))
         ttk.Label(line, text=title, style="CardHeading.TLabel").pack(side="left")
-        ttk.Label(line, text=note, style="CardMuted.TLabel").pack(side="left", padx=(10, 0))
+        if wrap is None:
+            ttk.Label(line, text=note, style="CardMuted.TLabel").pack(side="left", padx=(10, 0))
+            return
+        ttk.Label(panel, text=note, style="CardMuted.TLabel", wraplength=wrap).pack(
+            anchor="w", pady=(0, 6)
+        )
 
     def _build_activation_grids(self, network: Network | None) -> None:
         """Replace the activation grids with one per hidden layer of network."""
@@ -276,16 +292,16 @@ class DrawTab(ttk.Frame):
         if network is None:
             ttk.Label(self.layers_frame, text="no model loaded", style="CardMuted.TLabel").grid()
             return
-        for index, units in enumerate(network.layer_sizes[1:-1]):
+        hidden = network.layer_sizes[1:-1]
+        height = min(ACTIVATION_HEIGHT, ACTIVATION_STACK_HEIGHT // max(1, len(hidden)))
+        for index, units in enumerate(hidden):
             ttk.Label(
                 self.layers_frame,
                 text=f"hidden layer {index + 1} · {units} units",
                 style="Card.TLabel",
-            ).grid(row=0, column=index, sticky="w", padx=(0, 18))
-            grid = ActivationGrid(
-                self.layers_frame, units, ACTIVATION_WIDTH, ACTIVATION_HEIGHT, self.scale
-            )
-            grid.grid(row=1, column=index, sticky="nw", padx=(0, 18))
+            ).grid(row=2 * index, column=0, sticky="w")
+            grid = ActivationGrid(self.layers_frame, units, ACTIVATION_WIDTH, height, self.scale)
+            grid.grid(row=2 * index + 1, column=0, sticky="nw", pady=(0, 8))
             self.activation_grids.append(grid)
 
     def _bind_canvas(self) -> None:

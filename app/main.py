@@ -76,7 +76,7 @@ class DigitsApp:
         self.root.configure(background=WINDOW_BACKGROUND)
         style.configure(".", background=WINDOW_BACKGROUND, foreground=TEXT_COLOUR)
         style.configure("TNotebook", background=WINDOW_BACKGROUND, borderwidth=0)
-        style.configure("TNotebook.Tab", padding=(16, 6))
+        style.configure("TNotebook.Tab", padding=(14, 3))
         style.configure(
             "Card.TFrame",
             background=PANEL_BACKGROUND,
@@ -96,7 +96,7 @@ class DigitsApp:
             style.configure(name, background=PANEL_BACKGROUND, **options)
         style.configure("Heading.TLabel", font="HeadingFont")
         style.configure("Muted.TLabel", foreground=MUTED_TEXT)
-        style.configure("Status.TLabel", padding=(10, 4), foreground=MUTED_TEXT)
+        style.configure("Status.TLabel", padding=(10, 2), foreground=MUTED_TEXT)
 
     def _build_icon(self) -> None:
         """Set the window icon when the asset is there (the app works without it)."""
@@ -113,7 +113,7 @@ class DigitsApp:
     def _build_notebook(self, options: argparse.Namespace) -> None:
         """Build the notebook with the Draw tab and the Train tab."""
         self.notebook = ttk.Notebook(self.root)
-        self.notebook.pack(side="top", fill="both", expand=True, padx=8, pady=(8, 4))
+        self.notebook.pack(side="top", fill="both", expand=True, padx=8, pady=(4, 2))
         self.notebook.enable_traversal()
         self.draw_tab = DrawTab(
             self.notebook,

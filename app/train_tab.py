@@ -91,23 +91,25 @@ TRAINING_SWITCH_INTERVAL_SECONDS = 0.001
 MAX_MESSAGES_PER_TICK = 8
 PLOT_REDRAW_SECONDS = 0.25
 SHUTDOWN_JOIN_SECONDS = 0.25
-PANEL_PADDING = 10
+PANEL_PADDING = 8
 RATE_SLIDER_LENGTH = 130
-FORM_TEXT_WRAP = 250
+FORM_TEXT_WRAP = 360
 DEFAULT_EPOCHS = 3
 MAX_EPOCHS = 100
 DEFAULT_TRAINING_SIZE = 10_000
 PROGRESS_STEPS = 1000
-LOSS_PLOT_SIZE = (440, 190)
-ACCURACY_PLOT_SIZE = (270, 190)
-MOSAIC_BOX = (500, 220)
+LOSS_PLOT_SIZE = (440, 160)
+ACCURACY_PLOT_SIZE = (270, 160)
+MOSAIC_BOX = (500, 180)
 MOSAIC_GAP = 2
 MOSAIC_BACKGROUND = (214, 219, 227)
 NEURON_BOX = 112
 MATRIX_WIDTH = 300
-MATRIX_HEIGHT = 48
+MATRIX_HEIGHT = 36
 LEGEND_SIZE = (180, 10)
-GALLERY_SIZE = (400, 250)
+# Room either side of the gradient for the half of its end labels that sticks out.
+LEGEND_MARGIN = 20
+GALLERY_SIZE = (400, 190)
 CUSTOM_PRESET = "Custom"
 WEIGHTS_HINT = "The weights of every layer appear here when a run starts."
 LOSS_LABELS = {"cross_entropy": "softmax + cross-entropy", "mse": "sigmoid + squared error"}
@@ -126,6 +128,10 @@ EXPORT_TEXT = (31, 35, 40)
 RADIO_STYLE = "Train.TRadiobutton"
 CHECK_STYLE = "Train.TCheckbutton"
 PROGRESS_STYLE = "Train.Horizontal.TProgressbar"
+# Buttons sharing a line with text (headlines, captions) are no taller than the text, so the
+# tab fits a 768-pixel-high screen.
+COMPACT_BUTTON_STYLE = "Compact.TButton"
+COMPACT_BUTTON_PADDING = (8, 0)
 
 
 class TrainTab(ttk.Frame):
@@ -171,13 +177,14 @@ class TrainTab(ttk.Frame):
     # ----- building ---------------------------------------------------------------------------
 
     def _build_styles(self) -> None:
-        """Give check and radio buttons the card's colour and the progress bars the accent."""
+        """Style the check and radio buttons, the progress bars and the compact buttons."""
         style = ttk.Style(self)
         for name in (RADIO_STYLE, CHECK_STYLE):
             style.configure(name, background=PANEL_BACKGROUND)
             style.map(
                 name, background=[("disabled", PANEL_BACKGROUND), ("active", PANEL_BACKGROUND)]
             )
+        style.configure(COMPACT_BUTTON_STYLE, padding=COMPACT_BUTTON_PADDING)
         style.configure(
             PROGRESS_STYLE,
             background=BAR_HIGHLIGHT,
@@ -353,10 +360,12 @@ class TrainTab(ttk.Frame):
         self.details.bind("<Configure>", self._on_details_resize)
         tools = ttk.Frame(panel, style="Inner.TFrame")
         tools.grid(row=0, column=1, sticky="e")
-        self.failure_button = ttk.Button(tools, text="Details…", command=self._on_failure_details)
-        self.failure_button.pack(side="left", padx=(0, 4))
-        self.failure_button.pack_forget()
-        self.plot_export = ttk.Button(tools, text="Export plots…", command=self._on_export_plots)
+        self.failure_button = ttk.Button(
+            tools, text="Details…", command=self._on_failure_details, style=COMPACT_BUTTON_STYLE
+        )
+        self.plot_export = ttk.Button(
+            tools, text="Export plots…", command=self._on_export_plots, style=COMPACT_BUTTON_STYLE
+        )
         self.plot_export.pack(side="left")
         Tooltip(self.plot_export, "Save the loss and accuracy plots as one PNG image.")
         self.plots_row = ttk.Frame(panel, style="Inner.TFrame")
@@ -401,45 +410,57 @@ class TrainTab(ttk.Frame):
         self.mosaic_photo: ImageTk.PhotoImage | None = None
         self.mosaic_item = self.mosaic_canvas.create_image(0, 0, anchor="nw")
         self.mosaic_canvas.bind("<Button-1>", self._on_mosaic_click)
-        self._build_legend(page)
-        self.neuron_caption = ttk.Label(page, text="", style="Card.TLabel")
-        self.neuron_caption.grid(row=0, column=1, sticky="w", padx=(self.gap, 0))
+        legend_row = self._build_legend(page)
+        # The column of the enlarged unit and the later layers runs the page's full height, so
+        # a deeper network (the classic 16-16) still fits without making the window taller.
         side = ttk.Frame(page, style="Inner.TFrame")
-        side.grid(row=1, column=1, rowspan=3, sticky="nw", padx=(self.gap, 0), pady=4)
+        side.grid(row=0, column=1, rowspan=5, sticky="nw", padx=(self.gap, 0))
+        self.neuron_caption = ttk.Label(side, text="", style="Card.TLabel")
+        self.neuron_caption.pack(anchor="w")
         # Packed with the first heatmaps: an empty view would be a black square.
         self.neuron_view = PixelView(side, NEURON_BOX, self.scale, pixel_grid=False)
         self.matrices = ttk.Frame(side, style="Inner.TFrame")
         self.matrices.pack(anchor="w", fill="x")
         self._matrix_views: list[tuple[ttk.Label, ttk.Label]] = []
-        self.heatmap_export = ttk.Button(page, text="Export PNG…", command=self._on_export_heatmaps)
-        self.heatmap_export.grid(row=4, column=1, sticky="se")
+        self.heatmap_export = ttk.Button(
+            legend_row,
+            text="Export PNG…",
+            command=self._on_export_heatmaps,
+            style=COMPACT_BUTTON_STYLE,
+        )
+        self.heatmap_export.pack(side="right", anchor="n")
         Tooltip(self.heatmap_export, "Save the heatmaps and their colour scale as one PNG image.")
 
-    def _build_legend(self, page: ttk.Frame) -> None:
-        """Build the colour-map legend: the gradient bar with −scale, 0 and +scale under it."""
+    def _build_legend(self, page: ttk.Frame) -> ttk.Frame:
+        """Build the colour-map legend: the gradient bar with −scale, 0 and +scale under it.
+
+        Return the legend's row, which has room for a button at its right end.
+        """
         width, height = (round(size * self.scale) for size in LEGEND_SIZE)
         row = ttk.Frame(page, style="Inner.TFrame")
-        row.grid(row=2, column=0, sticky="w")
+        row.grid(row=2, column=0, sticky="ew")
         ttk.Label(row, text="weight", style="CardMuted.TLabel").pack(side="left", padx=(0, 6))
         text_height = round(16 * self.scale)
+        margin = round(LEGEND_MARGIN * self.scale)
         self.legend = tk.Canvas(
             row,
-            width=width + 40,
+            width=width + 2 * margin,
             height=height + text_height,
             background=PANEL_BACKGROUND,
             highlightthickness=0,
         )
         self.legend.pack(side="left")
         self.legend_photo = ImageTk.PhotoImage(legend_image(width, height))
-        self.legend.create_image(20, 0, image=self.legend_photo, anchor="nw")
+        self.legend.create_image(margin, 0, image=self.legend_photo, anchor="nw")
         self.legend_texts = [
             self.legend.create_text(
-                20 + width * fraction, height + 2, text=label, anchor="n", fill=MUTED_TEXT
+                margin + width * fraction, height + 2, text=label, anchor="n", fill=MUTED_TEXT
             )
             for fraction, label in ((0.0, "−"), (0.5, "0"), (1.0, "+"))
         ]
         self.heatmap_note = ttk.Label(page, text="", style="CardMuted.TLabel", width=1)
         self.heatmap_note.grid(row=4, column=0, sticky="ew", pady=(4, 0))
+        return row
 
     def _build_results_page(self) -> None:
         """Build the results: summary, confusion matrix, gallery and what to do with the model."""
@@ -448,20 +469,22 @@ class TrainTab(ttk.Frame):
         self.summary = ttk.Label(
             page, text="Results appear here when a run ends.", style="CardHeading.TLabel", width=1
         )
-        self.summary.grid(row=0, column=0, columnspan=2, sticky="ew", pady=(0, 6))
+        self.summary.grid(row=0, column=0, columnspan=2, sticky="ew", pady=(0, 4))
         actions = ttk.Frame(page, style="Inner.TFrame")
         actions.grid(row=0, column=1, sticky="ne")
         left = ttk.Frame(page, style="Inner.TFrame")
         left.grid(row=1, column=0, sticky="nw")
         self.confusion = ConfusionMatrix(left, self._on_confusion_cell, self.scale)
         self.confusion.pack(anchor="w")
-        ttk.Label(left, text="Click a cell to see its digits.", style="CardMuted.TLabel").pack(
-            anchor="w", pady=(2, 0)
+        self.save_button = ttk.Button(
+            actions, text="Save model…", command=self._on_save_model, style=COMPACT_BUTTON_STYLE
         )
-        self.save_button = ttk.Button(actions, text="Save model…", command=self._on_save_model)
         self.save_button.pack(side="left", padx=(0, 4))
         self.use_button = ttk.Button(
-            actions, text="Use in drawing tab", command=self.use_in_drawing_tab
+            actions,
+            text="Use in drawing tab",
+            command=self.use_in_drawing_tab,
+            style=COMPACT_BUTTON_STYLE,
         )
         self.use_button.pack(side="left")
         self.save_button.state(["disabled"])
@@ -470,6 +493,10 @@ class TrainTab(ttk.Frame):
         right.grid(row=1, column=1, sticky="nsew", padx=(self.gap * 2, 0))
         self.gallery_caption = ttk.Label(right, text="", style="Card.TLabel", width=1)
         self.gallery_caption.pack(anchor="w", fill="x")
+        # Here rather than under the matrix, which then sets the page's height on its own.
+        ttk.Label(
+            right, text="Click a cell of the matrix to see its digits.", style="CardMuted.TLabel"
+        ).pack(anchor="w")
         self.gallery = DigitGallery(right, *GALLERY_SIZE, self.scale)
         self.gallery.pack(fill="both", expand=True, pady=(2, 0))
 
@@ -499,9 +526,9 @@ class TrainTab(ttk.Frame):
         """Add a widget with its label on the next row of the form."""
         row = self._next_row()
         ttk.Label(panel, text=label, style="Card.TLabel").grid(
-            row=row, column=0, sticky="w", pady=2, padx=(0, 8)
+            row=row, column=0, sticky="w", pady=1, padx=(0, 8)
         )
-        widget.grid(row=row, column=1, sticky="w", pady=2)
+        widget.grid(row=row, column=1, sticky="w", pady=1)
 
     def _next_row(self) -> int:
         """Return the next free row of the form."""

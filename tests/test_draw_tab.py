@@ -36,6 +36,9 @@ LATENCY_STROKES = 15
 BUTTON_STATE = {1: 0x100, 3: 0x400}
 
 POINTER_STEP = 4.0
+# The client area the window may ask for at 96 dpi, menu bar included: a 1366×768 laptop
+# screen less a title bar and a taskbar.
+MAX_WINDOW_SIZE = (1340, 690)
 
 Stroke = list[tuple[float, float]]
 
@@ -157,6 +160,25 @@ def prediction(app: DigitsApp) -> tuple[str, str]:
     """Return the big digit and the confidence line as shown."""
     tab = app.draw_tab
     return tab.digit_label.cget("text"), tab.confidence_label.cget("text")
+
+
+def window_size(app: DigitsApp) -> tuple[int, int]:
+    """Return the size the window asks for, the menu bar included (Tk's clone of the menu)."""
+    root = app.root
+    app.root.update()
+    menu_bar = "." + str(root.nametowidget(root.cget("menu"))).replace(".", "#")
+    menu_height = int(root.tk.call("winfo", "reqheight", menu_bar))
+    return root.winfo_reqwidth(), root.winfo_reqheight() + menu_height
+
+
+def assert_window_fits_a_laptop(app: DigitsApp) -> None:
+    """Check, with each tab shown in turn, that the window fits in MAX_WINDOW_SIZE."""
+    for tab in (app.draw_tab, app.train_tab):
+        app.notebook.select(tab)
+        width, height = window_size(app)
+        assert width <= MAX_WINDOW_SIZE[0] and height <= MAX_WINDOW_SIZE[1], (
+            f"the window asks for {width}×{height} with the {tab.winfo_name()} tab shown"
+        )
 
 
 def is_blank(image: Image.Image) -> bool:
@@ -437,3 +459,17 @@ def test_closing_cancels_pending_work(make_app, tiny_model):
     app.close()
     with pytest.raises(tk.TclError):
         app.root.winfo_exists()
+
+
+def test_the_window_fits_a_1366x768_laptop_screen(make_app, tiny_model, tmp_path):
+    app = make_app("--model", tiny_model)
+    assert app.scale == 1.0, "the limit is for a 96-dpi screen"
+    assert_window_fits_a_laptop(app)
+    draw(app, ZERO)
+    assert_window_fits_a_laptop(app)
+
+    two_layers = tmp_path / "two_layers.json"  # like the classic model: a grid per layer
+    save_model(Network.create([784, 16, 16, 10], "sigmoid", seed=0), two_layers)
+    assert app.draw_tab.open_model_file(two_layers)
+    assert len(app.draw_tab.activation_grids) == 2
+    assert_window_fits_a_laptop(app)

@@ -23,10 +23,12 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from test_draw_tab import assert_window_fits_a_laptop
 from test_training_worker import write_digit_folder
 
 from app import training_worker
 from app.context import AppContext
+from app.main import create_app
 from app.train_tab import TrainTab
 from engine.download import DownloadError
 from engine.modelfile import load_model
@@ -403,6 +405,22 @@ def test_closing_the_window_mid_training_exits_within_a_second(digit_folder, x_d
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
     assert exited_at - closed_at < CLOSE_LIMIT_SECONDS
+
+
+def test_the_window_still_fits_a_laptop_screen_after_a_run(digit_folder, x_display):
+    app = create_app(["--data", str(digit_folder)])
+    try:
+        tab = app.train_tab
+        app.notebook.select(tab)
+        tab.hidden.set("16-16")  # the classic shape: the most weight pictures beside the mosaic
+        tab.epochs.set("1")
+        tab.train()
+        pump(app.root, finished(tab))
+        for page in (tab.weights_page, tab.results_page):
+            tab.views.select(page)
+            assert_window_fits_a_laptop(app)
+    finally:
+        app.close()
 
 
 # ----- data -----------------------------------------------------------------------------------
