@@ -1,8 +1,10 @@
-"""Decide which folder holds the MNIST files.
+"""Decide where Digits keeps its files: MNIST, per-user models and data, and settings.
 
-In order: an explicit option (command line or settings), the DIGITS_DATA environment
-variable, then the platform's per-user data folder. Everything the answer depends on is a
-parameter, so every platform's rule can be tested on any machine.
+The MNIST folder is, in order: an explicit option (command line or settings), the DIGITS_DATA
+environment variable, then the platform's per-user data folder. The per-user folders follow
+each platform's rules (XDG on Linux, ~/Library on macOS, %LOCALAPPDATA%/%APPDATA% on Windows).
+Everything an answer depends on is a parameter, so every platform's rule can be tested on any
+machine.
 """
 
 import os
@@ -12,10 +14,13 @@ from pathlib import Path
 
 DATA_ENV_VAR = "DIGITS_DATA"
 XDG_DATA_HOME_VAR = "XDG_DATA_HOME"
+XDG_CONFIG_HOME_VAR = "XDG_CONFIG_HOME"
 WINDOWS_LOCAL_APP_DATA_VAR = "LOCALAPPDATA"
+WINDOWS_APP_DATA_VAR = "APPDATA"
 APP_FOLDER_LOWER = "digits"
 APP_FOLDER_TITLE = "Digits"
 DATA_FOLDER = "mnist"
+MODELS_FOLDER = "models"
 
 
 def resolve_data_dir(
@@ -37,19 +42,65 @@ def resolve_data_dir(
     from_environment = environ.get(DATA_ENV_VAR, "")
     if from_environment:
         return _expand_home(from_environment, home)
+    return user_data_root(environ, platform, home) / DATA_FOLDER
+
+
+def user_data_root(
+    environ: Mapping[str, str] = os.environ,
+    platform: str = sys.platform,
+    home: str | os.PathLike | None = None,
+) -> Path:
+    """Return the per-user folder for Digits' data (MNIST, saved models, user drawings).
+
+    Linux and others `$XDG_DATA_HOME/digits` (default `~/.local/share/digits`), macOS
+    `~/Library/Application Support/Digits`, Windows `%LOCALAPPDATA%\\Digits`. It need not exist.
+    """
     if platform.startswith("win"):
         local_app_data = environ.get(WINDOWS_LOCAL_APP_DATA_VAR, "")
         base = Path(local_app_data) if local_app_data else _home(home) / "AppData" / "Local"
-        return base / APP_FOLDER_TITLE / DATA_FOLDER
+        return base / APP_FOLDER_TITLE
     if platform == "darwin":
-        return _home(home) / "Library" / "Application Support" / APP_FOLDER_TITLE / DATA_FOLDER
-    xdg_data_home = environ.get(XDG_DATA_HOME_VAR, "")
-    # The XDG spec says relative paths in XDG_DATA_HOME are invalid and must be ignored.
-    if xdg_data_home and Path(xdg_data_home).is_absolute():
-        base = Path(xdg_data_home)
-    else:
-        base = _home(home) / ".local" / "share"
-    return base / APP_FOLDER_LOWER / DATA_FOLDER
+        return _home(home) / "Library" / "Application Support" / APP_FOLDER_TITLE
+    return _xdg_base(environ, XDG_DATA_HOME_VAR, home, ".local/share") / APP_FOLDER_LOWER
+
+
+def user_models_dir(
+    environ: Mapping[str, str] = os.environ,
+    platform: str = sys.platform,
+    home: str | os.PathLike | None = None,
+) -> Path:
+    """Return the per-user folder for models the user trained or fine-tuned (`<data>/models`)."""
+    return user_data_root(environ, platform, home) / MODELS_FOLDER
+
+
+def user_config_dir(
+    environ: Mapping[str, str] = os.environ,
+    platform: str = sys.platform,
+    home: str | os.PathLike | None = None,
+) -> Path:
+    """Return the per-user folder for Digits' settings; it need not exist.
+
+    Linux and others `$XDG_CONFIG_HOME/digits` (default `~/.config/digits`), macOS
+    `~/Library/Application Support/Digits`, Windows `%APPDATA%\\Digits` (roaming settings).
+    """
+    if platform.startswith("win"):
+        app_data = environ.get(WINDOWS_APP_DATA_VAR, "")
+        base = Path(app_data) if app_data else _home(home) / "AppData" / "Roaming"
+        return base / APP_FOLDER_TITLE
+    if platform == "darwin":
+        return _home(home) / "Library" / "Application Support" / APP_FOLDER_TITLE
+    return _xdg_base(environ, XDG_CONFIG_HOME_VAR, home, ".config") / APP_FOLDER_LOWER
+
+
+def _xdg_base(
+    environ: Mapping[str, str], variable: str, home: str | os.PathLike | None, default: str
+) -> Path:
+    """Return the XDG base folder named by `variable`, else `home`/`default`."""
+    value = environ.get(variable, "")
+    # The XDG spec says relative paths in XDG_*_HOME are invalid and must be ignored.
+    if value and Path(value).is_absolute():
+        return Path(value)
+    return _home(home) / default
 
 
 def _home(home: str | os.PathLike | None) -> Path:

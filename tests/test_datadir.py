@@ -4,7 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from engine.datadir import DATA_ENV_VAR, resolve_data_dir
+from engine.datadir import (
+    DATA_ENV_VAR,
+    resolve_data_dir,
+    user_config_dir,
+    user_data_root,
+    user_models_dir,
+)
 
 HOME = Path("/home/ada")
 
@@ -65,3 +71,17 @@ def test_windows_without_local_app_data_falls_back_to_home() -> None:
 def test_home_defaults_to_current_user(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(Path, "home", lambda: tmp_path)
     assert resolve_data_dir(None, {}, "linux") == tmp_path / ".local/share/digits/mnist"
+
+
+def test_user_folders_per_platform() -> None:
+    assert user_data_root({}, "linux", HOME) == HOME / ".local/share/digits"
+    assert user_models_dir({"XDG_DATA_HOME": "/d"}, "linux", HOME) == Path("/d/digits/models")
+    assert user_config_dir({}, "linux", HOME) == HOME / ".config/digits"
+    assert user_config_dir({"XDG_CONFIG_HOME": "/c"}, "linux", HOME) == Path("/c/digits")
+    assert user_config_dir({"XDG_CONFIG_HOME": "rel"}, "linux", HOME) == HOME / ".config/digits"
+    mac = HOME / "Library/Application Support/Digits"
+    assert user_data_root({}, "darwin", HOME) == mac
+    assert user_config_dir({}, "darwin", HOME) == mac
+    assert user_models_dir({"LOCALAPPDATA": "L"}, "win32", HOME) == Path("L") / "Digits/models"
+    assert user_config_dir({"APPDATA": "R"}, "win32", HOME) == Path("R") / "Digits"
+    assert user_config_dir({}, "win32", HOME) == HOME / "AppData/Roaming/Digits"
