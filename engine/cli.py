@@ -57,7 +57,16 @@ from engine.preprocess import (
     pixels_to_inputs,
     preprocess_image,
 )
-from engine.train import SCHEDULES, BatchEnd, EpochEnd, TrainConfig, TrainingControl, train
+from engine.train import (
+    DIVERGENCE_POLICIES,
+    SCHEDULES,
+    BatchEnd,
+    DivergenceRecovered,
+    EpochEnd,
+    TrainConfig,
+    TrainingControl,
+    train,
+)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -211,6 +220,13 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument(
         "--seed", type=int, default=defaults["seed"], help="seeds the weights and the shuffling"
     )
+    training.add_argument(
+        "--on-divergence",
+        choices=DIVERGENCE_POLICIES,
+        default=defaults["on_divergence"],
+        help="when a step overflows or the loss blows up: go back to the last good weights and"
+        " halve the learning rate, or stop the run there",
+    )
     training.add_argument("--out", type=Path, required=True, metavar="FILE", help="model to write")
 
     evaluation = _add_command(commands, "evaluate", "measure a model on MNIST", run_evaluate)
@@ -352,6 +368,7 @@ def run_train(args: argparse.Namespace, report: TextIO) -> tuple[dict, int]:
             augment=args.augment,
             seed=args.seed,
             limit=args.limit,
+            on_divergence=args.on_divergence,
         )
     except ValueError as error:
         args.parser.error(str(error))
@@ -380,6 +397,9 @@ def run_train(args: argparse.Namespace, report: TextIO) -> tuple[dict, int]:
         elif isinstance(event, EpochEnd):
             line.clear()
             print(_epoch_line(event), file=report, flush=True)
+        elif isinstance(event, DivergenceRecovered):
+            line.clear()
+            print(event.message, file=sys.stderr, flush=True)
 
     control = TrainingControl()
     with _stop_on_interrupt(control):
@@ -410,6 +430,12 @@ def run_train(args: argparse.Namespace, report: TextIO) -> tuple[dict, int]:
             f" training, {result.samples_per_second:,.0f} samples/s",
             file=report,
         )
+    if result.divergences and result.reason != "diverged":
+        print(
+            f"Recovered from {_plural(result.divergences, 'divergence')}: the learning rate went"
+            f" from {config.learning_rate:g} down to {result.final_learning_rate:g}",
+            file=sys.stderr,
+        )
     figures = {
         "model": str(args.out),
         "reason": result.reason,
@@ -423,6 +449,8 @@ def run_train(args: argparse.Namespace, report: TextIO) -> tuple[dict, int]:
         "test_accuracy": result.test_accuracy,
         "train_seconds": result.train_seconds,
         "samples_per_second": result.samples_per_second,
+        "divergences": result.divergences,
+        "final_learning_rate": result.final_learning_rate,
         "history": [asdict(epoch) for epoch in result.history],
     }
     return figures, EXIT_FAILURE if result.reason == "diverged" else EXIT_OK

@@ -7,7 +7,13 @@ steers a run from another thread: stop (honoured within one batch, a few millise
 and resume, a new base learning rate, and requests for weight snapshots.
 
 Divergence (a non-finite loss, a fixed-point overflow, or a running loss far above where it
-started) ends the run with reason "diverged" and the last good weights, never NaNs.
+started) is recovered from by default (`TrainConfig.on_divergence == "recover"`): the loop goes
+back to the last good weights (a checkpoint taken after CHECKPOINT_EVERY_BATCHES batches whose
+mean loss is the best so far and below the first batch's), halves the base learning rate (in
+the `TrainingControl` too, so a rate set live is lowered as well), reports a
+`DivergenceRecovered` event and goes on with the next batch. After MAX_DIVERGENCES_IN_A_ROW
+divergences with no good checkpoint between them, or at the first one under the "stop" policy,
+the run ends with reason "diverged" and the last good weights, never NaNs.
 """
 
 from __future__ import annotations
@@ -26,6 +32,9 @@ from engine.network import Network
 from engine.reference import loss_value
 
 SCHEDULES = ("constant", "cosine", "step")
+DIVERGENCE_POLICIES = ("recover", "stop")
+MAX_DIVERGENCES_IN_A_ROW = 8
+RECOVERY_RATE_FACTOR = 0.5
 LOSS_SMOOTHING = 0.98
 DIVERGENCE_FACTOR = 3.0
 DIVERGENCE_WARMUP_BATCHES = 20
@@ -50,6 +59,7 @@ class TrainConfig:
     augment: bool = False
     seed: int = 0
     limit: int | None = None
+    on_divergence: str = "recover"
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -66,6 +76,11 @@ class TrainConfig:
             raise ValueError(f"unknown schedule {self.schedule!r}; choose one of {SCHEDULES}")
         if self.limit is not None and self.limit < 1:
             raise ValueError("limit must be at least 1 image")
+        if self.on_divergence not in DIVERGENCE_POLICIES:
+            raise ValueError(
+                f"unknown divergence policy {self.on_divergence!r};"
+                f" choose one of {DIVERGENCE_POLICIES}"
+            )
 
 
 @dataclass(frozen=True)
@@ -106,12 +121,39 @@ class WeightsSnapshot:
     samples_seen: int
 
 
-TrainingEvent = BatchEnd | EpochEnd | WeightsSnapshot
+@dataclass(frozen=True)
+class DivergenceRecovered:
+    """Report a divergence the run recovered from; training goes on with the next batch.
+
+    The weights went back to the last good checkpoint (momentum cleared) and the base learning
+    rate fell from `previous_learning_rate` to `learning_rate` (what a learning-rate slider
+    should now show; the schedule still applies on top). `divergences` counts this run's
+    divergences so far, `in_a_row` those since the last good checkpoint: the run gives up at
+    MAX_DIVERGENCES_IN_A_ROW. `message` is one sentence for a log or status line.
+    """
+
+    epoch: int
+    batch: int
+    samples_seen: int
+    cause: str
+    previous_learning_rate: float
+    learning_rate: float
+    divergences: int
+    in_a_row: int
+    message: str
+
+
+TrainingEvent = BatchEnd | EpochEnd | WeightsSnapshot | DivergenceRecovered
 
 
 @dataclass
 class TrainingResult:
-    """Describe how a run ended: reason is "finished", "stopped" or "diverged"."""
+    """Describe how a run ended: reason is "finished", "stopped" or "diverged".
+
+    `divergences` counts the divergences of the run (recovered ones included) and
+    `final_learning_rate` is the base learning rate in force at the end (lower than the
+    configured one after a recovery, or whatever was set live).
+    """
 
     network: Network
     reason: str
@@ -121,6 +163,8 @@ class TrainingResult:
     epochs_completed: int
     test_accuracy: float | None
     history: list[EpochEnd] = field(default_factory=list)
+    divergences: int = 0
+    final_learning_rate: float = 0.0
 
 
 class TrainingControl:
@@ -250,8 +294,12 @@ def train(
     running_loss: float | None = None
     first_loss: float | None = None
     best_loss = math.inf
+    window_loss, window_batches = 0.0, 0
     samples_seen = 0
     batches_done = 0
+    batches_since_recovery = 0
+    divergences = 0
+    in_a_row = 0
     reason, message = "finished", "training finished"
     started = time.perf_counter()
 
@@ -284,34 +332,70 @@ def train(
             learning_rate = scheduled_learning_rate(
                 base, config.schedule, batches_done / total_batches
             )
+            cause = None
             try:
                 loss_sum, correct = fast.train_batch(
                     batch, learning_rate, config.momentum, config.weight_decay
                 )
             except Diverged as error:
-                reason, message = "diverged", diverged_message(str(error), base)
-                break
-            batch_loss = loss_sum / len(batch)
-            if running_loss is None:
-                running_loss = first_loss = batch_loss
+                cause = str(error).removeprefix("training diverged: ")
             else:
-                running_loss = LOSS_SMOOTHING * running_loss + (1 - LOSS_SMOOTHING) * batch_loss
-            batches_done += 1
-            samples_seen += len(batch)
-            epoch_loss += loss_sum
-            epoch_correct += correct
-            epoch_seen += len(batch)
-            if batches_done > DIVERGENCE_WARMUP_BATCHES and running_loss > DIVERGENCE_FACTOR * max(
-                first_loss, 0.1
-            ):
-                reason = "diverged"
-                message = diverged_message(
-                    f"the running loss rose to {running_loss:.3g} from {first_loss:.3g}", base
+                batch_loss = loss_sum / len(batch)
+                if running_loss is None:
+                    running_loss = batch_loss
+                    first_loss = batch_loss if first_loss is None else first_loss
+                else:
+                    running_loss = LOSS_SMOOTHING * running_loss + (1 - LOSS_SMOOTHING) * batch_loss
+                batches_done += 1
+                batches_since_recovery += 1
+                samples_seen += len(batch)
+                epoch_loss += loss_sum
+                epoch_correct += correct
+                epoch_seen += len(batch)
+                if batches_since_recovery > DIVERGENCE_WARMUP_BATCHES and (
+                    running_loss > DIVERGENCE_FACTOR * max(first_loss, 0.1)
+                ):
+                    cause = f"the running loss rose to {running_loss:.3g} from {first_loss:.3g}"
+            if cause is not None:
+                divergences += 1
+                in_a_row += 1
+                if config.on_divergence == "stop" or in_a_row >= MAX_DIVERGENCES_IN_A_ROW:
+                    reason = "diverged"
+                    message = diverged_message(cause, base, in_a_row)
+                    break
+                lowered = base * RECOVERY_RATE_FACTOR
+                control.set_learning_rate(lowered)
+                # The failed step may have left the parameters half updated: start afresh
+                # from the checkpoint, with the momentum cleared.
+                fast = FastNetwork(checkpoint, seed=config.seed + divergences)
+                running_loss = None
+                batches_since_recovery = 0
+                window_loss, window_batches = 0.0, 0
+                emit(
+                    DivergenceRecovered(
+                        epoch=epoch,
+                        batch=batch_index + 1,
+                        samples_seen=samples_seen,
+                        cause=cause,
+                        previous_learning_rate=base,
+                        learning_rate=lowered,
+                        divergences=divergences,
+                        in_a_row=in_a_row,
+                        message=recovered_message(cause, base, lowered),
+                    )
                 )
-                break
-            if batches_done % CHECKPOINT_EVERY_BATCHES == 0 and running_loss <= best_loss:
-                best_loss = running_loss
-                checkpoint = fast.to_network()
+                continue
+            window_loss += batch_loss
+            window_batches += 1
+            if window_batches == CHECKPOINT_EVERY_BATCHES:
+                # Good weights have a recent mean loss below the run's start and its best so far;
+                # a running average would lag behind a network that has just been wrecked.
+                recent = window_loss / window_batches
+                if recent <= best_loss and recent < first_loss:
+                    best_loss = recent
+                    checkpoint = fast.to_network()
+                    in_a_row = 0
+                window_loss, window_batches = 0.0, 0
             now = elapsed()
             emit(
                 BatchEnd(
@@ -350,6 +434,12 @@ def train(
         history.append(end)
         emit(end)
 
+    if reason == "finished" and divergences:
+        message = (
+            f"training finished after recovering from {divergences} divergence"
+            f"{'s' if divergences > 1 else ''} (learning rate lowered to"
+            f" {control.learning_rate(config.learning_rate):g})"
+        )
     train_seconds = elapsed()
     trained = checkpoint if reason == "diverged" else fast.to_network()
     test_accuracy = history[-1].test_accuracy if history else None
@@ -365,6 +455,8 @@ def train(
             "seed": config.seed,
             "train_images": size,
             "train_seconds": round(train_seconds, 3),
+            "divergences": divergences,
+            "final_learning_rate": control.learning_rate(config.learning_rate),
         }
     )
     if test_accuracy is not None:
@@ -378,12 +470,23 @@ def train(
         epochs_completed=len(history),
         test_accuracy=test_accuracy,
         history=history,
+        divergences=divergences,
+        final_learning_rate=trained.metadata["final_learning_rate"],
     )
 
 
-def diverged_message(cause: str, learning_rate: float) -> str:
-    """Return the message shown when a run diverges: the cause and what to try instead."""
+def diverged_message(cause: str, learning_rate: float, in_a_row: int = 1) -> str:
+    """Return the message shown when a run ends diverged: the cause and what to try instead."""
+    times = f" {in_a_row} times in a row" if in_a_row > 1 else ""
     return (
-        f"Training diverged ({cause}) at learning rate {learning_rate:g}. "
+        f"Training diverged{times} ({cause}) at learning rate {learning_rate:g}. "
         "The last good weights were kept; try a smaller learning rate."
+    )
+
+
+def recovered_message(cause: str, learning_rate: float, lowered: float) -> str:
+    """Return the sentence reporting a recovered divergence: cause, old and new learning rate."""
+    return (
+        f"Training diverged ({cause}) at learning rate {learning_rate:g}: went back to the last"
+        f" good weights and lowered the learning rate to {lowered:g}."
     )

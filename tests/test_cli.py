@@ -122,11 +122,52 @@ def test_train_learns_the_patterns_and_reports_json(trained):
     assert figures["train_images"] == TRAIN_IMAGES and figures["test_images"] == TEST_IMAGES
     assert figures["model"] == str(model)
     assert [epoch["epoch"] for epoch in figures["history"]] == [1, 2, 3]
+    assert (figures["divergences"], figures["final_learning_rate"]) == (0, 0.05)
     network = load_model(model)
     assert network.architecture == "784-24-10"
     assert network.metadata["epochs"] == 3
     assert network.metadata["test_accuracy"] == figures["test_accuracy"]
     assert network.metadata["batch_size"] == 16
+
+
+def test_train_at_learning_rate_10_recovers_and_finishes(pattern_data, tmp_path):
+    model = tmp_path / "recovered.json"
+    arguments = ["--arch", "784-24-10", "--epochs", "3", "--batch", "10", "--lr", "10"]
+    completed = run_engine(
+        "train", "--data", str(pattern_data), *arguments, "--json", "--out", str(model)
+    )
+    figures = json.loads(completed.stdout)
+    assert figures["reason"] == "finished"
+    assert figures["divergences"] >= 1
+    assert figures["final_learning_rate"] == 10 * 0.5 ** figures["divergences"]
+    assert figures["test_accuracy"] > 0.6  # chance is 1/3
+    assert "lowered the learning rate to 5" in completed.stderr
+    assert f"Recovered from {figures['divergences']} divergence" in completed.stderr
+    assert load_model(model).metadata["divergences"] == figures["divergences"]
+
+
+def test_train_on_divergence_stop_stops_and_fails(pattern_data, tmp_path):
+    model = tmp_path / "diverged.json"
+    arguments = ["--arch", "784-24-10", "--epochs", "3", "--batch", "10", "--lr", "10"]
+    completed = run_engine(
+        "train",
+        "--data",
+        str(pattern_data),
+        *arguments,
+        "--on-divergence",
+        "stop",
+        "--json",
+        "--out",
+        str(model),
+        check=False,
+    )
+    assert completed.returncode == 1
+    figures = json.loads(completed.stdout)
+    assert figures["reason"] == "diverged"
+    assert (figures["divergences"], figures["final_learning_rate"]) == (1, 10)
+    assert "smaller learning rate" in completed.stderr
+    assert "lowered the learning rate" not in completed.stderr
+    assert load_model(model).metadata["reason"] == "diverged"
 
 
 def test_train_prints_epoch_lines_without_json(pattern_data, tmp_path):
@@ -277,6 +318,7 @@ def test_train_defaults_come_from_train_config():
         config.schedule,
         config.seed,
     )
+    assert arguments.on_divergence == config.on_divergence == "recover"
 
 
 @pytest.mark.skipif(os.name == "nt", reason="sends SIGINT, which Windows does not deliver so")

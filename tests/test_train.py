@@ -10,7 +10,9 @@ import pytest
 from engine.mnist import Dataset
 from engine.network import Network
 from engine.train import (
+    MAX_DIVERGENCES_IN_A_ROW,
     BatchEnd,
+    DivergenceRecovered,
     EpochEnd,
     TrainConfig,
     TrainingControl,
@@ -156,18 +158,99 @@ def test_snapshot_request_sends_current_weights():
     ]
 
 
+def final_weights(result):
+    return [w for layer in result.network.weights for row in layer for w in row]
+
+
 @pytest.mark.parametrize("learning_rate", [10.0, 1e5])
-def test_divergence_stops_with_a_message_and_finite_weights(learning_rate):
+def test_the_stop_policy_ends_a_diverging_run_with_finite_weights(learning_rate):
+    events = []
     result = train(
         Network.create([784, 32, 10], "relu", seed=0),
         pattern_dataset(600, seed=1),
         None,
-        TrainConfig(epochs=3, batch_size=10, learning_rate=learning_rate, schedule="constant"),
+        TrainConfig(
+            epochs=3,
+            batch_size=10,
+            learning_rate=learning_rate,
+            schedule="constant",
+            on_divergence="stop",
+        ),
+        on_event=events.append,
     )
     assert result.reason == "diverged"
+    assert result.divergences == 1
+    assert result.final_learning_rate == learning_rate
     assert "diverged" in result.message and "smaller learning rate" in result.message
-    values = [w for layer in result.network.weights for row in layer for w in row]
-    assert all(math.isfinite(v) and abs(v) < 10 for v in values)
+    assert not any(isinstance(e, DivergenceRecovered) for e in events)
+    assert all(math.isfinite(v) and abs(v) < 10 for v in final_weights(result))
+
+
+def test_a_run_at_learning_rate_10_recovers_and_learns():
+    events = []
+    control = TrainingControl()
+    result = train(
+        Network.create([784, 32, 10], "relu", seed=0),
+        pattern_dataset(600, seed=1),
+        pattern_dataset(150, seed=2),
+        TrainConfig(epochs=3, batch_size=10, learning_rate=10.0, schedule="constant"),
+        on_event=events.append,
+        control=control,
+    )
+    recoveries = [e for e in events if isinstance(e, DivergenceRecovered)]
+    assert result.reason == "finished"
+    assert result.test_accuracy > 0.9  # chance is 1/3
+    assert result.divergences == len(recoveries) >= 1
+    rates = [10.0] + [e.learning_rate for e in recoveries]
+    assert [e.previous_learning_rate for e in recoveries] == rates[:-1]
+    assert all(new == old * 0.5 for old, new in zip(rates, rates[1:]))
+    assert result.final_learning_rate == rates[-1] == control.learning_rate(10.0)
+    assert f"lowered the learning rate to {rates[1]:g}" in recoveries[0].message
+    assert "recovering from" in result.message
+    batches = [e for e in events if isinstance(e, BatchEnd)]
+    assert batches[-1].learning_rate == rates[-1]
+    assert result.network.metadata["divergences"] == result.divergences
+    assert result.network.metadata["final_learning_rate"] == rates[-1]
+
+
+def test_a_run_that_keeps_diverging_gives_up_with_the_last_good_weights():
+    result = train(
+        Network.create([784, 32, 10], "relu", seed=0),
+        pattern_dataset(600, seed=1),
+        None,
+        TrainConfig(epochs=3, batch_size=10, learning_rate=1e6, schedule="constant"),
+    )
+    assert result.reason == "diverged"
+    assert result.divergences == MAX_DIVERGENCES_IN_A_ROW
+    assert f"{MAX_DIVERGENCES_IN_A_ROW} times in a row" in result.message
+    assert result.final_learning_rate == 1e6 * 0.5 ** (MAX_DIVERGENCES_IN_A_ROW - 1)
+    assert all(math.isfinite(v) and abs(v) < 10 for v in final_weights(result))
+
+
+def test_a_live_learning_rate_that_diverges_is_lowered_and_the_run_goes_on():
+    control = TrainingControl()
+    events = []
+
+    def on_event(event):
+        events.append(event)
+        if isinstance(event, BatchEnd) and event.epoch == 2 and event.batch == 1:
+            control.set_learning_rate(1000.0)
+
+    result = train(
+        Network.create([784, 16, 10], "relu", seed=0),
+        pattern_dataset(300, seed=1),
+        pattern_dataset(100, seed=2),
+        TrainConfig(epochs=3, batch_size=10, learning_rate=0.1, schedule="constant"),
+        on_event=on_event,
+        control=control,
+    )
+    recoveries = [e for e in events if isinstance(e, DivergenceRecovered)]
+    assert result.reason == "finished"
+    assert recoveries and recoveries[0].previous_learning_rate == 1000.0
+    assert recoveries[0].epoch == 2
+    assert result.final_learning_rate < 1000.0
+    assert result.test_accuracy >= 0.95
+    assert [e.epoch for e in events if isinstance(e, EpochEnd)] == [1, 2, 3]
 
 
 def test_augmented_training_still_learns():
@@ -192,3 +275,5 @@ def test_bad_settings_are_rejected():
         TrainConfig(learning_rate=-1)
     with pytest.raises(ValueError, match="schedule"):
         TrainConfig(schedule="sometimes")
+    with pytest.raises(ValueError, match="divergence policy"):
+        TrainConfig(on_divergence="panic")

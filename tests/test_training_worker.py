@@ -309,9 +309,21 @@ def test_abandoned_run_ends_quickly_without_results(digit_folder):
     assert not any(isinstance(message, (Finished, Evaluating)) for message in drain(messages))
 
 
-def test_diverging_run_ends_with_the_last_good_weights(digit_folder):
+def test_diverging_run_recovers_by_default(digit_folder):
     messages: queue.SimpleQueue = queue.SimpleQueue()
-    job = training_job(digit_folder, learning_rate=10.0, schedule="constant", epochs=5)
+    job = training_job(digit_folder, learning_rate=10.0, schedule="constant", epochs=3)
+    finished = run_worker(TrainingWorker(job, messages))[-1]
+    assert isinstance(finished, Finished)
+    assert finished.result.reason == "finished"
+    assert finished.result.divergences >= 1
+    assert finished.result.final_learning_rate < 10.0
+
+
+def test_diverging_run_under_the_stop_policy_ends_with_the_last_good_weights(digit_folder):
+    messages: queue.SimpleQueue = queue.SimpleQueue()
+    job = training_job(
+        digit_folder, learning_rate=10.0, schedule="constant", epochs=5, on_divergence="stop"
+    )
     finished = run_worker(TrainingWorker(job, messages))[-1]
     assert isinstance(finished, Finished)
     assert finished.result.reason == "diverged"
