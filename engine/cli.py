@@ -17,6 +17,7 @@ current batch and saves what was learned.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -71,6 +72,7 @@ from engine.train import (
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130
+EXIT_SIGNAL_BASE = 128
 PROGRESS_INTERVAL_SECONDS = 0.1
 BAR_WIDTH = 24
 MEGABYTE = 1024 * 1024
@@ -108,6 +110,7 @@ class ProgressLine:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line with argv (default sys.argv[1:]); return the process exit code."""
     args = build_parser().parse_args(argv)
+    _exit_cleanly_on_sigterm()
     try:
         return _run(args)
     except BrokenPipeError:
@@ -115,6 +118,17 @@ def main(argv: list[str] | None = None) -> int:
         # Python from complaining when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILURE
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """Make SIGTERM raise SystemExit, so downloads and saves remove their temp files first."""
+
+    def handle(signal_number: int, frame: object) -> None:
+        raise SystemExit(EXIT_SIGNAL_BASE + signal_number)
+
+    # Only the main thread may set handlers; embedded callers keep their own.
+    with contextlib.suppress(ValueError):
+        signal.signal(signal.SIGTERM, handle)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -20,6 +20,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import BinaryIO
 
+from engine.regularfile import NotRegularFile, open_regular
+
 IMAGE_ROWS = 28
 IMAGE_COLUMNS = 28
 IMAGE_BYTES = IMAGE_ROWS * IMAGE_COLUMNS
@@ -29,6 +31,12 @@ GZIP_SUFFIX = ".gz"
 # zlib selects the gzip container (header and CRC trailer) when 16 is added to the window bits.
 GZIP_WBITS = 16 + zlib.MAX_WBITS
 READ_CHUNK_BYTES = 1 << 20
+OUTPUT_CHUNK_BYTES = 1 << 20
+# Deflate cannot compress better than about 1032:1, so a gzip file of n bytes holds less
+# than this many times n; an IDX header declaring more is lying.
+MAX_DEFLATE_RATIO = 1100
+# The largest IDX content read (MNIST's training images are 47 MB).
+MAX_IDX_DATA_BYTES = 256 * 2**20
 IDX_MAGIC_BYTES = 4
 IDX_DIMENSION_BYTES = 4
 IDX_UNSIGNED_BYTE = 0x08
@@ -97,7 +105,7 @@ class IdxArray:
     """An unsigned-byte IDX array: its dimensions and its row-major bytes (len = product)."""
 
     dims: tuple[int, ...]
-    data: bytes
+    data: bytes | bytearray
 
 
 @dataclass(frozen=True)
@@ -136,8 +144,10 @@ class Dataset:
 def decompressed_chunks(chunks: Iterable[bytes]) -> Iterator[bytes]:
     """Yield the content of a byte stream, gunzipping it when it starts with the gzip magic.
 
-    Concatenated gzip members are joined, as gzip(1) does. Raises DataError, without a
-    file name (callers add it), for a corrupt or truncated gzip stream.
+    Concatenated gzip members are joined, as gzip(1) does. Each yielded piece is at most
+    OUTPUT_CHUNK_BYTES, however well the input compresses, so a caller that stops early
+    never holds more. Raises DataError, without a file name (callers add it), for a corrupt
+    or truncated gzip stream.
     """
     chunk_iterator = iter(chunks)
     head = b""
@@ -153,52 +163,93 @@ def decompressed_chunks(chunks: Iterable[bytes]) -> Iterator[bytes]:
     decompressor = None
     for chunk in chain([head], chunk_iterator):
         remaining = chunk
-        while remaining:
+        while remaining or decompressor is not None:
             if decompressor is None:
                 decompressor = zlib.decompressobj(GZIP_WBITS)
             try:
-                output = decompressor.decompress(remaining)
+                output = decompressor.decompress(remaining, OUTPUT_CHUNK_BYTES)
             except zlib.error as error:
                 raise DataError(f"corrupt gzip stream ({error})") from error
             if output:
                 yield output
-            if not decompressor.eof:
+            if decompressor.eof:
+                remaining = decompressor.unused_data
+                decompressor = None
+                continue
+            remaining = decompressor.unconsumed_tail
+            # A full output piece may leave more output inside zlib even with no input left.
+            if not remaining and len(output) < OUTPUT_CHUNK_BYTES:
                 break
-            remaining = decompressor.unused_data
-            decompressor = None
     if decompressor is not None:
         raise DataError("truncated gzip stream: the compressed data ends before its end marker")
 
 
-def digest_chunks(chunks: Iterable[bytes]) -> ContentDigest:
-    """Return the SHA-256 and size of the decompressed content of a (maybe gzip) byte stream."""
+def digest_chunks(chunks: Iterable[bytes], max_size: int | None = None) -> ContentDigest:
+    """Return the SHA-256 and size of the decompressed content of a (maybe gzip) byte stream.
+
+    With `max_size`, raises DataError as soon as the content grows beyond that many bytes.
+    """
     hasher = hashlib.sha256()
     size = 0
     for piece in decompressed_chunks(chunks):
         hasher.update(piece)
         size += len(piece)
+        if max_size is not None and size > max_size:
+            raise DataError(
+                f"wrong size: decompressed content goes beyond the {max_size} bytes expected"
+            )
     return ContentDigest(hasher.hexdigest(), size)
 
 
-def digest_file(path: str | os.PathLike) -> ContentDigest:
-    """Return the SHA-256 and size of a file's decompressed content, reading it in 1 MiB chunks."""
+def digest_file(path: str | os.PathLike, max_size: int | None = None) -> ContentDigest:
+    """Return the SHA-256 and size of a file's decompressed content, reading it in 1 MiB chunks.
+
+    With `max_size`, stops with DataError once the content grows beyond that many bytes.
+    """
     path = Path(path)
-    with _errors_naming(path), path.open("rb") as file:
-        return digest_chunks(_file_chunks(file))
+    with _errors_naming(path), open_regular(path) as file:
+        return digest_chunks(_file_chunks(file), max_size)
 
 
-def read_idx(path: str | os.PathLike, expected_ndim: int | None = None) -> IdxArray:
+def read_idx(
+    path: str | os.PathLike,
+    expected_ndim: int | None = None,
+    item_shape: tuple[int, ...] | None = None,
+) -> IdxArray:
     """Read an unsigned-byte IDX file (gzip or raw) into dims and row-major bytes.
 
     With `expected_ndim`, the magic number must be exactly that of an unsigned-byte array of
-    that many dimensions. Raises DataError naming the file if it cannot be read, is not a
-    supported IDX file, or its length does not match its header exactly.
+    that many dimensions; with `item_shape`, every dimension after the first must match it
+    (e.g. (28, 28) for images). The header is checked for plausibility before any data is
+    read, exactly the bytes it declares are read into one buffer, and trailing data is
+    refused as soon as it appears, so a small file cannot make this hold much more than its
+    declared content (at most MAX_IDX_DATA_BYTES). Raises DataError naming the file if it
+    cannot be read, is not a supported IDX file, or its length does not match its header.
     """
     path = Path(path)
-    with _errors_naming(path):
-        with path.open("rb") as file:
-            content = b"".join(decompressed_chunks(_file_chunks(file)))
-        return _parse_idx(content, expected_ndim)
+    with _errors_naming(path), open_regular(path) as file:
+        stored_bytes = os.fstat(file.fileno()).st_size
+        stream = _ExactReader(decompressed_chunks(_file_chunks(file)))
+        dims = _read_idx_header(stream, expected_ndim)
+        expected_bytes = math.prod(dims)
+        if item_shape is not None and tuple(dims[1:]) != item_shape:
+            raise DataError(
+                f"{IDX_ITEM_NOUNS.get(len(dims), 'items')} are"
+                f" {'x'.join(map(str, dims[1:]))} pixels, expected {'x'.join(map(str, item_shape))}"
+            )
+        _check_plausible_size(dims, expected_bytes, stored_bytes)
+        data = stream.read_into(bytearray(expected_bytes))
+        if len(data) < expected_bytes:
+            raise DataError(
+                f"truncated: header says {_describe_dims(dims)} ({expected_bytes} bytes) "
+                f"but only {len(data)} bytes follow"
+            )
+        if stream.has_more():
+            raise DataError(
+                f"trailing data: header says {_describe_dims(dims)} ({expected_bytes} bytes) "
+                "but more bytes follow"
+            )
+        return IdxArray(dims, data)
 
 
 def find_mnist_file(folder: str | os.PathLike, name: str) -> Path | None:
@@ -224,25 +275,21 @@ def load_mnist(folder: str | os.PathLike, split: str) -> Dataset:
     images_name, labels_name = SPLIT_FILES[split]
     images_path = _require_mnist_file(folder, images_name)
     labels_path = _require_mnist_file(folder, labels_name)
-    images = read_idx(images_path, expected_ndim=3)
     labels = read_idx(labels_path, expected_ndim=1)
-    image_count, rows, columns = images.dims
-    if (rows, columns) != (IMAGE_ROWS, IMAGE_COLUMNS):
-        raise DataError(
-            f"{images_path}: images are {rows}x{columns} pixels, "
-            f"expected {IMAGE_ROWS}x{IMAGE_COLUMNS}"
-        )
+    _check_labels(labels_path, labels.data)
+    images = read_idx(images_path, expected_ndim=3, item_shape=(IMAGE_ROWS, IMAGE_COLUMNS))
+    image_count = images.dims[0]
     label_count = labels.dims[0]
     if label_count != image_count:
         raise DataError(
             f"{split}: {image_count} images in {images_path.name} "
             f"but {label_count} labels in {labels_path.name}"
         )
-    _check_labels(labels_path, labels.data)
-    pixels = images.data
+    pixels = memoryview(images.data)
     image_list = [
-        pixels[start : start + IMAGE_BYTES] for start in range(0, len(pixels), IMAGE_BYTES)
+        bytes(pixels[start : start + IMAGE_BYTES]) for start in range(0, len(pixels), IMAGE_BYTES)
     ]
+    pixels.release()
     return Dataset(image_list, list(labels.data))
 
 
@@ -258,21 +305,60 @@ def _errors_naming(path: Path) -> Iterator[None]:
         yield
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
+    except NotRegularFile as error:
+        raise DataError(f"{path}: {error.strerror}") from None
     except OSError as error:
         raise DataError(f"{path}: cannot read file ({error.strerror or error})") from error
     except DataError as error:
         raise DataError(f"{path}: {error}") from error
 
 
-def _parse_idx(content: bytes, expected_ndim: int | None) -> IdxArray:
-    """Split decompressed IDX `content` into dims and data, validating header and length."""
-    if len(content) < IDX_MAGIC_BYTES:
+class _ExactReader:
+    """Read exact byte counts from an iterator of chunks, holding at most one chunk back."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._pending = memoryview(b"")
+
+    def read_into(self, buffer: bytearray) -> bytearray:
+        """Fill `buffer` from the stream; return it, cut short if the stream ended first."""
+        filled = 0
+        target = memoryview(buffer)
+        while filled < len(buffer):
+            if not self._pending and not self._refill():
+                target.release()
+                del buffer[filled:]
+                return buffer
+            taken = min(len(self._pending), len(buffer) - filled)
+            target[filled : filled + taken] = self._pending[:taken]
+            self._pending = self._pending[taken:]
+            filled += taken
+        target.release()
+        return buffer
+
+    def has_more(self) -> bool:
+        """Return True if any byte follows; reads at most one more chunk to find out."""
+        return bool(self._pending) or self._refill()
+
+    def _refill(self) -> bool:
+        """Take the next non-empty chunk; return False at the end of the stream."""
+        for chunk in self._chunks:
+            if chunk:
+                self._pending = memoryview(chunk)
+                return True
+        return False
+
+
+def _read_idx_header(stream: _ExactReader, expected_ndim: int | None) -> tuple[int, ...]:
+    """Read and validate an IDX magic number and dimensions; return the dimensions."""
+    magic_bytes = bytes(stream.read_into(bytearray(IDX_MAGIC_BYTES)))
+    if len(magic_bytes) < IDX_MAGIC_BYTES:
         raise DataError(
-            f"truncated: {len(content)} bytes, too short for the "
+            f"truncated: {len(magic_bytes)} bytes, too short for the "
             f"{IDX_MAGIC_BYTES}-byte IDX magic number"
         )
-    magic = int.from_bytes(content[:IDX_MAGIC_BYTES], "big")
-    data_type, ndim = content[2], content[3]
+    magic = int.from_bytes(magic_bytes, "big")
+    data_type, ndim = magic_bytes[2], magic_bytes[3]
     if expected_ndim is not None:
         expected_magic = IDX_UNSIGNED_BYTE << 8 | expected_ndim
         if magic != expected_magic:
@@ -281,7 +367,7 @@ def _parse_idx(content: bytes, expected_ndim: int | None) -> IdxArray:
                 f"wrong magic number 0x{magic:08x}, expected 0x{expected_magic:08x} "
                 f"(IDX unsigned-byte {expected_ndim}-D {noun})"
             )
-    elif content[:2] != b"\0\0":
+    elif magic_bytes[:2] != b"\0\0":
         raise DataError(
             f"wrong magic number 0x{magic:08x}: not an IDX file (its first two bytes must be 0)"
         )
@@ -293,26 +379,32 @@ def _parse_idx(content: bytes, expected_ndim: int | None) -> IdxArray:
         )
     elif ndim == 0:
         raise DataError(f"magic number 0x{magic:08x} declares 0 dimensions")
-    header_bytes = IDX_MAGIC_BYTES + IDX_DIMENSION_BYTES * ndim
-    if len(content) < header_bytes:
+    dims_bytes = stream.read_into(bytearray(IDX_DIMENSION_BYTES * ndim))
+    if len(dims_bytes) < IDX_DIMENSION_BYTES * ndim:
+        header_bytes = IDX_MAGIC_BYTES + IDX_DIMENSION_BYTES * ndim
         raise DataError(
-            f"truncated: {len(content)} bytes, too short for the {header_bytes}-byte header "
-            f"of a {ndim}-D IDX file"
+            f"truncated: {IDX_MAGIC_BYTES + len(dims_bytes)} bytes, too short for the "
+            f"{header_bytes}-byte header of a {ndim}-D IDX file"
         )
-    dims = struct.unpack(f">{ndim}I", content[IDX_MAGIC_BYTES:header_bytes])
-    expected_bytes = math.prod(dims)
-    actual_bytes = len(content) - header_bytes
-    if actual_bytes < expected_bytes:
+    return struct.unpack(f">{ndim}I", dims_bytes)
+
+
+def _check_plausible_size(dims: tuple[int, ...], expected_bytes: int, stored_bytes: int) -> None:
+    """Raise DataError if the declared content cannot be right, before reading any of it.
+
+    `stored_bytes` is the size of the file on disk: the content it holds is at most that
+    (raw) or MAX_DEFLATE_RATIO times that (gzip), and never more than MAX_IDX_DATA_BYTES.
+    """
+    if expected_bytes > MAX_IDX_DATA_BYTES:
         raise DataError(
-            f"truncated: header says {_describe_dims(dims)} ({expected_bytes} bytes) "
-            f"but only {actual_bytes} bytes follow"
+            f"header says {_describe_dims(dims)} ({expected_bytes} bytes), more than the"
+            f" {MAX_IDX_DATA_BYTES // 2**20} MB an IDX file may hold here"
         )
-    if actual_bytes > expected_bytes:
+    if expected_bytes > stored_bytes * MAX_DEFLATE_RATIO:
         raise DataError(
-            f"{actual_bytes - expected_bytes} trailing bytes: header says {_describe_dims(dims)} "
-            f"({expected_bytes} bytes) but {actual_bytes} bytes follow"
+            f"truncated: header says {_describe_dims(dims)} ({expected_bytes} bytes) but the"
+            f" file has only {stored_bytes} bytes"
         )
-    return IdxArray(dims, content[header_bytes:])
 
 
 def _describe_dims(dims: tuple[int, ...]) -> str:

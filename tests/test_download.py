@@ -7,10 +7,18 @@ real mirrors are never contacted.
 import functools
 import gzip
 import hashlib
+import os
 import random
+import signal
 import socket
 import struct
+import subprocess
+import sys
 import threading
+import time
+import urllib.error
+import urllib.request
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,19 +29,29 @@ import pytest
 from engine.download import (
     DEFAULT_MIRRORS,
     DOWNLOAD_CHUNK_BYTES,
+    TEMP_FILE_SUFFIX,
     DownloadCancelled,
     DownloadError,
+    _NoDowngradeRedirectHandler,
     download_mnist,
     verify_mnist,
 )
 from engine.mnist import DataError, MnistFile, load_mnist
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
 FAKE_TRAIN_COUNT = 200  # enough random images that train-images spans several chunks
 FAKE_TEST_COUNT = 2
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
 STALL_RELEASE_SECONDS = 5.0
 SHORT_TIMEOUT_SECONDS = 0.3
 SERVER_POLL_SECONDS = 0.01  # how quickly the fake server notices shutdown
+HOSTILE_MAX_BYTES = 64 * 2**20  # what a hostile mirror sends at most, should the client not stop
+TRICKLE_INTERVAL_SECONDS = 0.05
+STALL_SECONDS = 0.5
+DEADLINE_SECONDS = 1.5
+# The slowest a hostile mirror may keep the downloader: its deadline or stall window, plus
+# scheduling slack on a busy machine.
+SECONDS_BOUND = 6.0
 
 
 def idx_bytes(dims: tuple[int, ...], data: bytes) -> bytes:
@@ -102,6 +120,138 @@ def serve_body(behaviour: str, name: str) -> tuple[bytes, int | None] | None:
     return bodies.get(behaviour)
 
 
+def send_endless(handler: BaseHTTPRequestHandler, stop: threading.Event) -> None:
+    """Send a body with no Content-Length that never ends (until HOSTILE_MAX_BYTES)."""
+    handler.send_response(200)
+    handler.end_headers()
+    send_until_stopped(handler, stop, b"")
+
+
+def send_gzip_bomb(handler: BaseHTTPRequestHandler, stop: threading.Event) -> None:
+    """Send a gzip stream of zeros that never ends: few bytes on the wire, endless content."""
+    handler.send_response(200)
+    handler.end_headers()
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(2**20)
+    sent = 0
+    try:
+        while sent < HOSTILE_MAX_BYTES and not stop.is_set():
+            piece = compressor.compress(block) + compressor.flush(zlib.Z_SYNC_FLUSH)
+            handler.wfile.write(piece)
+            sent += len(piece)
+    except OSError:
+        pass
+
+
+def send_lying_length(handler: BaseHTTPRequestHandler, stop: threading.Event) -> None:
+    """Announce a terabyte, then send bytes until the client gives up."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(10**12))
+    handler.end_headers()
+    send_until_stopped(handler, stop, b"")
+
+
+def send_empty_members(handler: BaseHTTPRequestHandler, stop: threading.Event) -> None:
+    """Send empty gzip members for ever: the body grows while its content stays empty."""
+    handler.send_response(200)
+    handler.end_headers()
+    member = gzip.compress(b"")
+    send_until_stopped(handler, stop, member * (DOWNLOAD_CHUNK_BYTES // len(member)), block=None)
+
+
+def send_until_stopped(
+    handler: BaseHTTPRequestHandler,
+    stop: threading.Event,
+    head: bytes,
+    block: bytes | None = bytes(DOWNLOAD_CHUNK_BYTES),
+) -> None:
+    """Write `head`, then `block` (default zeros; None: `head` again) until the client hangs
+    up, `stop` is set or HOSTILE_MAX_BYTES are sent."""
+    block = head if block is None else block
+    sent = 0
+    try:
+        handler.wfile.write(head)
+        while sent < HOSTILE_MAX_BYTES and not stop.is_set():
+            handler.wfile.write(block)
+            sent += len(block)
+    except OSError:
+        pass  # the downloader hung up, as it should
+
+
+def send_trickle(handler: BaseHTTPRequestHandler, stop: threading.Event) -> None:
+    """Send one byte every TRICKLE_INTERVAL_SECONDS of a body that claims 1000 bytes."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", "1000")
+    handler.end_headers()
+    trickle(handler, stop, b"\x1f" * 1000)
+
+
+def send_trickled_headers(handler: BaseHTTPRequestHandler, stop: threading.Event) -> None:
+    """Send the status line and headers one byte at a time, for ever (capped)."""
+    trickle(handler, stop, b"HTTP/1.1 200 OK\r\n" + b"X-Padding: " + b"a" * 60_000)
+
+
+def send_steady_flow(handler: BaseHTTPRequestHandler, stop: threading.Event) -> None:
+    """Send 4 kB every TRICKLE_INTERVAL_SECONDS: fast enough not to stall, endless in time."""
+    handler.send_response(200)
+    handler.end_headers()
+    trickle(handler, stop, bytes(4096 * 1000), piece=4096)
+
+
+def trickle(
+    handler: BaseHTTPRequestHandler, stop: threading.Event, body: bytes, piece: int = 1
+) -> None:
+    """Write `body` `piece` bytes at a time, pausing between pieces, until stopped or refused."""
+    try:
+        for start in range(0, len(body), piece):
+            if stop.wait(TRICKLE_INTERVAL_SECONDS):
+                return
+            handler.wfile.write(body[start : start + piece])
+            handler.wfile.flush()
+    except OSError:
+        pass
+
+
+def send_redirect_loop(handler: BaseHTTPRequestHandler, stop: threading.Event) -> None:
+    """Redirect to the same URL for ever."""
+    handler.send_response(302)
+    handler.send_header("Location", handler.path)
+    handler.send_header("Content-Length", "0")
+    handler.end_headers()
+
+
+def send_redirect_to_endless(handler: BaseHTTPRequestHandler, stop: threading.Event) -> None:
+    """Redirect to a mirror whose body never ends."""
+    name = handler.path.rsplit("/", 1)[1]
+    handler.send_response(301)
+    handler.send_header("Location", f"/endless/{name}")
+    handler.send_header("Content-Length", "0")
+    handler.end_headers()
+
+
+def send_redirect_to_good(handler: BaseHTTPRequestHandler, stop: threading.Event) -> None:
+    """Redirect to the good mirror."""
+    name = handler.path.rsplit("/", 1)[1]
+    handler.send_response(302)
+    handler.send_header("Location", f"/good/{name}")
+    handler.send_header("Content-Length", "0")
+    handler.end_headers()
+
+
+HOSTILE_BEHAVIOURS = {
+    "endless": send_endless,
+    "gzip-bomb": send_gzip_bomb,
+    "lying-length": send_lying_length,
+    "empty-members": send_empty_members,
+    "trickle": send_trickle,
+    "trickled-headers": send_trickled_headers,
+    "steady-flow": send_steady_flow,
+    "redirect-loop": send_redirect_loop,
+    "redirect-to-endless": send_redirect_to_endless,
+    "redirect-to-good": send_redirect_to_good,
+}
+
+
 @pytest.fixture
 def mirrors() -> Iterator[FakeMirrors]:
     """Run the fake mirror server in a thread for one test."""
@@ -112,6 +262,9 @@ def mirrors() -> Iterator[FakeMirrors]:
         def do_GET(self) -> None:
             requested_paths.append(self.path)
             _, behaviour, name = self.path.split("/", 2)
+            if behaviour in HOSTILE_BEHAVIOURS:
+                HOSTILE_BEHAVIOURS[behaviour](self, release_stalled)
+                return
             if behaviour == "stall":
                 self.send_response(200)
                 self.send_header("Content-Length", "1000")
@@ -336,3 +489,122 @@ def test_verify_reports_missing_and_corrupt_files(tmp_path: Path, mirrors: FakeM
 def test_empty_mirror_list_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no mirrors given"):
         download_mnist(tmp_path, [], files=fake_files())
+
+
+def downloaded_within_bounds(
+    tmp_path: Path, mirror_urls: list[str], **limits: float
+) -> tuple[DownloadError | None, float]:
+    """Run download_mnist with short limits; return its error (or None) and the seconds taken."""
+    started = time.monotonic()
+    try:
+        download_mnist(
+            tmp_path,
+            mirror_urls,
+            timeout=limits.get("timeout", STALL_SECONDS),
+            deadline=limits.get("deadline", DEADLINE_SECONDS),
+            files=fake_files(),
+        )
+    except DownloadError as error:
+        return error, time.monotonic() - started
+    return None, time.monotonic() - started
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "reason"),
+    [
+        ("endless", "wrong size: decompressed content goes beyond the 156816 bytes expected"),
+        ("gzip-bomb", "wrong size: decompressed content goes beyond the 156816 bytes"),
+        ("lying-length", "the server announced 1000000000000 bytes, more than the"),
+        ("empty-members", "the server sent more than the"),
+        ("trickle", "stalled: fewer than 1024 bytes in 0.5 s"),
+        ("trickled-headers", "took longer than the 1.5 s allowed for one file"),
+        ("steady-flow", "took longer than the 1.5 s allowed for one file"),
+        ("redirect-loop", "HTTP 3"),
+        ("redirect-to-endless", "wrong size: decompressed content goes beyond"),
+    ],
+)
+def test_hostile_mirror_is_abandoned_within_limits(
+    tmp_path: Path, mirrors: FakeMirrors, behaviour: str, reason: str
+) -> None:
+    error, seconds = downloaded_within_bounds(tmp_path, [mirrors.url(behaviour)])
+    assert error is not None
+    assert f"  {mirrors.url(behaviour)}{TRAIN_IMAGES}: {reason}" in str(error)
+    assert seconds < SECONDS_BOUND
+    assert folder_listing(tmp_path) == []
+
+
+def test_hostile_mirror_falls_through_to_good_one(tmp_path: Path, mirrors: FakeMirrors) -> None:
+    hostile = [mirrors.url(name) for name in ("endless", "gzip-bomb", "trickle", "redirect-loop")]
+    error, seconds = downloaded_within_bounds(
+        tmp_path, [*hostile, mirrors.url("redirect-to-good")], deadline=SECONDS_BOUND
+    )
+    assert error is None
+    assert seconds < len(fake_files()) * SECONDS_BOUND
+    assert verify_mnist(tmp_path, fake_files()) == dict.fromkeys(fake_files(), True)
+    assert folder_listing(tmp_path) == sorted(fake_files())
+
+
+def test_https_to_http_redirect_is_refused() -> None:
+    handler = _NoDowngradeRedirectHandler()
+    request = urllib.request.Request("https://example.org/mnist/x.gz")
+    with pytest.raises(urllib.error.URLError, match="refused a redirect from https"):
+        handler.redirect_request(request, None, 302, "Found", {}, "http://example.org/x.gz")
+    followed = handler.redirect_request(
+        request, None, 302, "Found", {}, "https://mirror.example.org/x.gz"
+    )
+    assert followed is not None and followed.full_url == "https://mirror.example.org/x.gz"
+
+
+def test_interrupt_mid_download_leaves_nothing(tmp_path: Path, mirrors: FakeMirrors) -> None:
+    def interrupt_after_first_chunk(name: str, done: int, total: int | None) -> None:
+        if done > 0:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        download_mnist(
+            tmp_path,
+            [mirrors.url("good")],
+            progress=interrupt_after_first_chunk,
+            files=fake_files(),
+        )
+    assert folder_listing(tmp_path) == []
+
+
+def test_temp_files_left_by_a_killed_run_are_removed(tmp_path: Path, mirrors: FakeMirrors) -> None:
+    (tmp_path / f".{TRAIN_IMAGES}.k1ll3d{TEMP_FILE_SUFFIX}").write_bytes(bytes(1000))
+    download_mnist(tmp_path, [mirrors.url("good")], files=fake_files())
+    assert folder_listing(tmp_path) == sorted(fake_files())
+
+
+def test_sigterm_mid_download_leaves_nothing(tmp_path: Path, mirrors: FakeMirrors) -> None:
+    """SIGTERM to the CLI while a mirror trickles: it exits and removes its temp file."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "download",
+            "--data",
+            str(tmp_path),
+            "--mirror",
+            mirrors.url("trickle"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    try:
+        waited = 0.0
+        while not any(path.suffix == TEMP_FILE_SUFFIX for path in tmp_path.iterdir()):
+            assert waited < SECONDS_BOUND and process.poll() is None
+            time.sleep(0.02)
+            waited += 0.02
+        process.send_signal(signal.SIGTERM)
+        process.wait(SECONDS_BOUND)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 128 + signal.SIGTERM
+    assert b"Traceback" not in process.stderr.read()
+    process.stderr.close()
+    assert folder_listing(tmp_path) == []

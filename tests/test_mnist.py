@@ -4,6 +4,9 @@ import gzip
 import hashlib
 import os
 import struct
+import subprocess
+import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -148,7 +151,7 @@ def test_trailing_bytes_are_reported(tmp_path: Path) -> None:
     with pytest.raises(DataError) as caught:
         read_idx(path)
     assert str(caught.value) == (
-        f"{path}: 2 trailing bytes: header says 3 labels (3 bytes) but 5 bytes follow"
+        f"{path}: trailing data: header says 3 labels (3 bytes) but more bytes follow"
     )
 
 
@@ -312,3 +315,89 @@ def test_real_mnist_loads_and_verifies() -> None:
     assert test.labels[:10] == REAL_TEST_FIRST_LABELS
     assert all(len(image) == IMAGE_BYTES for image in train.images)
     assert verify_mnist(folder) == dict.fromkeys(MNIST_FILES, True)
+
+
+BOMB_MEMBER_BYTES = 64 * 2**20
+BOMB_MEMBERS = 64  # 4 GiB of content in about 4 MB of gzip
+BOMB_MAX_SECONDS = 20.0
+# Peak RSS of a child that reads the bomb: the interpreter plus one copy of what the header
+# declares (47 MB), never the 4 GiB the file expands to.
+BOMB_MAX_RSS_BYTES = 160 * 2**20
+BOMB_READER = """
+import resource, sys, time
+from engine.mnist import DataError, read_idx
+started = time.monotonic()
+try:
+    read_idx(sys.argv[1], expected_ndim=3, item_shape=(28, 28))
+except DataError as error:
+    message = str(error)
+else:
+    message = "accepted"
+scale = 1 if sys.platform == "darwin" else 1024
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale, time.monotonic() - started)
+print(message)
+"""
+
+
+def write_gzip_bomb(path: Path, header: bytes) -> None:
+    """Write `header` then BOMB_MEMBERS × 64 MiB of zeros as concatenated gzip members."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    zeros = bytes(2**20)
+    member = compressor.compress(header)
+    for _ in range(BOMB_MEMBER_BYTES // len(zeros)):
+        member += compressor.compress(zeros)
+    member += compressor.flush()
+    plain_member = gzip.compress(bytes(BOMB_MEMBER_BYTES), 9)
+    with path.open("wb") as file:
+        file.write(member)
+        for _ in range(BOMB_MEMBERS - 1):
+            file.write(plain_member)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="measures peak RSS with the resource module")
+@pytest.mark.parametrize(
+    ("dims", "reason"),
+    [
+        ((60_000, 28, 28), "trailing data: header says 60000 images of 28x28"),
+        ((5_000_000, 28, 28), "more than the 256 MB an IDX file may hold here"),
+        ((2**32 - 1, 28, 28), "more than the 256 MB an IDX file may hold here"),
+    ],
+)
+def test_gzip_bomb_is_refused_quickly_with_bounded_memory(
+    tmp_path: Path, dims: tuple[int, ...], reason: str
+) -> None:
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    write_gzip_bomb(path, idx_bytes(dims, b""))
+    assert path.stat().st_size < 5 * 2**20
+    completed = subprocess.run(
+        [sys.executable, "-c", BOMB_READER, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=BOMB_MAX_SECONDS,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        check=True,
+    )
+    figures, message = completed.stdout.splitlines()
+    peak_rss, seconds = figures.split()
+    assert reason in message
+    assert int(peak_rss) < BOMB_MAX_RSS_BYTES
+    assert float(seconds) < BOMB_MAX_SECONDS
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX only")
+def test_fifo_and_folder_are_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "train-images-idx3-ubyte"
+    os.mkfifo(fifo)
+    with pytest.raises(DataError, match=r"it is a named pipe \(FIFO\), not a file"):
+        read_idx(fifo)
+    with pytest.raises(DataError, match=r"it is a named pipe \(FIFO\), not a file"):
+        digest_file(fifo)
+    with pytest.raises(DataError, match="it is a folder, not a file"):
+        read_idx(tmp_path)
+    assert find_mnist_file(tmp_path, "train-images-idx3-ubyte.gz") is None
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_device_is_refused_at_once() -> None:
+    with pytest.raises(DataError, match="it is a character device, not a file"):
+        read_idx("/dev/zero")
