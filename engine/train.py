@@ -66,12 +66,9 @@ class TrainConfig:
             raise ValueError("epochs must be at least 1")
         if not 1 <= self.batch_size <= 4096:
             raise ValueError("batch size must be between 1 and 4096")
-        if not (self.learning_rate > 0.0 and math.isfinite(self.learning_rate)):
-            raise ValueError("learning rate must be a positive number")
-        if not 0.0 <= self.momentum < 1.0:
-            raise ValueError("momentum must be in [0, 1)")
-        if not 0.0 <= self.weight_decay < 1.0:
-            raise ValueError("weight decay must be in [0, 1)")
+        check_learning_rate(self.learning_rate)
+        check_momentum(self.momentum)
+        check_weight_decay(self.weight_decay)
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; choose one of {SCHEDULES}")
         if self.limit is not None and self.limit < 1:
@@ -83,9 +80,29 @@ class TrainConfig:
             )
 
 
+def check_learning_rate(learning_rate: float) -> None:
+    """Raise ValueError unless the learning rate is a positive finite number."""
+    if not (learning_rate > 0.0 and math.isfinite(learning_rate)):
+        raise ValueError("learning rate must be a positive number")
+
+
+def check_momentum(momentum: float) -> None:
+    """Raise ValueError unless the momentum is in [0, 1)."""
+    if not 0.0 <= momentum < 1.0:
+        raise ValueError("momentum must be in [0, 1)")
+
+
+def check_weight_decay(weight_decay: float) -> None:
+    """Raise ValueError unless the weight decay (per unit of learning rate) is in [0, 1)."""
+    if not 0.0 <= weight_decay < 1.0:
+        raise ValueError("weight decay must be in [0, 1)")
+
+
 @dataclass(frozen=True)
 class BatchEnd:
-    """Report one finished mini-batch (losses are per sample, learning rate as applied)."""
+    """Report one finished mini-batch (losses are per sample; learning rate, momentum and weight
+    decay as applied to it). `total_samples` grows when `TrainingControl.extend_epochs` adds
+    epochs."""
 
     epoch: int
     batch: int
@@ -97,6 +114,8 @@ class BatchEnd:
     learning_rate: float
     samples_per_second: float
     elapsed_seconds: float
+    momentum: float = 0.0
+    weight_decay: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -143,7 +162,19 @@ class DivergenceRecovered:
     message: str
 
 
-TrainingEvent = BatchEnd | EpochEnd | WeightsSnapshot | DivergenceRecovered
+@dataclass(frozen=True)
+class Paused:
+    """Say that the run now waits before batch `batch` (1-based) of epoch `epoch`, with
+    `samples_seen` samples trained: `TrainingControl.pause` was called or a `step` finished.
+    Sent once per pause, before the loop blocks. A run paused after its last epoch waits too
+    (epoch is then one past the last), so `extend_epochs` can still give it more."""
+
+    epoch: int
+    batch: int
+    samples_seen: int
+
+
+TrainingEvent = BatchEnd | EpochEnd | WeightsSnapshot | DivergenceRecovered | Paused
 
 
 @dataclass
@@ -168,15 +199,25 @@ class TrainingResult:
 
 
 class TrainingControl:
-    """Steer a running `train` call from another thread; every method is thread-safe."""
+    """Steer a running `train` call from another thread; every method is thread-safe.
+
+    Stop, pause and resume act after the current batch. The learning rate, momentum and weight
+    decay set here replace the run's `TrainConfig` values from the next batch on (a recovered
+    divergence lowers the learning rate here too). `step` lets a paused run train a few more
+    batches; `extend_epochs` makes a run longer while it runs.
+    """
 
     def __init__(self, learning_rate: float | None = None) -> None:
         self.stop_event = threading.Event()
         self._running = threading.Event()
         self._running.set()
         self._lock = threading.Lock()
-        self._learning_rate = learning_rate
+        self._settings: dict[str, float] = {}
+        if learning_rate is not None:
+            self.set_learning_rate(learning_rate)
         self._snapshot_requested = False
+        self._steps_left: int | None = None
+        self._extra_epochs = 0
 
     def stop(self) -> None:
         """Ask the run to stop after the current batch (it also leaves a pause)."""
@@ -184,12 +225,54 @@ class TrainingControl:
         self._running.set()
 
     def pause(self) -> None:
-        """Ask the run to wait after the current batch until `resume` or `stop`."""
-        self._running.clear()
+        """Ask the run to wait after the current batch until `resume`, `step` or `stop`."""
+        with self._lock:
+            self._steps_left = None
+            self._running.clear()
 
     def resume(self) -> None:
-        """Let a paused run continue."""
-        self._running.set()
+        """Let a paused run continue (and cancel what is left of a `step`)."""
+        with self._lock:
+            self._steps_left = None
+            self._running.set()
+
+    def step(self, batches: int = 1) -> None:
+        """Let the run train `batches` more batches and then pause (a `Paused` event follows).
+
+        Meant for a paused run ("one more batch", or `batches_per_epoch` for "+1 epoch"); a
+        running run pauses after that many batches. An epoch finished on the way is tested as
+        usual; a run that reaches its last batch first simply ends.
+        """
+        if batches < 1:
+            raise ValueError("a step is at least one batch")
+        with self._lock:
+            self._steps_left = batches
+            self._running.set()
+
+    def extend_epochs(self, count: int = 1) -> None:
+        """Add `count` epochs to the run (while it runs or is paused; no effect once it ended).
+
+        The learning-rate schedule is stretched over the new length, so a cosine or step
+        schedule near its end rises back a little.
+        """
+        if count < 1:
+            raise ValueError("extend by at least one epoch")
+        with self._lock:
+            self._extra_epochs += count
+
+    def extra_epochs(self) -> int:
+        """Return how many epochs `extend_epochs` has added in total."""
+        with self._lock:
+            return self._extra_epochs
+
+    def batch_done(self) -> None:
+        """Count one finished batch against a `step` in progress (called by the loop)."""
+        with self._lock:
+            if self._steps_left is not None:
+                self._steps_left -= 1
+                if self._steps_left == 0:
+                    self._steps_left = None
+                    self._running.clear()
 
     @property
     def paused(self) -> bool:
@@ -198,15 +281,38 @@ class TrainingControl:
 
     def set_learning_rate(self, learning_rate: float) -> None:
         """Replace the base learning rate from the next batch on (the schedule still applies)."""
-        if not (learning_rate > 0.0 and math.isfinite(learning_rate)):
-            raise ValueError("learning rate must be a positive number")
-        with self._lock:
-            self._learning_rate = learning_rate
+        check_learning_rate(learning_rate)
+        self._set("learning_rate", learning_rate)
 
     def learning_rate(self, default: float) -> float:
         """Return the base learning rate set by `set_learning_rate`, or `default`."""
+        return self._get("learning_rate", default)
+
+    def set_momentum(self, momentum: float) -> None:
+        """Replace the momentum, in [0, 1), from the next batch on."""
+        check_momentum(momentum)
+        self._set("momentum", momentum)
+
+    def momentum(self, default: float) -> float:
+        """Return the momentum set by `set_momentum`, or `default`."""
+        return self._get("momentum", default)
+
+    def set_weight_decay(self, weight_decay: float) -> None:
+        """Replace the weight decay (per unit of learning rate, in [0, 1)) from the next batch."""
+        check_weight_decay(weight_decay)
+        self._set("weight_decay", weight_decay)
+
+    def weight_decay(self, default: float) -> float:
+        """Return the weight decay set by `set_weight_decay`, or `default`."""
+        return self._get("weight_decay", default)
+
+    def _set(self, name: str, value: float) -> None:
         with self._lock:
-            return default if self._learning_rate is None else self._learning_rate
+            self._settings[name] = value
+
+    def _get(self, name: str, default: float) -> float:
+        with self._lock:
+            return self._settings.get(name, default)
 
     def request_snapshot(self) -> None:
         """Ask for a `WeightsSnapshot` event after the current batch."""
@@ -288,8 +394,6 @@ def train(
     checkpoint = fast.to_network()
     size = len(train_set)
     batches_per_epoch = math.ceil(size / config.batch_size)
-    total_batches = batches_per_epoch * config.epochs
-    total_samples = size * config.epochs
     history: list[EpochEnd] = []
     running_loss: float | None = None
     first_loss: float | None = None
@@ -306,14 +410,23 @@ def train(
     def elapsed() -> float:
         return time.perf_counter() - started
 
-    for epoch in range(1, config.epochs + 1):
+    epoch = 0
+    while True:
+        if epoch >= config.epochs + control.extra_epochs():
+            # A paused run does not end on its own: it may yet be given more epochs.
+            if not control.paused or control.stop_event.is_set():
+                break
+            hold(control, emit, Paused(epoch=epoch + 1, batch=1, samples_seen=samples_seen))
+            continue
+        epoch += 1
         order = list(range(size))
         rng.shuffle(order)
         epoch_loss = 0.0
         epoch_correct = 0
         epoch_seen = 0
         for batch_index in range(batches_per_epoch):
-            control.wait_while_paused()
+            if control.paused and not control.stop_event.is_set():
+                hold(control, emit, Paused(epoch, batch_index + 1, samples_seen))
             if control.stop_event.is_set():
                 reason, message = "stopped", "training stopped"
                 break
@@ -328,15 +441,16 @@ def train(
                 ]
             else:
                 batch = [samples[i] for i in indices]
+            epochs = config.epochs + control.extra_epochs()
             base = control.learning_rate(config.learning_rate)
             learning_rate = scheduled_learning_rate(
-                base, config.schedule, batches_done / total_batches
+                base, config.schedule, batches_done / (batches_per_epoch * epochs)
             )
+            momentum = control.momentum(config.momentum)
+            weight_decay = control.weight_decay(config.weight_decay)
             cause = None
             try:
-                loss_sum, correct = fast.train_batch(
-                    batch, learning_rate, config.momentum, config.weight_decay
-                )
+                loss_sum, correct = fast.train_batch(batch, learning_rate, momentum, weight_decay)
             except Diverged as error:
                 cause = str(error).removeprefix("training diverged: ")
             else:
@@ -403,14 +517,17 @@ def train(
                     batch=batch_index + 1,
                     batches_per_epoch=batches_per_epoch,
                     samples_seen=samples_seen,
-                    total_samples=total_samples,
+                    total_samples=size * epochs,
                     loss=batch_loss,
                     running_loss=running_loss,
                     learning_rate=learning_rate,
                     samples_per_second=samples_seen / now if now > 0 else 0.0,
                     elapsed_seconds=now,
+                    momentum=momentum,
+                    weight_decay=weight_decay,
                 )
             )
+            control.batch_done()
             if control.take_snapshot_request():
                 weights = [fast.weights(index) for index in range(len(fast.layers))]
                 emit(WeightsSnapshot(weights=weights, samples_seen=samples_seen))
@@ -423,7 +540,7 @@ def train(
         now = elapsed()
         end = EpochEnd(
             epoch=epoch,
-            epochs=config.epochs,
+            epochs=config.epochs + control.extra_epochs(),
             train_loss=epoch_loss / max(1, epoch_seen),
             train_accuracy=epoch_correct / max(1, epoch_seen),
             test_loss=measured[0] if measured else None,
@@ -448,8 +565,9 @@ def train(
             "epochs": len(history),
             "learning_rate": config.learning_rate,
             "batch_size": config.batch_size,
-            "momentum": config.momentum,
-            "weight_decay": config.weight_decay,
+            # Momentum and weight decay as in force at the end (they can be changed live).
+            "momentum": control.momentum(config.momentum),
+            "weight_decay": control.weight_decay(config.weight_decay),
             "schedule": config.schedule,
             "augment": config.augment,
             "seed": config.seed,
@@ -473,6 +591,12 @@ def train(
         divergences=divergences,
         final_learning_rate=trained.metadata["final_learning_rate"],
     )
+
+
+def hold(control: TrainingControl, emit: Callable[[TrainingEvent], None], paused: Paused) -> None:
+    """Report a pause, then block until the run is resumed, stepped or stopped."""
+    emit(paused)
+    control.wait_while_paused()
 
 
 def diverged_message(cause: str, learning_rate: float, in_a_row: int = 1) -> str:

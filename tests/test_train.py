@@ -1,6 +1,7 @@
 """The training loop: learning, events, stop, pause, live learning rate, divergence."""
 
 import math
+import queue
 import random
 import threading
 import time
@@ -14,6 +15,7 @@ from engine.train import (
     BatchEnd,
     DivergenceRecovered,
     EpochEnd,
+    Paused,
     TrainConfig,
     TrainingControl,
     WeightsSnapshot,
@@ -134,6 +136,179 @@ def test_pause_holds_the_loop_until_resume():
     )
     assert len(times) == 3
     assert times[1] - times[0] >= 0.25
+
+
+def flat_weights(network):
+    return [w for layer in network.weights for row in layer for w in row]
+
+
+def run_with_live_settings(momentum, weight_decay=0.0, live=None):
+    """Train 2 epochs; after the first batch apply live(control); return (result, events)."""
+    control = TrainingControl()
+    events = []
+
+    def on_event(event):
+        events.append(event)
+        if isinstance(event, BatchEnd) and (event.epoch, event.batch) == (1, 1) and live:
+            live(control)
+
+    result = train(
+        Network.create([784, 16, 10], "relu", seed=0),
+        pattern_dataset(300, seed=1),
+        None,
+        TrainConfig(
+            epochs=2,
+            batch_size=10,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            schedule="constant",
+        ),
+        on_event=on_event,
+        control=control,
+    )
+    return result, [e for e in events if isinstance(e, BatchEnd)]
+
+
+def test_live_momentum_takes_effect_from_the_next_batch():
+    switched, batches = run_with_live_settings(0.9, live=lambda c: c.set_momentum(0.0))
+    without, _ = run_with_live_settings(0.0)
+    kept, _ = run_with_live_settings(0.9)
+    assert [b.momentum for b in batches[:3]] == [0.9, 0.0, 0.0]
+    # The first batch's step does not depend on the momentum (the velocity starts at zero),
+    # so switching it off after one batch ends near a run that never had any.
+    near = math.dist(flat_weights(switched.network), flat_weights(without.network))
+    far = math.dist(flat_weights(switched.network), flat_weights(kept.network))
+    assert near < far / 20
+    assert switched.network.metadata["momentum"] == 0.0
+
+
+def test_live_weight_decay_shrinks_the_weights():
+    decayed, batches = run_with_live_settings(0.9, live=lambda c: c.set_weight_decay(0.5))
+    plain, _ = run_with_live_settings(0.9)
+    assert [b.weight_decay for b in batches[:3]] == [0.0, 0.5, 0.5]
+    assert math.hypot(*flat_weights(decayed.network)) < 0.5 * math.hypot(
+        *flat_weights(plain.network)
+    )
+    assert decayed.network.metadata["weight_decay"] == 0.5
+
+
+def test_settings_set_before_the_run_replace_the_config_exactly():
+    control = TrainingControl()
+    control.set_momentum(0.0)
+    control.set_weight_decay(0.01)
+    config = TrainConfig(epochs=1, batch_size=10, momentum=0.9)
+    overridden = train(
+        Network.create([784, 8, 10], "relu", seed=0),
+        pattern_dataset(100, seed=1),
+        None,
+        config,
+        control=control,
+    )
+    direct = train(
+        Network.create([784, 8, 10], "relu", seed=0),
+        pattern_dataset(100, seed=1),
+        None,
+        TrainConfig(epochs=1, batch_size=10, momentum=0.0, weight_decay=0.01),
+    )
+    assert overridden.network.weights == direct.network.weights
+
+
+def test_live_settings_are_checked():
+    control = TrainingControl()
+    with pytest.raises(ValueError, match="momentum"):
+        control.set_momentum(1.0)
+    with pytest.raises(ValueError, match="weight decay"):
+        control.set_weight_decay(-0.1)
+    with pytest.raises(ValueError, match="learning rate"):
+        control.set_learning_rate(math.nan)
+    with pytest.raises(ValueError, match="at least one batch"):
+        control.step(0)
+    assert (control.momentum(0.9), control.weight_decay(0.0)) == (0.9, 0.0)
+
+
+class BackgroundRun:
+    """Train on a thread, as the app does, paused before the first batch; the test thread
+    reads the events and steers."""
+
+    def __init__(self, config: TrainConfig, images: int) -> None:
+        self.control = TrainingControl()
+        self.control.pause()
+        self.events: queue.Queue = queue.Queue()
+        self.seen: list = []
+        self.result = None
+        self._thread = threading.Thread(
+            target=self._train, args=(config, pattern_dataset(images, seed=1)), daemon=True
+        )
+        self._thread.start()
+
+    def _train(self, config: TrainConfig, dataset) -> None:
+        network = Network.create([784, 8, 10], "relu", seed=0)
+        self.result = train(network, dataset, None, config, self.events.put, self.control)
+
+    def next_of(self, kind):
+        """Return the next event of that kind, keeping every event seen on the way."""
+        while True:
+            event = self.events.get(timeout=10)
+            self.seen.append(event)
+            if isinstance(event, kind):
+                return event
+
+    def finish(self):
+        self._thread.join(10)
+        assert not self._thread.is_alive()
+        while not self.events.empty():
+            self.seen.append(self.events.get())
+        return self.result
+
+
+def test_step_trains_that_many_batches_then_pauses():
+    run = BackgroundRun(TrainConfig(epochs=1, batch_size=10), images=100)
+    first = run.next_of(Paused)
+    assert (first.epoch, first.batch, first.samples_seen) == (1, 1, 0)
+    run.control.step(3)
+    second = run.next_of(Paused)
+    assert (second.epoch, second.batch, second.samples_seen) == (1, 4, 30)
+    assert len(events_of(run.seen, BatchEnd)) == 3
+    run.control.resume()
+    result = run.finish()
+    assert result.reason == "finished"
+    assert len(events_of(run.seen, BatchEnd)) == 10
+    assert len(events_of(run.seen, Paused)) == 2
+
+
+def events_of(events, kind):
+    return [e for e in events if isinstance(e, kind)]
+
+
+def test_one_more_epoch_on_a_paused_run_at_its_end():
+    run = BackgroundRun(TrainConfig(epochs=2, batch_size=10), images=50)
+    run.next_of(Paused)
+    run.control.step(10)  # the whole run: it then waits, paused, after its last batch
+    at_end = run.next_of(Paused)
+    assert (at_end.epoch, at_end.batch, at_end.samples_seen) == (3, 1, 100)
+    run.control.extend_epochs(1)  # "+1 epoch"
+    run.control.step(5)
+    after = run.next_of(Paused)
+    assert (after.epoch, after.samples_seen) == (4, 150)
+    run.control.stop()
+    result = run.finish()
+    assert result.reason == "finished"  # every epoch asked for was trained
+    assert [e.epochs for e in result.history] == [2, 2, 3]
+    assert events_of(run.seen, BatchEnd)[-1].total_samples == 150
+
+
+def test_extend_epochs_lengthens_a_running_run():
+    run = BackgroundRun(TrainConfig(epochs=1, batch_size=10), images=30)
+    run.next_of(Paused)
+    run.control.step(1)
+    run.next_of(BatchEnd)
+    run.control.extend_epochs(2)
+    run.control.resume()
+    result = run.finish()
+    assert result.reason == "finished"
+    assert [e.epochs for e in result.history] == [3, 3, 3]
+    assert result.network.metadata["epochs"] == 3
+    assert [e.total_samples for e in events_of(run.seen, BatchEnd)][:2] == [30, 90]
 
 
 def test_snapshot_request_sends_current_weights():
