@@ -14,13 +14,17 @@ from tkinter import font as tkfont
 from tkinter import messagebox, ttk
 
 from app.context import AppContext
+from app.desktop import icon_files, run_desktop_command
 from app.draw_tab import SHORTCUTS, DrawTab
 from app.models import ModelCatalogue
 from app.train_tab import TrainTab
 from app.widgets import MUTED_TEXT, PANEL_BACKGROUND, TEXT_COLOUR, screen_scale
+from engine.distribution import version_line
 
 APP_TITLE = "Digits"
-ICON_PATH = Path(__file__).resolve().parent.parent / "assets" / "icon.png"
+PROGRAM_NAME = "digits"
+# Window-manager icon sizes: the title bar and task switcher pick the nearest one.
+WINDOW_ICON_SIZES = (16, 32, 48, 64, 128, 256)
 WINDOW_BACKGROUND = "#eef0f3"
 CARD_BORDER = "#d5dae2"
 ACCENT = "#2f6fdd"
@@ -99,10 +103,16 @@ class DigitsApp:
         style.configure("Status.TLabel", padding=(10, 2), foreground=MUTED_TEXT)
 
     def _build_icon(self) -> None:
-        """Set the window icon when the asset is there (the app works without it)."""
-        if ICON_PATH.is_file():
-            self.icon = tk.PhotoImage(master=self.root, file=str(ICON_PATH))
-            self.root.iconphoto(True, self.icon)
+        """Set the window icon from the shipped assets when they are there (works without)."""
+        icons = icon_files()
+        self.icons = [
+            tk.PhotoImage(master=self.root, file=str(icons[size]))
+            for size in sorted(WINDOW_ICON_SIZES, reverse=True)
+            if size in icons
+        ]
+        if self.icons:
+            # The first image is the default; the window manager may pick the smaller ones.
+            self.root.iconphoto(True, *self.icons)
 
     def _build_status_bar(self) -> None:
         """Build the one-line status bar along the bottom of the window."""
@@ -197,8 +207,9 @@ class DigitsApp:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Return the command-line options of the app."""
     parser = argparse.ArgumentParser(
-        prog="digits", description="Draw a digit and watch a pure-Python network read it."
+        prog=PROGRAM_NAME, description="Draw a digit and watch a pure-Python network read it."
     )
+    parser.add_argument("--version", action="version", version=version_line(PROGRAM_NAME))
     parser.add_argument("--model", type=Path, help="model file to start with")
     parser.add_argument(
         "--models-dir",
@@ -206,21 +217,38 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="folder holding the shipped default.json and classic.json (default: models/)",
     )
     parser.add_argument("--data", type=Path, help="folder of the MNIST files for training")
+    launcher = parser.add_mutually_exclusive_group()
+    launcher.add_argument(
+        "--install-desktop-entry",
+        action="store_true",
+        help="add Digits to the Linux application menu ($XDG_DATA_HOME/applications) and exit",
+    )
+    launcher.add_argument(
+        "--remove-desktop-entry",
+        action="store_true",
+        help="remove the entry --install-desktop-entry added, and its icons, and exit",
+    )
     return parser.parse_args(argv)
 
 
 def create_app(argv: list[str] | None = None) -> DigitsApp:
     """Build the window for the given command-line arguments, without running it."""
-    options = parse_args(argv)
-    root = tk.Tk(className=APP_TITLE)
-    return DigitsApp(root, options)
+    return _build_app(parse_args(argv))
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the app until its window closes; return the process exit status."""
-    app = create_app(argv)
+    """Run the app until its window closes (or a launcher option); return the exit status."""
+    options = parse_args(argv)
+    if options.install_desktop_entry or options.remove_desktop_entry:
+        return run_desktop_command(remove=options.remove_desktop_entry)
+    app = _build_app(options)
     try:
         app.root.mainloop()
     except KeyboardInterrupt:
         app.close()
     return 0
+
+
+def _build_app(options: argparse.Namespace) -> DigitsApp:
+    """Create the Tk root (its class names the window for desktops) and build the app in it."""
+    return DigitsApp(tk.Tk(className=APP_TITLE), options)

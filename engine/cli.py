@@ -32,6 +32,7 @@ from typing import TextIO
 from engine.activations import ACTIVATIONS
 from engine.bench import CLASSIC_ARCHITECTURE, DEFAULT_ARCHITECTURE, FULL, QUICK, run_bench
 from engine.datadir import DATA_ENV_VAR, resolve_data_dir
+from engine.distribution import version_line
 from engine.download import DEFAULT_MIRRORS, download_mnist
 from engine.drawnbench import (
     DEFAULT_PER_KIND,
@@ -154,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=program,
         description="Train, evaluate and run the Digits neural network on MNIST.",
     )
+    parser.add_argument("--version", action="version", version=version_line(program))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     defaults = {field.name: field.default for field in fields(TrainConfig)}
     data_help = f"MNIST folder (default: ${DATA_ENV_VAR}, else the per-user data folder)"

@@ -61,7 +61,7 @@ def user_data_root(
         return base / APP_FOLDER_TITLE
     if platform == "darwin":
         return _home(home) / "Library" / "Application Support" / APP_FOLDER_TITLE
-    return _xdg_base(environ, XDG_DATA_HOME_VAR, home, ".local/share") / APP_FOLDER_LOWER
+    return xdg_data_home(environ, home) / APP_FOLDER_LOWER
 
 
 def user_models_dir(
@@ -90,6 +90,14 @@ def user_config_dir(
     if platform == "darwin":
         return _home(home) / "Library" / "Application Support" / APP_FOLDER_TITLE
     return _xdg_base(environ, XDG_CONFIG_HOME_VAR, home, ".config") / APP_FOLDER_LOWER
+
+
+def xdg_data_home(
+    environ: Mapping[str, str] = os.environ, home: str | os.PathLike | None = None
+) -> Path:
+    """Return the XDG data folder: `$XDG_DATA_HOME`, default `~/.local/share` (Linux desktops
+    look for `applications/` and `icons/` launcher files there)."""
+    return _xdg_base(environ, XDG_DATA_HOME_VAR, home, ".local/share")
 
 
 def _xdg_base(

@@ -76,6 +76,7 @@ from array import array
 from datetime import datetime, timezone
 from pathlib import Path
 
+from engine.distribution import MODELS_PACKAGE, shipped_folder
 from engine.network import Network, check_architecture, format_architecture
 
 FORMAT_TAG = "digits-model"
@@ -94,7 +95,7 @@ INPUT_SPEC = {
 # mkstemp makes its file readable by the owner only; a model is no secret.
 NEW_FILE_MODE = 0o644
 TEMP_SUFFIX = ".tmp"
-SHIPPED_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+SHIPPED_MODELS_DIR = shipped_folder(MODELS_PACKAGE)
 DEFAULT_MODEL_PATH = SHIPPED_MODELS_DIR / "default.json"
 CLASSIC_MODEL_PATH = SHIPPED_MODELS_DIR / "classic.json"
 
