@@ -37,6 +37,7 @@ MARGIN_RIGHT = 14
 MARGIN_TOP = 30
 MARGIN_BOTTOM = 44
 TICK_LENGTH = 4
+TITLE_LEFT = 4
 LEGEND_SWATCH = 16
 LEGEND_GAP = 12
 DOT_RADIUS = 3.5
@@ -247,7 +248,9 @@ def plot_shapes(
                 for i in range(0, len(coords), 2)
             ]
     title_y = top - 16 * scale
-    shapes.append(Text("title", left, title_y, spec.title, TEXT_COLOUR, "w", bold=True))
+    # Flush with the canvas's left edge rather than the axis, to leave the legend more room.
+    title_x = TITLE_LEFT * scale
+    shapes.append(Text("title", title_x, title_y, spec.title, TEXT_COLOUR, "w", bold=True))
     shapes += _legend(spec, right, title_y, measure, scale)
     if spec.note:
         middle = ((left + right) / 2, (top + bottom) / 2)

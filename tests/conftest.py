@@ -7,10 +7,12 @@ write real model files with the engine's `save_model`, so no test depends on shi
 
 from __future__ import annotations
 
+import gc
 import os
 import select
 import shutil
 import subprocess
+import tkinter as tk
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,3 +119,17 @@ def reading_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("models") / "synthetic.json"
     save_model(network, path)
     return path
+
+
+@pytest.fixture
+def tk_root(x_display: XDisplay) -> Iterator[tk.Tk]:
+    """Yield a fresh Tk root window (for testing one panel alone); destroy it afterwards.
+
+    The widgets' Python objects are collected here, on the Tk thread: collected later from a
+    training thread, Tcl would abort the process ("deleted by the wrong thread").
+    """
+    root = tk.Tk()
+    yield root
+    root.destroy()
+    del root
+    gc.collect()

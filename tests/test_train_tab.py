@@ -83,7 +83,7 @@ def make_window() -> Iterator[Callable[[Path | None], Window]]:
         )
         window.tab = TrainTab(root, context)
         window.tab.pack(fill="both", expand=True)
-        window.tab.hidden.set(SMALL_HIDDEN)
+        window.tab.form.hidden.set(SMALL_HIDDEN)
         root.update()
         windows.append(window)
         return window
@@ -193,34 +193,34 @@ def test_a_run_shows_live_loss_and_heatmaps_then_results(
 ):
     window = make_window(digit_folder)
     tab, root = window.tab, window.root
-    tab.epochs.set("3")
-    tab.train_button.invoke()
-    assert tab.running and tab.train_button.instate(["disabled"])
+    tab.form.epochs.set("3")
+    tab.run.train_button.invoke()
+    assert tab.running and tab.run.train_button.instate(["disabled"])
 
     live_points: list[int] = []
     mosaics: set[str] = set()
 
     def watch() -> bool:
-        if tab.running and tab.curves.points:
-            live_points.append(longest_line(tab.loss_plot))
-        if tab.heatmaps is not None:
-            mosaics.add(hashlib.sha1(tab.heatmaps.mosaic.tobytes()).hexdigest())
+        if tab.running and tab.plots.curves.points:
+            live_points.append(longest_line(tab.plots.loss_plot))
+        if tab.weights.heatmaps is not None:
+            mosaics.add(hashlib.sha1(tab.weights.heatmaps.mosaic.tobytes()).hexdigest())
         return tab.finished is not None
 
     pump(root, watch)
 
     assert max(live_points) > 10, "loss points reached the plot while training ran"
     assert len(mosaics) >= 3, "the heatmaps changed during the run"
-    assert tab.headline.cget("text").startswith("Finished: test accuracy")
+    assert tab.run.headline.cget("text").startswith("Finished: test accuracy")
     assert tab.finished.evaluation.accuracy > 0.3
-    assert "Accuracy" in canvas_text(tab.accuracy_plot)
-    assert {"Loss", "smoothed", "epoch test"} <= set(canvas_text(tab.loss_plot))
-    assert str(tab.views.select()) == str(tab.results_page)
-    counts = [int(text) for text in canvas_text(tab.confusion) if text.isdigit()]
+    assert "Accuracy" in canvas_text(tab.plots.accuracy_plot)
+    assert {"Loss", "smoothed", "epoch test"} <= set(canvas_text(tab.plots.loss_plot))
+    assert str(tab.views.select()) == str(tab.results)
+    counts = [int(text) for text in canvas_text(tab.results.confusion) if text.isdigit()]
     assert sum(counts) >= TEST_IMAGES  # the cells, plus the row and column digit labels
-    assert len(tab.gallery.items) == len(tab.finished.evaluation.misclassified)
+    assert len(tab.results.gallery.items) == len(tab.finished.evaluation.misclassified)
 
-    tab.use_button.invoke()
+    tab.results.use_button.invoke()
     assert window.used and window.used[0][0] is tab.finished.result.network
     tab.save_model(tmp_path / "trained.json")
     assert load_model(tmp_path / "trained.json").layer_sizes == [784, 32, 10]
@@ -229,44 +229,46 @@ def test_a_run_shows_live_loss_and_heatmaps_then_results(
 def test_clicking_a_confusion_cell_and_a_neuron(make_window, digit_folder):
     window = make_window(digit_folder)
     tab, root = window.tab, window.root
-    tab.epochs.set("1")
-    tab.train_button.invoke()
+    tab.form.epochs.set("1")
+    tab.run.train_button.invoke()
     pump(root, finished(tab))
 
-    confusion = tab.confusion
+    confusion = tab.results.confusion
     x = confusion.left + 2.5 * confusion.cell_width
     y = confusion.top + 2.5 * confusion.cell_height
     confusion.event_generate("<Button-1>", x=round(x), y=round(y))
     root.update()
     right = tab.finished.evaluation.confusion[2][2]
-    assert len(tab.gallery.items) == right
-    assert all(item.true == item.predicted == 2 for item in tab.gallery.items)
-    assert tab.gallery_caption.cget("text").startswith(f"2s read right ({right}")
+    assert len(tab.results.gallery.items) == right
+    assert all(item.true == item.predicted == 2 for item in tab.results.gallery.items)
+    assert tab.results.gallery_caption.cget("text").startswith(f"2s read right ({right}")
 
-    tab.views.select(tab.weights_page)
-    layout = tab.heatmaps.layout
+    tab.views.select(tab.weights)
+    layout = tab.weights.heatmaps.layout
     step = layout.side + layout.gap
-    tab.mosaic_canvas.event_generate("<Button-1>", x=step * 3 + 2, y=2)
+    tab.weights.mosaic_canvas.event_generate("<Button-1>", x=step * 3 + 2, y=2)
     root.update()
-    assert tab.selected_unit == 3
-    assert tab.neuron_caption.cget("text") == "Unit 4 of layer 1"
+    assert tab.weights.selected_unit == 3
+    assert tab.weights.neuron_caption.cget("text") == "Unit 4 of layer 1"
 
 
 def test_plots_and_heatmaps_export_as_png(make_window, digit_folder, tmp_path):
     window = make_window(digit_folder)
     tab, root = window.tab, window.root
-    tab.epochs.set("1")
-    tab.train_button.invoke()
+    tab.form.epochs.set("1")
+    tab.run.train_button.invoke()
     pump(root, finished(tab))
 
-    tab.export_plots(tmp_path / "plots.png")
-    tab.export_heatmaps(tmp_path / "heatmaps.png")
+    tab.plots.export_plots(tmp_path / "plots.png")
+    tab.weights.export_heatmaps(tmp_path / "heatmaps.png")
     with Image.open(tmp_path / "plots.png") as plots:
         assert plots.format == "PNG"
-        assert plots.width == tab.loss_plot.winfo_width() + tab.accuracy_plot.winfo_width()
+        assert (
+            plots.width == tab.plots.loss_plot.winfo_width() + tab.plots.accuracy_plot.winfo_width()
+        )
     with Image.open(tmp_path / "heatmaps.png") as heatmaps:
         assert heatmaps.format == "PNG"
-        assert heatmaps.width >= tab.heatmaps.mosaic.width
+        assert heatmaps.width >= tab.weights.heatmaps.mosaic.width
 
 
 # ----- steering a run ----------------------------------------------------------------------------
@@ -275,65 +277,65 @@ def test_plots_and_heatmaps_export_as_png(make_window, digit_folder, tmp_path):
 def test_moving_the_slider_reaches_the_running_engine(make_window, digit_folder):
     window = make_window(digit_folder)
     tab, root = window.tab, window.root
-    tab.schedule.set("constant")
-    tab.epochs.set("100")
-    tab.train_button.invoke()
+    tab.form.schedule.set("constant")
+    tab.form.epochs.set("100")
+    tab.run.train_button.invoke()
     pump(root, lambda: tab.latest_batch is not None)
     assert tab.latest_batch.learning_rate == 0.1
 
-    drag_slider(root, tab.rate_scale, -2.0)  # log10 of 0.01
+    drag_slider(root, tab.form.rate_scale, -2.0)  # log10 of 0.01
 
-    assert tab.learning_rate == 0.01
-    assert tab.rate_label.cget("text") == "0.01"
+    assert tab.form.learning_rate == 0.01
+    assert tab.form.rate_label.cget("text") == "0.01"
     assert tab.worker.control.learning_rate(0.1) == 0.01
     pump(root, lambda: tab.latest_batch.learning_rate == 0.01)
-    tab.stop_button.invoke()
+    tab.run.stop_button.invoke()
     pump(root, finished(tab))
 
 
 def test_pause_resume_and_stop(make_window, digit_folder):
     window = make_window(digit_folder)
     tab, root = window.tab, window.root
-    tab.epochs.set("100")
-    tab.train_button.invoke()
+    tab.form.epochs.set("100")
+    tab.run.train_button.invoke()
     pump(root, lambda: tab.latest_batch is not None)
 
-    tab.pause_button.invoke()
-    assert tab.pause_button.cget("text") == "Resume"
-    assert tab.headline.cget("text").startswith("Paused")
+    tab.run.pause_button.invoke()
+    assert tab.run.pause_button.cget("text") == "Resume"
+    assert tab.run.headline.cget("text").startswith("Paused")
     pump_for(root, 0.3)  # let the batch under way and its messages arrive
     paused_at = tab.latest_batch.samples_seen
     pump_for(root, 0.5)
     assert tab.latest_batch.samples_seen == paused_at
 
-    tab.pause_button.invoke()
-    assert tab.pause_button.cget("text") == "Pause"
+    tab.run.pause_button.invoke()
+    assert tab.run.pause_button.cget("text") == "Pause"
     pump(root, lambda: tab.latest_batch.samples_seen > paused_at)
 
-    tab.stop_button.invoke()
+    tab.run.stop_button.invoke()
     pump(root, finished(tab))
     assert tab.finished.result.reason == "stopped"
-    assert tab.headline.cget("text").startswith("Stopped: test accuracy")
-    assert not tab.train_button.instate(["disabled"])
-    assert tab.stop_button.instate(["disabled"])
+    assert tab.run.headline.cget("text").startswith("Stopped: test accuracy")
+    assert not tab.run.train_button.instate(["disabled"])
+    assert tab.run.stop_button.instate(["disabled"])
 
 
 def test_a_run_at_learning_rate_10_recovers_and_finishes(make_window, digit_folder):
     window = make_window(digit_folder)
     tab, root = window.tab, window.root
-    tab.schedule.set("constant")
-    tab.epochs.set("3")
-    tab.rate_scale.set(1.0)  # log10 of 10
-    assert tab.rate_label.cget("text") == "10"
-    tab.train_button.invoke()
+    tab.form.schedule.set("constant")
+    tab.form.epochs.set("3")
+    tab.form.rate_scale.set(1.0)  # log10 of 10
+    assert tab.form.rate_label.cget("text") == "10"
+    tab.run.train_button.invoke()
     pump(root, finished(tab))
 
     assert tab.finished.result.reason == "finished"
     assert tab.finished.result.divergences >= 1
-    assert tab.headline.cget("text").startswith("Finished: test accuracy")
+    assert tab.run.headline.cget("text").startswith("Finished: test accuracy")
     weights = tab.finished.result.network.weights
     assert all(abs(w) < 1e6 for layer in weights for row in layer for w in row)
-    assert not tab.use_button.instate(["disabled"])
+    assert not tab.results.use_button.instate(["disabled"])
 
 
 def test_an_exception_in_the_worker_is_shown(make_window, digit_folder, monkeypatch):
@@ -343,14 +345,14 @@ def test_an_exception_in_the_worker_is_shown(make_window, digit_folder, monkeypa
     monkeypatch.setattr(training_worker, "train", broken_train)
     window = make_window(digit_folder)
     tab, root = window.tab, window.root
-    tab.train_button.invoke()
+    tab.run.train_button.invoke()
     pump(root, lambda: tab.last_failure is not None)
 
-    assert tab.headline.cget("text") == "The training failed: RuntimeError: the engine broke"
-    assert tab.failure_button.winfo_ismapped()
-    assert not tab.train_button.instate(["disabled"])
-    tab.failure_button.invoke()
-    details = next(w for w in tab.winfo_children() if isinstance(w, tk.Toplevel))
+    assert tab.run.headline.cget("text") == "The training failed: RuntimeError: the engine broke"
+    assert tab.run.failure_button.winfo_ismapped()
+    assert not tab.run.train_button.instate(["disabled"])
+    tab.run.failure_button.invoke()
+    details = next(w for w in tab.run.winfo_children() if isinstance(w, tk.Toplevel))
     text = next(w for w in details.winfo_children() if isinstance(w, tk.Text))
     assert "Traceback" in text.get("1.0", "end") and "broken_train" in text.get("1.0", "end")
 
@@ -358,8 +360,8 @@ def test_an_exception_in_the_worker_is_shown(make_window, digit_folder, monkeypa
 def test_shutdown_mid_training_stops_the_thread_quickly(make_window, digit_folder):
     window = make_window(digit_folder)
     tab, root = window.tab, window.root
-    tab.epochs.set("100")
-    tab.train_button.invoke()
+    tab.form.epochs.set("100")
+    tab.run.train_button.invoke()
     pump(root, lambda: tab.latest_batch is not None)
 
     started = time.perf_counter()
@@ -377,7 +379,7 @@ def test_closing_the_window_mid_training_exits_within_a_second(digit_folder, x_d
         app = create_app(["--data", {str(digit_folder)!r}])
         tab = app.train_tab
         app.notebook.select(tab)
-        tab.epochs.set("100")
+        tab.form.epochs.set("100")
         tab.train()
 
         def close_once_training():
@@ -412,11 +414,13 @@ def test_the_window_still_fits_a_laptop_screen_after_a_run(digit_folder, x_displ
     try:
         tab = app.train_tab
         app.notebook.select(tab)
-        tab.hidden.set("16-16")  # the classic shape: the most weight pictures beside the mosaic
-        tab.epochs.set("1")
+        tab.form.hidden.set(
+            "16-16"
+        )  # the classic shape: the most weight pictures beside the mosaic
+        tab.form.epochs.set("1")
         tab.train()
         pump(app.root, finished(tab))
-        for page in (tab.weights_page, tab.results_page):
+        for page in (tab.weights, tab.results):
             tab.views.select(page)
             assert_window_fits_a_laptop(app)
     finally:
@@ -437,16 +441,16 @@ def test_missing_mnist_offers_a_download_that_makes_it_trainable(
     monkeypatch.setattr(training_worker, "download_mnist", download)
     window = make_window(tmp_path / "data")
     tab, root = window.tab, window.root
-    assert tab.data_label.cget("text").startswith("Not found in")
-    tab.train_button.invoke()
+    assert tab.data.data_label.cget("text").startswith("Not found in")
+    tab.run.train_button.invoke()
     assert not tab.running
-    assert tab.headline.cget("text").startswith("MNIST is needed")
+    assert tab.run.headline.cget("text").startswith("MNIST is needed")
 
-    tab.download_button.invoke()
-    pump(root, lambda: tab.headline.cget("text").startswith("MNIST downloaded"))
-    assert tab.data_label.cget("text") == f"Using {tmp_path / 'data'}"
-    tab.epochs.set("1")
-    tab.train_button.invoke()
+    tab.data.download_button.invoke()
+    pump(root, lambda: tab.run.headline.cget("text").startswith("MNIST downloaded"))
+    assert tab.data.data_label.cget("text") == f"Using {tmp_path / 'data'}"
+    tab.form.epochs.set("1")
+    tab.run.train_button.invoke()
     pump(root, finished(tab))
 
 
@@ -457,10 +461,10 @@ def test_a_failed_download_says_why_and_keeps_nothing(make_window, tmp_path, mon
     monkeypatch.setattr(training_worker, "download_mnist", download)
     window = make_window(tmp_path / "data")
     tab, root = window.tab, window.root
-    tab.download_button.invoke()
-    pump(root, lambda: "failed" in tab.headline.cget("text"))
-    assert "no network" in tab.data_label.cget("text")
-    assert tab.download_button.cget("text") == "Download"
+    tab.data.download_button.invoke()
+    pump(root, lambda: "failed" in tab.run.headline.cget("text"))
+    assert "no network" in tab.data.data_label.cget("text")
+    assert tab.data.download_button.cget("text") == "Download"
     assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())
 
 
@@ -485,7 +489,7 @@ def measure_run(window: Window) -> EventLoopProbe:
         else:
             root.after(PROBE_INTERVAL_MS, watch)
 
-    tab.train_button.invoke()
+    tab.run.train_button.invoke()
     root.after(PROBE_INTERVAL_MS, watch)
     root.mainloop()
     assert tab.finished is not None, "the run did not finish in time"
@@ -522,8 +526,8 @@ def cli_samples_per_second(folder: Path, images: int, tmp_path: Path) -> float:
 def test_the_event_loop_stays_responsive_while_training(make_window, digit_folder):
     """Probe the event loop while training; print p50/p99 and require that it never froze."""
     window = make_window(digit_folder)
-    window.tab.hidden.set("128")
-    window.tab.epochs.set("4")
+    window.tab.form.hidden.set("128")
+    window.tab.form.epochs.set("4")
     probe = measure_run(window)
     p50, p99 = probe.percentile(0.5), probe.percentile(0.99)
     print(
@@ -545,9 +549,9 @@ def test_real_mnist_speed_and_event_loop_delay(make_window, tmp_path):
         pytest.skip("real MNIST not available: set DIGITS_DATA to a folder with the MNIST files")
     window = make_window(Path(folder))
     tab = window.tab
-    tab.hidden.set("128")
-    tab.training_size.set(REAL_MNIST_IMAGES)
-    tab.epochs.set("1")
+    tab.form.hidden.set("128")
+    tab.form.training_size.set(REAL_MNIST_IMAGES)
+    tab.form.epochs.set("1")
     probe = measure_run(window)
     result = tab.finished.result
     cli_speed = cli_samples_per_second(Path(folder), REAL_MNIST_LIMIT, tmp_path)
@@ -559,7 +563,7 @@ def test_real_mnist_speed_and_event_loop_delay(make_window, tmp_path):
         f" {result.test_accuracy:.1%}; event-loop delay p50 {p50:.1f} ms, p99 {p99:.1f} ms"
         f" ({len(probe.delays)} probes); heatmap snapshots"
         f" {tab.finished.snapshot_seconds / result.train_seconds:.1%} of training time,"
-        f" last render on the Tk thread {tab.heatmap_render_seconds * 1000:.1f} ms"
+        f" last render on the Tk thread {tab.weights.render_seconds * 1000:.1f} ms"
     )
     assert result.test_accuracy > 0.8
     assert max(probe.delays) < FROZEN_MS

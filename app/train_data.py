@@ -1,0 +1,84 @@
+"""The Train tab's MNIST data card: where the digits are read from, and getting them.
+
+Shows the folder in use (or why MNIST is missing there), a Download button that turns into
+Cancel while a download runs, Choose folder…, and the download's progress bar. The tab owns
+the download thread; this card only shows its state and reports button presses through the
+callbacks it was given.
+"""
+
+from __future__ import annotations
+
+import tkinter as tk
+from collections.abc import Callable
+from pathlib import Path
+from tkinter import ttk
+
+from app.train_style import ERROR_COLOUR, PROGRESS_STEPS, PROGRESS_STYLE
+from app.training_worker import DataProgress
+from app.widgets import Tooltip
+
+DATA_TEXT_WRAP = 360
+
+
+class DataPanel(ttk.Frame):
+    """Show the MNIST folder and offer to download it or choose another."""
+
+    def __init__(
+        self,
+        master: tk.Misc,
+        gap: int,
+        scale: float,
+        on_download: Callable[[], None],
+        on_choose_folder: Callable[[], None],
+    ) -> None:
+        super().__init__(master, style="Card.TFrame", padding=gap)
+        self.columnconfigure(0, weight=1)
+        ttk.Label(self, text="MNIST data", style="CardHeading.TLabel").grid(
+            row=0, column=0, sticky="w", pady=(0, 2)
+        )
+        self.data_label = ttk.Label(
+            self, text="", style="CardMuted.TLabel", wraplength=round(DATA_TEXT_WRAP * scale)
+        )
+        self.data_label.grid(row=1, column=0, sticky="w")
+        buttons = ttk.Frame(self, style="Inner.TFrame")
+        buttons.grid(row=2, column=0, sticky="ew", pady=(4, 0))
+        self.download_button = ttk.Button(buttons, text="Download", command=on_download)
+        self.download_button.pack(side="left", padx=(0, 4))
+        Tooltip(self.download_button, "Fetch the four MNIST files (about 11 MB) and verify them.")
+        self.folder_button = ttk.Button(buttons, text="Choose folder…", command=on_choose_folder)
+        self.folder_button.pack(side="left")
+        self.download_bar = ttk.Progressbar(self, maximum=PROGRESS_STEPS, style=PROGRESS_STYLE)
+        self.download_bar.grid(row=3, column=0, sticky="ew", pady=4)
+        self.download_bar.grid_remove()
+
+    def show_folder(self, folder: Path, present: bool, problem: str | None = None) -> None:
+        """Say where MNIST is read from, or what is wrong with it (in the error colour)."""
+        if problem is None and present:
+            self.data_label.configure(text=f"Using {folder}", foreground="")
+        else:
+            self.data_label.configure(
+                text=problem or f"Not found in {folder}. Download it or choose its folder.",
+                foreground=ERROR_COLOUR,
+            )
+
+    def show_download_started(self, folder: Path) -> None:
+        """Turn Download into Cancel, lock Choose folder… and show an empty progress bar."""
+        self.download_button.configure(text="Cancel")
+        self.folder_button.state(["disabled"])
+        self.download_bar.configure(value=0)
+        self.download_bar.grid()
+        self.data_label.configure(text=f"Downloading MNIST into {folder}…", foreground="")
+
+    def show_download_progress(self, message: DataProgress) -> None:
+        """Move the download bar and say which file is coming."""
+        total = message.total or 0
+        fraction = message.done / total if total else 0.0
+        self.download_bar.configure(value=PROGRESS_STEPS * fraction)
+        size = f"{message.done / 1e6:.1f}" + (f" of {total / 1e6:.1f} MB" if total else " MB")
+        self.data_label.configure(text=f"Downloading {message.file}: {size}")
+
+    def show_download_ended(self) -> None:
+        """Put the buttons back after a download ended."""
+        self.download_button.configure(text="Download")
+        self.folder_button.state(["!disabled"])
+        self.download_bar.grid_remove()

@@ -1,0 +1,303 @@
+"""The Train tab's settings form: the network to train and how to train it.
+
+A card with the architecture (preset, hidden layers, activation, output), the choice between a
+new network and the Draw tab's model, the learning-rate slider (log scale, live during a run),
+schedule, batch size, epochs, training-set size and augmentation. `settings()` turns the
+fields into a `TrainSettings`; the tab calls `set_running` to lock what cannot change mid-run
+and hears about slider moves through `on_learning_rate`.
+"""
+
+from __future__ import annotations
+
+import tkinter as tk
+from collections.abc import Callable
+from tkinter import ttk
+
+from app.train_style import CHECK_STYLE, RADIO_STYLE
+from app.training_worker import (
+    BATCH_SIZES,
+    LEARNING_RATE_MAX,
+    LEARNING_RATE_MIN,
+    TRAINING_SIZES,
+    Architecture,
+    TrainSettings,
+    architecture_presets,
+    describe_size,
+    learning_rate_at,
+    slider_position,
+)
+from app.widgets import Tooltip
+from engine.activations import ACTIVATIONS
+from engine.network import LOSSES, Network
+from engine.train import SCHEDULES, TrainConfig
+
+RATE_SLIDER_LENGTH = 130
+DEFAULT_EPOCHS = 3
+MAX_EPOCHS = 100
+DEFAULT_TRAINING_SIZE = 10_000
+CUSTOM_PRESET = "Custom"
+LOSS_LABELS = {"cross_entropy": "softmax + cross-entropy", "mse": "sigmoid + squared error"}
+START_NEW = "new"
+START_LOADED = "loaded"
+
+
+class SettingsForm(ttk.Frame):
+    """Hold the fields that say what network to train and how."""
+
+    def __init__(
+        self,
+        master: tk.Misc,
+        gap: int,
+        scale: float,
+        loaded_model: Callable[[], Network | None],
+        on_learning_rate: Callable[[float], None],
+    ) -> None:
+        super().__init__(master, style="Card.TFrame", padding=gap)
+        self.scale = scale
+        self.loaded_model = loaded_model
+        self.on_learning_rate = on_learning_rate
+        self.presets = architecture_presets()
+        self._applying_preset = False
+        self._row = 0
+        self.columnconfigure(1, weight=1)
+        self._build_variables()
+        self._build_network_fields()
+        self._build_training_fields()
+        self.apply_preset(next(iter(self.presets)))
+
+    # ----- building ---------------------------------------------------------------------------
+
+    def _build_variables(self) -> None:
+        """Create the Tk variables behind the form."""
+        self.preset = tk.StringVar(self)
+        self.hidden = tk.StringVar(self)
+        self.activation = tk.StringVar(self)
+        self.loss = tk.StringVar(self)
+        self.start_from = tk.StringVar(self, START_NEW)
+        self.rate_position = tk.DoubleVar(self)
+        self.schedule = tk.StringVar(self, TrainConfig.schedule)
+        self.batch_size = tk.StringVar(self, str(TrainConfig.batch_size))
+        self.epochs = tk.StringVar(self, str(DEFAULT_EPOCHS))
+        self.training_size = tk.StringVar(self, describe_size(DEFAULT_TRAINING_SIZE))
+        self.augment = tk.BooleanVar(self, False)
+
+    def _build_network_fields(self) -> None:
+        """Build the Network section: preset, hidden layers, activation, output, start."""
+        self._heading("Network")
+        self.preset_box = self._combobox(
+            "Preset", self.preset, [*self.presets, CUSTOM_PRESET], width=26
+        )
+        self.preset_box.bind("<<ComboboxSelected>>", self._on_preset)
+        self.hidden_entry = ttk.Entry(self, textvariable=self.hidden, width=12)
+        self._labelled("Hidden layers", self.hidden_entry)
+        Tooltip(self.hidden_entry, "Sizes of the hidden layers joined by '-', e.g. 16-16 or 128.")
+        self.activation_box = self._combobox("Activation", self.activation, ACTIVATIONS)
+        self.loss_box = self._combobox(
+            "Output", self.loss, [LOSS_LABELS[loss] for loss in LOSSES], width=22
+        )
+        for variable in (self.hidden, self.activation, self.loss):
+            variable.trace_add("write", self._on_shape_edit)
+        self._build_start_choice()
+
+    def _build_start_choice(self) -> None:
+        """Build the choice between a new network and continuing the drawing tab's model."""
+        choices = ttk.Frame(self, style="Inner.TFrame")
+        self._labelled("Start from", choices, label_sticky="nw")
+        self.start_new, self.start_loaded = (
+            ttk.Radiobutton(
+                choices,
+                text=text,
+                value=value,
+                variable=self.start_from,
+                command=self.refresh_start_choice,
+                style=RADIO_STYLE,
+            )
+            for text, value in (("a new network", START_NEW), ("the loaded model", START_LOADED))
+        )
+        self.start_new.pack(anchor="w")
+        self.start_loaded.pack(anchor="w")
+        self.loaded_label = ttk.Label(choices, text="", style="CardMuted.TLabel")
+        self.loaded_label.pack(anchor="w", padx=(22, 0))
+        Tooltip(self.start_loaded, "Go on training the model the Draw tab is using.")
+
+    def _build_training_fields(self) -> None:
+        """Build the Settings section: learning rate, schedule, batch, epochs, images, augment."""
+        self._heading("Settings")
+        self._build_rate_slider()
+        self.schedule_box = self._combobox("Schedule", self.schedule, SCHEDULES)
+        Tooltip(self.schedule_box, "How the learning rate falls over the run.")
+        self.batch_box = self._combobox(
+            "Batch size", self.batch_size, [str(size) for size in BATCH_SIZES]
+        )
+        self.epochs_box = ttk.Spinbox(
+            self, from_=1, to=MAX_EPOCHS, textvariable=self.epochs, width=6
+        )
+        self._labelled("Epochs", self.epochs_box)
+        self.size_box = self._combobox(
+            "Training images",
+            self.training_size,
+            [describe_size(size) for size in TRAINING_SIZES],
+            width=14,
+        )
+        self.augment_check = ttk.Checkbutton(
+            self,
+            text="Augment (shift, rotate, bend, vary strokes)",
+            variable=self.augment,
+            style=CHECK_STYLE,
+        )
+        self.augment_check.grid(row=self._next_row(), column=0, columnspan=2, sticky="w", pady=2)
+
+    def _build_rate_slider(self) -> None:
+        """Build the learning-rate slider (log scale) and the label showing its value."""
+        row = ttk.Frame(self, style="Inner.TFrame")
+        self._labelled("Learning rate", row, sticky="ew")
+        self.rate_scale = ttk.Scale(
+            row,
+            from_=slider_position(LEARNING_RATE_MIN),
+            to=slider_position(LEARNING_RATE_MAX),
+            variable=self.rate_position,
+            command=self._on_rate_slider,
+            length=round(RATE_SLIDER_LENGTH * self.scale),
+        )
+        self.rate_scale.pack(side="left", fill="x", expand=True)
+        self.rate_label = ttk.Label(row, text="", width=6, style="Card.TLabel", anchor="e")
+        self.rate_label.pack(side="left")
+        Tooltip(
+            self.rate_scale,
+            "Log scale from 0.001 to 10. Moving it during training changes the running "
+            "network's learning rate from the next batch on.",
+        )
+
+    def _heading(self, text: str) -> None:
+        """Add a section heading."""
+        top = 0 if self._row == 0 else 10
+        ttk.Label(self, text=text, style="CardHeading.TLabel").grid(
+            row=self._next_row(), column=0, columnspan=2, sticky="w", pady=(top, 2)
+        )
+
+    def _combobox(
+        self,
+        label: str,
+        variable: tk.StringVar,
+        values: list[str] | tuple[str, ...],
+        width: int = 10,
+    ) -> ttk.Combobox:
+        """Add a labelled read-only drop-down list."""
+        box = ttk.Combobox(
+            self, textvariable=variable, values=list(values), state="readonly", width=width
+        )
+        self._labelled(label, box)
+        return box
+
+    def _labelled(
+        self, label: str, widget: tk.Widget, sticky: str = "w", label_sticky: str = "w"
+    ) -> None:
+        """Add a widget with its label on the next row."""
+        row = self._next_row()
+        ttk.Label(self, text=label, style="Card.TLabel").grid(
+            row=row, column=0, sticky=label_sticky, pady=1, padx=(0, 8)
+        )
+        widget.grid(row=row, column=1, sticky=sticky, pady=1)
+
+    def _next_row(self) -> int:
+        """Return the next free row."""
+        self._row += 1
+        return self._row - 1
+
+    # ----- what the tab asks ------------------------------------------------------------------
+
+    @property
+    def learning_rate(self) -> float:
+        """Return the learning rate the slider shows."""
+        return learning_rate_at(self.rate_position.get())
+
+    def settings(self) -> TrainSettings:
+        """Return the form's settings; raise ValueError with a readable reason if one is bad."""
+        loss = next(key for key, label in LOSS_LABELS.items() if label == self.loss.get())
+        try:
+            epochs = int(self.epochs.get())
+        except ValueError:
+            raise ValueError(f"epochs must be a whole number, not {self.epochs.get()!r}") from None
+        return TrainSettings(
+            architecture=Architecture(self.hidden.get(), self.activation.get(), loss),
+            continue_loaded=self.start_from.get() == START_LOADED,
+            learning_rate=self.learning_rate,
+            batch_size=int(self.batch_size.get()),
+            epochs=epochs,
+            train_images=TRAINING_SIZES[self.size_box.current()],
+            augment=self.augment.get(),
+            schedule=self.schedule.get(),
+        )
+
+    def set_running(self, running: bool) -> None:
+        """Lock the fields a run cannot change while it runs (the slider stays live)."""
+        fixed = [
+            self.preset_box,
+            self.hidden_entry,
+            self.activation_box,
+            self.loss_box,
+            self.start_new,
+            self.start_loaded,
+            self.schedule_box,
+            self.batch_box,
+            self.epochs_box,
+            self.size_box,
+            self.augment_check,
+        ]
+        for widget in fixed:
+            widget.state(["disabled"] if running else ["!disabled"])
+        if not running:
+            self.refresh_start_choice()
+
+    def apply_preset(self, name: str) -> None:
+        """Fill the network fields and the learning rate from a preset."""
+        preset = self.presets[name]
+        self._applying_preset = True
+        self.hidden.set(preset.architecture.hidden)
+        self.activation.set(preset.architecture.activation)
+        self.loss.set(LOSS_LABELS[preset.architecture.loss])
+        self._applying_preset = False
+        self.preset.set(name)
+        self.show_learning_rate(preset.learning_rate)
+
+    def show_learning_rate(self, rate: float) -> None:
+        """Move the slider to rate without telling a running training (it chose the rate)."""
+        self.rate_position.set(slider_position(rate))
+        self.rate_label.configure(text=f"{learning_rate_at(self.rate_position.get()):g}")
+
+    def refresh_start_choice(self) -> None:
+        """Enable the architecture fields only for a new network; describe the loaded model."""
+        new = self.start_from.get() == START_NEW
+        for widget in (self.preset_box, self.hidden_entry, self.activation_box, self.loss_box):
+            widget.state(["!disabled"] if new else ["disabled"])
+        loaded = self.loaded_model()
+        description = "none" if loaded is None else f"{loaded.architecture}, {loaded.activation}"
+        self.loaded_label.configure(text=description)
+
+    # ----- event handlers ---------------------------------------------------------------------
+
+    def _on_preset(self, _event: tk.Event) -> None:
+        """Apply the chosen preset (choosing Custom keeps the fields as they are)."""
+        if self.preset.get() in self.presets:
+            self.apply_preset(self.preset.get())
+
+    def _on_shape_edit(self, *_args: object) -> None:
+        """Show Custom as the preset once the fields no longer match one."""
+        if self._applying_preset:
+            return
+        current = Architecture(
+            self.hidden.get(),
+            self.activation.get(),
+            next((k for k, v in LOSS_LABELS.items() if v == self.loss.get()), ""),
+        )
+        match = next(
+            (name for name, preset in self.presets.items() if preset.architecture == current),
+            CUSTOM_PRESET,
+        )
+        self.preset.set(match)
+
+    def _on_rate_slider(self, value: str) -> None:
+        """Show the slider's learning rate and pass it on to the tab."""
+        rate = learning_rate_at(float(value))
+        self.rate_label.configure(text=f"{rate:g}")
+        self.on_learning_rate(rate)

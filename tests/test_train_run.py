@@ -1,0 +1,70 @@
+"""GUI tests of the Train tab's run card on its own (`app.train_run.RunPanel`)."""
+
+from __future__ import annotations
+
+import tkinter as tk
+
+import pytest
+
+from app.train_run import RunPanel
+from app.train_style import configure_train_styles
+from app.training_worker import Failed
+
+pytestmark = pytest.mark.gui
+
+
+def make_panel(root: tk.Tk) -> tuple[RunPanel, list[str]]:
+    """Return a packed run card and the list of buttons pressed on it."""
+    configure_train_styles(root)
+    pressed: list[str] = []
+    panel = RunPanel(
+        root,
+        8,
+        lambda: pressed.append("train"),
+        lambda: pressed.append("pause"),
+        lambda: pressed.append("stop"),
+    )
+    panel.pack(fill="x")
+    root.update()
+    return panel, pressed
+
+
+def test_buttons_follow_the_running_state_and_report_presses(tk_root):
+    panel, pressed = make_panel(tk_root)
+    assert panel.pause_button.instate(["disabled"]) and panel.stop_button.instate(["disabled"])
+    panel.train_button.invoke()
+    panel.set_running(True)
+    assert panel.train_button.instate(["disabled"])
+    panel.pause_button.invoke()
+    panel.show_paused(True)
+    assert panel.pause_button.cget("text") == "Resume"
+    panel.stop_button.invoke()
+    panel.show_stopping()
+    assert panel.stop_button.instate(["disabled"]) and panel.pause_button.cget("text") == "Pause"
+    assert pressed == ["train", "pause", "stop"]
+
+
+def test_headline_progress_and_details(tk_root):
+    panel, _ = make_panel(tk_root)
+    panel.show_headline("Diverged", "#c0392b")
+    panel.show_progress(0.25)
+    panel.show_details("Epoch 1/4")
+    assert panel.headline.cget("text") == "Diverged"
+    assert str(panel.headline.cget("foreground")) == "#c0392b"
+    assert panel.progress_bar.cget("value") == 250
+    assert panel.details.cget("text") == "Epoch 1/4"
+
+
+def test_a_failure_offers_its_traceback(tk_root):
+    panel, _ = make_panel(tk_root)
+    assert not panel.failure_button.winfo_ismapped()
+    panel.show_failure(Failed("training", "RuntimeError: boom", "Traceback (most recent)…"))
+    tk_root.update()
+    assert panel.failure_button.winfo_ismapped()
+    panel.failure_button.invoke()
+    window = next(w for w in panel.winfo_children() if isinstance(w, tk.Toplevel))
+    text = next(w for w in window.winfo_children() if isinstance(w, tk.Text))
+    assert text.get("1.0", "end").startswith("Traceback")
+    panel.show_failure(None)
+    tk_root.update()
+    assert not panel.failure_button.winfo_ismapped()
