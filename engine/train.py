@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from engine.augment import AugmentSettings, augment
 from engine.fast import Diverged, FastNetwork, SparseImage, sparse_image
+from engine.layerstats import LayerStatistics, StatisticsProbe
 from engine.mnist import Dataset
 from engine.network import Network
 from engine.reference import loss_value
@@ -41,6 +42,7 @@ DIVERGENCE_WARMUP_BATCHES = 20
 CHECKPOINT_EVERY_BATCHES = 25
 PAUSE_POLL_SECONDS = 0.05
 EVALUATION_CHUNK = 500
+STATISTICS_COST_SHARE = 0.02
 # People draw with thicker or thinner pens than MNIST's, so augmentation also varies strokes,
 # and bends them a little (a 1 px elastic warp), as a hand does.
 AUGMENT_SETTINGS = AugmentSettings(stroke_change_probability=0.3, warp=1.0)
@@ -163,6 +165,20 @@ class DivergenceRecovered:
 
 
 @dataclass(frozen=True)
+class NetworkStatistics:
+    """Carry every weight layer's statistics (input side first; see `engine.layerstats`):
+    gradient norm, weight histogram and dead ReLU units, measured on `probe_images` fixed
+    training images during epoch `epoch`, after `samples_seen` samples. `cost_seconds` is the
+    training time measuring them took (converting the weights included)."""
+
+    layers: tuple[LayerStatistics, ...]
+    epoch: int
+    samples_seen: int
+    probe_images: int
+    cost_seconds: float
+
+
+@dataclass(frozen=True)
 class Paused:
     """Say that the run now waits before batch `batch` (1-based) of epoch `epoch`, with
     `samples_seen` samples trained: `TrainingControl.pause` was called or a `step` finished.
@@ -174,7 +190,9 @@ class Paused:
     samples_seen: int
 
 
-TrainingEvent = BatchEnd | EpochEnd | WeightsSnapshot | DivergenceRecovered | Paused
+TrainingEvent = (
+    BatchEnd | EpochEnd | WeightsSnapshot | DivergenceRecovered | Paused | NetworkStatistics
+)
 
 
 @dataclass
@@ -373,11 +391,15 @@ def train(
     config: TrainConfig,
     on_event: Callable[[TrainingEvent], None] | None = None,
     control: TrainingControl | None = None,
+    statistics_seconds: float | None = None,
 ) -> TrainingResult:
     """Train a copy of `network` on `train_set`; return the trained copy and how the run ended.
 
-    Data conversion happens before the clock starts; `train_seconds` counts training and the
-    per-epoch test evaluation only.
+    With `statistics_seconds`, a `NetworkStatistics` event follows the first batch, then about
+    every `statistics_seconds` of training (less often when measuring costs more than
+    STATISTICS_COST_SHARE of the time between two), and once more for the network the run
+    returns. Data conversion happens before the clock starts; `train_seconds` counts training,
+    statistics and the per-epoch test evaluation.
     """
     emit = on_event or (lambda event: None)
     control = control or TrainingControl()
@@ -386,6 +408,10 @@ def train(
         train_set = train_set.subset(config.limit)
     if len(train_set) == 0:
         raise ValueError("the training set is empty")
+    probe = None
+    if statistics_seconds is not None:
+        probe = StatisticsProbe.from_dataset(train_set, seed=config.seed)
+    next_statistics = 0.0
     samples = sparse_dataset(train_set) if not config.augment else []
     test_samples = sparse_dataset(test_set) if test_set is not None else []
     augment_settings = AUGMENT_SETTINGS
@@ -531,6 +557,9 @@ def train(
             if control.take_snapshot_request():
                 weights = [fast.weights(index) for index in range(len(fast.layers))]
                 emit(WeightsSnapshot(weights=weights, samples_seen=samples_seen))
+            if probe is not None and statistics_seconds is not None and now >= next_statistics:
+                cost = measure_statistics(probe, fast.to_network, emit, epoch, samples_seen)
+                next_statistics = elapsed() + max(statistics_seconds, cost / STATISTICS_COST_SHARE)
         if reason != "finished":
             break
         measured = measure(fast, test_samples, control.stop_event) if test_samples else None
@@ -557,8 +586,10 @@ def train(
             f"{'s' if divergences > 1 else ''} (learning rate lowered to"
             f" {control.learning_rate(config.learning_rate):g})"
         )
-    train_seconds = elapsed()
     trained = checkpoint if reason == "diverged" else fast.to_network()
+    if probe is not None:
+        measure_statistics(probe, lambda: trained, emit, epoch, samples_seen)
+    train_seconds = elapsed()
     test_accuracy = history[-1].test_accuracy if history else None
     trained.metadata.update(
         {
@@ -591,6 +622,24 @@ def train(
         divergences=divergences,
         final_learning_rate=trained.metadata["final_learning_rate"],
     )
+
+
+def measure_statistics(
+    probe: StatisticsProbe,
+    network: Callable[[], Network],
+    emit: Callable[[TrainingEvent], None],
+    epoch: int,
+    samples_seen: int,
+) -> float:
+    """Emit the `NetworkStatistics` of network() measured on the probe; return the seconds spent.
+
+    `network` is called inside the timing, so converting the weights counts in the cost.
+    """
+    started = time.perf_counter()
+    layers = probe.measure(network())
+    cost = time.perf_counter() - started
+    emit(NetworkStatistics(layers, epoch, samples_seen, len(probe.inputs), cost))
+    return cost
 
 
 def hold(control: TrainingControl, emit: Callable[[TrainingEvent], None], paused: Paused) -> None:
