@@ -216,8 +216,13 @@ class TrainTab(ttk.Frame):
     def save_model(self, path: Path) -> None:
         """Save the trained network as a model file; raise ModelFileError if it cannot be."""
         if self.finished is not None:
-            save_model(self.finished.result.network, path)
-            self.context.set_status(f"Saved the trained model to {path}")
+            network = self.finished.result.network
+        elif self.last_failure is not None and self.last_failure.network is not None:
+            network = self.last_failure.network
+        else:
+            return
+        save_model(network, path)
+        self.context.set_status(f"Saved the trained model to {path}")
 
     def shutdown(self) -> None:
         """Stop every background thread and pending callback; call it before the window closes.
@@ -328,6 +333,9 @@ class TrainTab(ttk.Frame):
         self.run.show_headline(f"The {message.task} failed: {message.summary}", ERROR_COLOUR)
         self.run.show_details("")
         self.run.show_failure(message)
+        if message.network is not None:
+            self.run.show_details("Training finished: Save model… keeps the trained weights.")
+            self.results.save_button.state(["!disabled"])
         self.context.set_status(f"The {message.task} failed: {message.summary}")
 
     def _on_download_done(self, message: DownloadDone) -> None:

@@ -147,14 +147,16 @@ class Finished:
 
 @dataclass(frozen=True)
 class Failed:
-    """Report an unexpected exception in a worker (task "training" or "download").
+    """Report an unexpected exception in a worker (task "training", "testing" or "download").
 
-    `summary` is one line to show, `details` the full traceback.
+    `summary` is one line to show, `details` the full traceback. When testing failed after
+    training succeeded, `network` holds the trained network so that it can still be saved.
     """
 
     task: str
     summary: str
     details: str
+    network: Network | None = None
 
 
 @dataclass(frozen=True)
@@ -427,6 +429,10 @@ class TrainingWorker(BackgroundThread):
             return
         if self.abandoned.is_set():
             return
+        if len(test_set) == 0:
+            # Found now, not after the run: testing needs images, and a run is long.
+            self.post(DataFailed(job.folder, f"The MNIST test set in {job.folder} has no images."))
+            return
         train_images = min(len(train_set), job.config.limit or len(train_set))
         batches_per_epoch = math.ceil(train_images / job.config.batch_size)
         self.post(
@@ -451,6 +457,11 @@ class TrainingWorker(BackgroundThread):
         try:
             evaluation = evaluate(result.network, test_set, stop=self.abandoned)
         except EvaluationStopped:
+            return
+        except Exception as error:
+            # Training worked: keep its weights so that they can still be saved.
+            summary = f"{type(error).__name__}: {error}"
+            self.post(Failed("testing", summary, traceback.format_exc(), result.network))
             return
         self.post(Finished(result, evaluation, test_set, relay.snapshot_seconds))
 

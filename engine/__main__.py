@@ -2,7 +2,12 @@
 
 import sys
 
-from engine.cli import main
+EXIT_INTERRUPTED = 130
 
 if __name__ == "__main__":
+    try:
+        from engine.cli import main
+    except KeyboardInterrupt:
+        # Ctrl+C while the modules load: nothing has started, so stop without a traceback.
+        sys.exit(EXIT_INTERRUPTED)
     sys.exit(main())

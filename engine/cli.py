@@ -44,7 +44,14 @@ from engine.drawnbench import (
 )
 from engine.evaluate import Evaluation, evaluate
 from engine.mnist import DIGIT_CLASSES, DataError, load_mnist
-from engine.modelfile import DEFAULT_MODEL_PATH, MAX_LAYERS, ModelFileError, load_model, save_model
+from engine.modelfile import (
+    DEFAULT_MODEL_PATH,
+    MAX_LAYERS,
+    ModelFileError,
+    check_save_destination,
+    load_model,
+    save_model,
+)
 from engine.network import (
     LOSSES,
     Network,
@@ -388,8 +395,10 @@ def run_train(args: argparse.Namespace, report: TextIO) -> tuple[dict, int]:
         )
     except ValueError as error:
         args.parser.error(str(error))
-    if args.out.is_dir() or not args.out.parent.is_dir():
-        args.parser.error(f"--out {args.out}: give a file name in an existing folder")
+    try:
+        check_save_destination(args.out)
+    except ModelFileError as error:
+        args.parser.error(f"--out {args.out}: {error}")
     folder = resolve_data_dir(args.data)
     train_set = load_mnist(folder, "train")
     test_set = load_mnist(folder, "test")
@@ -429,6 +438,8 @@ def run_train(args: argparse.Namespace, report: TextIO) -> tuple[dict, int]:
             "samples_per_second": round(result.samples_per_second, 1),
         }
     )
+    # The run is over: from here Ctrl+C must not lose it, nor turn "Saved" into a failure.
+    _ignore_interrupts()
     save_model(trained, args.out)
     if result.reason == "stopped":
         print(
@@ -492,6 +503,12 @@ def _stop_on_interrupt(control: TrainingControl) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _ignore_interrupts() -> None:
+    """Ignore Ctrl+C from now until the process ends (main thread only)."""
+    with contextlib.suppress(ValueError):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _epoch_line(event: EpochEnd) -> str:

@@ -59,7 +59,8 @@ Errors: `load_model` raises `ModelFileError` for every problem (missing, unreada
 not JSON, truncated, wrong tag or version, a missing or mistyped field, an unsupported
 architecture or input, a wrong shape, bad base64, a non-finite value), naming the file and
 the field. `save_model` writes atomically: the old file stays whole until the new one is
-complete on disk.
+complete on disk. Saving to a symbolic link replaces the file the link points to (the link
+stays); a read-only file is never replaced.
 """
 
 from __future__ import annotations
@@ -70,14 +71,20 @@ import json
 import math
 import os
 import platform
+import signal
+import stat
 import sys
 import tempfile
+import threading
 from array import array
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
 from engine.distribution import MODELS_PACKAGE, shipped_folder
 from engine.network import Network, check_architecture, format_architecture
+from engine.regularfile import kind_name
 
 FORMAT_TAG = "digits-model"
 FORMAT_VERSION = 1
@@ -95,6 +102,7 @@ INPUT_SPEC = {
 # mkstemp makes its file readable by the owner only; a model is no secret.
 NEW_FILE_MODE = 0o644
 TEMP_SUFFIX = ".tmp"
+WRITE_PERMISSION_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 SHIPPED_MODELS_DIR = shipped_folder(MODELS_PACKAGE)
 DEFAULT_MODEL_PATH = SHIPPED_MODELS_DIR / "default.json"
 CLASSIC_MODEL_PATH = SHIPPED_MODELS_DIR / "classic.json"
@@ -112,31 +120,109 @@ def save_model(network: Network, path: str | os.PathLike) -> None:
     """Write the network to `path` as a version-1 model file, atomically.
 
     The file is written to a temporary file in the same folder, flushed to disk and renamed
-    over `path`, so `path` holds either the old or the new model, never half of one. Raises
-    ModelFileError when the network has non-finite parameters or metadata that is not JSON,
-    or when the file cannot be written.
+    over `path`, so `path` holds either the old or the new model, never half of one. When
+    `path` is a symbolic link, the file it points to is replaced and the link kept. A
+    read-only existing file is not replaced. Ctrl+C during the write is held until the file
+    is complete (then raised as usual), and the temporary file is removed on any failure.
+    Raises ModelFileError when the network has non-finite parameters or metadata that is not
+    JSON, or when the file cannot be written.
     """
     path = Path(path)
+    target = _save_target(path)
     try:
         text = json.dumps(_document(network), indent=1, allow_nan=False)
     except _Invalid as error:
         raise ModelFileError(f"cannot save the model to {path}: {error}") from None
     temp_path: str | None = None
     try:
-        descriptor, temp_path = tempfile.mkstemp(
-            prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent
-        )
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temp_path, NEW_FILE_MODE)
-        os.replace(temp_path, path)
+        with _interrupts_held():
+            descriptor, temp_path = tempfile.mkstemp(
+                prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent
+            )
+            try:
+                with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+                    file.write(text)
+                    file.flush()
+                    os.fsync(file.fileno())
+                os.chmod(temp_path, NEW_FILE_MODE)
+                os.replace(temp_path, target)
+            except BaseException:
+                os.unlink(temp_path)
+                raise
     except OSError as error:
-        if temp_path is not None and os.path.exists(temp_path):
-            os.unlink(temp_path)
         reason = error.strerror or str(error)
         raise ModelFileError(f"cannot save the model to {path}: {reason}") from None
+
+
+def check_save_destination(path: str | os.PathLike) -> Path:
+    """Return the file a save to `path` would replace; raise ModelFileError if it cannot.
+
+    Checks, before any long work, what `save_model` would find: the folder exists and can
+    be written (a temporary file is created and removed there), and `path` is not a folder,
+    a special file or a read-only file. A symbolic link is followed to its target.
+    """
+    path = Path(path)
+    target = _save_target(path)
+    try:
+        descriptor, probe = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent
+        )
+        os.close(descriptor)
+        os.unlink(probe)
+    except OSError as error:
+        raise ModelFileError(
+            f"cannot save the model to {path}: cannot write in the folder {target.parent}"
+            f" ({error.strerror or error})"
+        ) from None
+    return target
+
+
+def _save_target(path: Path) -> Path:
+    """Return the file to replace when saving to `path`; raise ModelFileError if unusable."""
+    target = Path(os.path.realpath(path))
+    problem = None
+    if not target.parent.is_dir():
+        problem = f"the folder {target.parent} does not exist"
+    elif target.is_dir():
+        problem = "it is a folder; give a file name"
+    elif target.exists():
+        try:
+            mode = target.stat().st_mode
+        except OSError as error:
+            raise ModelFileError(
+                f"cannot save the model to {path}: {error.strerror or error}"
+            ) from None
+        if not stat.S_ISREG(mode):
+            problem = f"it is {kind_name(mode)}, not a file"
+        elif not mode & WRITE_PERMISSION_BITS:
+            problem = "the file is read-only; make it writable or choose another name"
+    if problem is not None:
+        raise ModelFileError(f"cannot save the model to {path}: {problem}")
+    return target
+
+
+@contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Hold SIGINT (Ctrl+C) until the block ends, then act on it as the old handler would.
+
+    Only the main thread receives signals, so elsewhere this does nothing.
+    """
+    # getsignal is None for a handler installed outside Python, which cannot be restored.
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGINT) is None
+    ):
+        yield
+        return
+    received: list[tuple[int, object]] = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: received.append((number, frame)))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received and callable(previous):
+        previous(*received[0])
+    elif received and previous == signal.SIG_DFL:
+        raise KeyboardInterrupt
 
 
 def load_model(path: str | os.PathLike) -> Network:

@@ -16,6 +16,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -302,7 +303,7 @@ def test_train_output_folder_must_exist(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["train", "--out", str(tmp_path / "missing" / "model.json")])
     assert exit_info.value.code == 2
-    assert "existing folder" in capsys.readouterr().err
+    assert "missing does not exist" in capsys.readouterr().err
 
 
 def test_train_defaults_come_from_train_config():
@@ -403,3 +404,54 @@ def test_train_on_real_mnist_learns_in_one_short_epoch(tmp_path):
     assert figures["test_images"] == 10_000
     assert figures["test_accuracy"] > 0.8
     assert load_model(model).metadata["test_accuracy"] == figures["test_accuracy"]
+
+
+KILL_TRIALS = 6
+KILL_ARGUMENTS = ["--arch", "784-256-10", "--epochs", "2", "--batch", "32", "--seed", "5"]
+
+
+@pytest.mark.skipif(os.name == "nt", reason="sends POSIX signals")
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGKILL])
+def test_killing_train_at_random_moments_never_loses_the_model(
+    pattern_data: Path, tmp_path: Path, signal_number: int
+) -> None:
+    """SIGINT or SIGKILL anywhere in `train --out` over an existing model: the old model or a
+    valid new one is left, and after a clean exit no temporary file."""
+    model = tmp_path / "model.json"
+    save_model(Network.create([784, 8, 10], seed=1), model)
+    old = model.read_bytes()
+    # A signal before Python itself has started is CPython's to handle: begin after that.
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", "pass"], check=True, timeout=SUBPROCESS_TIMEOUT)
+    interpreter_start_seconds = 1.5 * (time.monotonic() - started)
+    started = time.monotonic()
+    run_engine("train", "--data", str(pattern_data), *KILL_ARGUMENTS, "--out", str(model))
+    run_seconds = time.monotonic() - started
+    rng = random.Random(signal_number)
+    outcomes = set()
+    for _ in range(KILL_TRIALS):
+        model.write_bytes(old)
+        command = ["train", "--data", str(pattern_data), *KILL_ARGUMENTS, "--out", str(model)]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "engine", *command],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            time.sleep(rng.uniform(interpreter_start_seconds, run_seconds))
+            process.send_signal(signal_number)
+            _, errors = process.communicate(timeout=SUBPROCESS_TIMEOUT)
+        finally:
+            process.kill()
+            process.wait()
+        assert "Traceback" not in errors
+        if model.read_bytes() == old:
+            outcomes.add("old")
+        else:
+            assert load_model(model).layer_sizes == [784, 256, 10]
+            outcomes.add("new")
+        if process.returncode != -signal.SIGKILL:
+            assert process.returncode in (0, 130), errors
+            assert [path.name for path in tmp_path.iterdir()] == ["model.json"]
+    assert outcomes

@@ -6,6 +6,7 @@ import base64
 import json
 import math
 import os
+import signal
 import struct
 import time
 from pathlib import Path
@@ -99,6 +100,87 @@ def test_save_failing_mid_write_keeps_the_old_file_and_leaves_no_temp_file(saved
         save_model(Network.create([784, 16, 10]), path)
     assert path.read_bytes() == before
     assert [entry.name for entry in path.parent.iterdir()] == [path.name]
+
+
+def temp_files(folder: Path) -> list[str]:
+    """Return the names of hidden temporary files save_model may have left in folder."""
+    return sorted(path.name for path in folder.iterdir() if path.name.endswith(".tmp"))
+
+
+def test_interrupt_mid_write_keeps_the_old_file_and_leaves_no_temp_file(saved, monkeypatch):
+    _, path = saved
+    before = path.read_bytes()
+
+    def interrupted_fsync(descriptor: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(modelfile.os, "fsync", interrupted_fsync)
+    with pytest.raises(KeyboardInterrupt):
+        save_model(Network.create([784, 16, 10]), path)
+    assert path.read_bytes() == before
+    assert temp_files(path.parent) == []
+
+
+@pytest.mark.skipif(os.name == "nt", reason="sends SIGINT to itself")
+def test_ctrl_c_during_the_write_waits_for_the_complete_file(saved, monkeypatch):
+    _, path = saved
+    real_fsync = os.fsync
+
+    def fsync_then_ctrl_c(descriptor: int) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(modelfile.os, "fsync", fsync_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        save_model(Network.create([784, 16, 10], seed=9), path)
+    assert load_model(path).layer_sizes == [784, 16, 10]
+    assert temp_files(path.parent) == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+def test_saving_to_a_symlink_replaces_its_target_and_keeps_the_link(saved, tmp_path):
+    _, target = saved
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    save_model(Network.create([784, 16, 10]), link)
+    assert link.is_symlink()
+    assert load_model(target).layer_sizes == [784, 16, 10]
+    assert temp_files(tmp_path) == []
+
+
+def test_read_only_file_is_not_replaced(saved):
+    _, path = saved
+    before = path.read_bytes()
+    path.chmod(0o444)
+    for attempt in (
+        modelfile.check_save_destination,
+        lambda p: save_model(Network.create(TINY_LAYERS), p),
+    ):
+        with pytest.raises(ModelFileError, match="the file is read-only"):
+            attempt(path)
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda folder: folder, "it is a folder; give a file name"),
+        (lambda folder: folder / "missing" / "model.json", "missing does not exist"),
+    ],
+)
+def test_unusable_destinations_are_found_before_any_work(tmp_path, make, problem):
+    with pytest.raises(ModelFileError, match=problem):
+        modelfile.check_save_destination(make(tmp_path))
+    assert temp_files(tmp_path) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX only")
+def test_a_fifo_is_never_written_over(tmp_path):
+    fifo = tmp_path / "model.json"
+    os.mkfifo(fifo)
+    with pytest.raises(ModelFileError, match=r"it is a named pipe \(FIFO\), not a file"):
+        modelfile.check_save_destination(fifo)
 
 
 def test_unsavable_metadata_and_parameters_are_refused(tmp_path):

@@ -357,6 +357,26 @@ def test_an_exception_in_the_worker_is_shown(make_window, digit_folder, monkeypa
     assert "Traceback" in text.get("1.0", "end") and "broken_train" in text.get("1.0", "end")
 
 
+def test_a_run_whose_testing_fails_can_still_be_saved(
+    make_window, digit_folder, monkeypatch, tmp_path
+):
+    def broken_evaluate(*_arguments: object, **_options: object) -> None:
+        raise ValueError("nothing to evaluate")
+
+    monkeypatch.setattr(training_worker, "evaluate", broken_evaluate)
+    window = make_window(digit_folder)
+    tab, root = window.tab, window.root
+    tab.form.epochs.set("1")
+    tab.run.train_button.invoke()
+    pump(root, lambda: tab.last_failure is not None)
+
+    assert tab.run.headline.cget("text") == "The testing failed: ValueError: nothing to evaluate"
+    assert "Save model… keeps the trained weights" in tab.run.details.cget("text")
+    assert not tab.results.save_button.instate(["disabled"])
+    tab.save_model(tmp_path / "kept.json")
+    assert load_model(tmp_path / "kept.json").layer_sizes[-1] == 10
+
+
 def test_shutdown_mid_training_stops_the_thread_quickly(make_window, digit_folder):
     window = make_window(digit_folder)
     tab, root = window.tab, window.root

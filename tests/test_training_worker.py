@@ -354,6 +354,33 @@ def test_an_unexpected_exception_becomes_a_failed_message_with_its_traceback(tmp
     assert "Traceback" in failed.details and 'raise RuntimeError("disk on fire")' in failed.details
 
 
+def test_an_empty_test_set_is_refused_before_training(tmp_path):
+    folder = tmp_path / "no-tests"
+    folder.mkdir()
+    write_split(folder, "train", digit_dataset(20, seed=1))
+    write_split(folder, "t10k", Dataset([], []))
+    messages: queue.SimpleQueue = queue.SimpleQueue()
+    taken = run_worker(TrainingWorker(training_job(folder), messages))
+    assert [type(message) for message in taken] == [Loading, DataFailed]
+    assert taken[-1].message == f"The MNIST test set in {folder} has no images."
+
+
+def test_a_run_whose_testing_fails_keeps_its_weights(digit_folder, monkeypatch):
+    def failing_evaluate(*args: object, **kwargs: object) -> None:
+        raise ValueError("the test images are unreadable")
+
+    monkeypatch.setattr(training_worker, "evaluate", failing_evaluate)
+    messages: queue.SimpleQueue = queue.SimpleQueue()
+    failed = run_worker(TrainingWorker(training_job(digit_folder, epochs=1), messages))[-1]
+    assert isinstance(failed, Failed)
+    assert (failed.task, failed.summary) == (
+        "testing",
+        "ValueError: the test images are unreadable",
+    )
+    assert failed.network is not None and failed.network.layer_sizes == SMALL_NETWORK
+    assert failed.network.weights != Network.create(SMALL_NETWORK, seed=0).weights
+
+
 def test_mnist_cache_reads_a_folder_once(digit_folder, monkeypatch):
     cache = MnistCache()
     first = cache.load(digit_folder)
