@@ -415,31 +415,24 @@ KILL_ARGUMENTS = ["--arch", "784-256-10", "--epochs", "2", "--batch", "32", "--s
 def test_killing_train_at_random_moments_never_loses_the_model(
     pattern_data: Path, tmp_path: Path, signal_number: int
 ) -> None:
-    """SIGINT or SIGKILL anywhere in `train --out` over an existing model: the old model or a
-    valid new one is left, and after a clean exit no temporary file."""
+    """SIGINT or SIGKILL at a random moment of `train --out` over an existing model, from the
+    start of training to the end of the save: the old model or a valid new one is left, and
+    after a clean exit no temporary file. (Before training starts the model is not at stake.)"""
     model = tmp_path / "model.json"
     save_model(Network.create([784, 8, 10], seed=1), model)
     old = model.read_bytes()
-    # A signal before Python itself has started is CPython's to handle: begin after that.
+    command = ["train", "--data", str(pattern_data), *KILL_ARGUMENTS, "--out", str(model)]
+    process = start_training(command)
     started = time.monotonic()
-    subprocess.run([sys.executable, "-c", "pass"], check=True, timeout=SUBPROCESS_TIMEOUT)
-    interpreter_start_seconds = 1.5 * (time.monotonic() - started)
-    started = time.monotonic()
-    run_engine("train", "--data", str(pattern_data), *KILL_ARGUMENTS, "--out", str(model))
+    process.communicate(timeout=SUBPROCESS_TIMEOUT)
     run_seconds = time.monotonic() - started
     rng = random.Random(signal_number)
-    outcomes = set()
+    outcomes = []
     for _ in range(KILL_TRIALS):
         model.write_bytes(old)
-        command = ["train", "--data", str(pattern_data), *KILL_ARGUMENTS, "--out", str(model)]
-        process = subprocess.Popen(
-            [sys.executable, "-m", "engine", *command],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        process = start_training(command)
         try:
-            time.sleep(rng.uniform(interpreter_start_seconds, run_seconds))
+            time.sleep(rng.uniform(0.0, run_seconds))
             process.send_signal(signal_number)
             _, errors = process.communicate(timeout=SUBPROCESS_TIMEOUT)
         finally:
@@ -447,11 +440,23 @@ def test_killing_train_at_random_moments_never_loses_the_model(
             process.wait()
         assert "Traceback" not in errors
         if model.read_bytes() == old:
-            outcomes.add("old")
+            outcomes.append("old")
         else:
             assert load_model(model).layer_sizes == [784, 256, 10]
-            outcomes.add("new")
+            outcomes.append("new")
         if process.returncode != -signal.SIGKILL:
             assert process.returncode in (0, 130), errors
             assert [path.name for path in tmp_path.iterdir()] == ["model.json"]
-    assert outcomes
+    assert len(outcomes) == KILL_TRIALS
+
+
+def start_training(command: list[str]) -> subprocess.Popen:
+    """Start `python -m engine COMMAND` (a train command) and return once training begins."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "engine", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout.readline().startswith("Training ")
+    return process
