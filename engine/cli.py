@@ -59,6 +59,7 @@ from engine.network import (
     normalise_probabilities,
     parse_architecture,
 )
+from engine.parallel import WorkerError
 from engine.preprocess import (
     ImageFileError,
     NothingDrawn,
@@ -146,7 +147,7 @@ def _run(args: argparse.Namespace) -> int:
         result, exit_code = args.run(args, report)
     except BrokenPipeError:
         raise
-    except (DataError, ModelFileError, ImageFileError, OSError) as error:
+    except (DataError, ModelFileError, ImageFileError, OSError, WorkerError) as error:
         return _fail(args, str(error), EXIT_FAILURE)
     except KeyboardInterrupt:
         return _fail(args, "interrupted", EXIT_INTERRUPTED)
@@ -249,6 +250,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults["on_divergence"],
         help="when a step overflows or the loss blows up: go back to the last good weights and"
         " halve the learning rate, or stop the run there",
+    )
+    training.add_argument(
+        "--workers",
+        type=_positive_integer,
+        default=defaults["workers"],
+        metavar="N",
+        help="processes training together, each on a share of the images (local SGD;"
+        f" up to one per core, this machine has {os.cpu_count() or 1})",
     )
     training.add_argument("--out", type=Path, required=True, metavar="FILE", help="model to write")
 
@@ -392,6 +401,7 @@ def run_train(args: argparse.Namespace, report: TextIO) -> tuple[dict, int]:
             seed=args.seed,
             limit=args.limit,
             on_divergence=args.on_divergence,
+            workers=args.workers,
         )
     except ValueError as error:
         args.parser.error(str(error))
@@ -408,7 +418,9 @@ def run_train(args: argparse.Namespace, report: TextIO) -> tuple[dict, int]:
         f"Training {network.architecture} ({args.activation}, {args.loss}) on {train_images:,}"
         f" images from {folder}, testing on {len(test_set):,}: {_plural(config.epochs, 'epoch')},"
         f" batch {config.batch_size}, learning rate {config.learning_rate:g} ({config.schedule}),"
-        f" momentum {config.momentum:g}" + (", augmented" if config.augment else ""),
+        f" momentum {config.momentum:g}"
+        + (", augmented" if config.augment else "")
+        + (f", {config.workers} worker processes" if config.workers > 1 else ""),
         file=report,
     )
     line = ProgressLine(sys.stderr)
@@ -473,6 +485,7 @@ def run_train(args: argparse.Namespace, report: TextIO) -> tuple[dict, int]:
         "epochs": result.epochs_completed,
         "train_images": train_images,
         "test_images": len(test_set),
+        "workers": config.workers,
         "test_accuracy": result.test_accuracy,
         "train_seconds": result.train_seconds,
         "samples_per_second": result.samples_per_second,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import compress
 from math import floor
@@ -56,6 +57,8 @@ LEVEL_MASKS = tuple(
 POSITIONS = tuple(range(4096))
 
 SparseImage = tuple[tuple[int, tuple[int, ...]], ...]
+# Per layer: the packed rows and the biases (see `FastNetwork.parameters`).
+Parameters = list[tuple[list[int], list[float]]]
 
 
 class Diverged(ArithmeticError):
@@ -185,6 +188,45 @@ class FastNetwork:
             biases=[list(layer.biases) for layer in self.layers],
             metadata=dict(self.metadata),
         )
+
+    def parameters(self) -> Parameters:
+        """Return every layer's packed rows and biases, the state workers average.
+
+        A layer whose weight-decay scale is not 1 has it folded into its lanes first, so that
+        equal lanes mean equal weights in every copy of the network.
+        """
+        for layer in self.layers:
+            if layer.scale != 1.0:
+                self._renormalise(layer)
+        return [(list(layer.rows), list(layer.biases)) for layer in self.layers]
+
+    def set_mean(
+        self, states: list[Parameters], weights: list[int], random_bits: Callable[[int], int]
+    ) -> None:
+        """Set every layer to the weighted mean of `states` (from `parameters`), lane by lane.
+
+        `weights` are small positive ints that sum to a power of two, so the mean is one sum
+        of packed rows and one dithered shift (`LaneCodec.shift`, unbiased); `random_bits`
+        draws the dither, so networks given the same states and source end up identical.
+        Biases are averaged with `math.fsum`, which does not depend on the order of workers.
+        Velocities (momentum) stay this network's own.
+        """
+        total = sum(weights)
+        shift = total.bit_length() - 1
+        if total != 1 << shift:
+            raise ValueError(f"weights must sum to a power of two, not {total}")
+        for index, layer in enumerate(self.layers):
+            codec = layer.codec
+            weighted = [
+                rows if weight == 1 else [row * weight for row in rows]
+                for weight, rows in zip(weights, (state[index][0] for state in states))
+            ]
+            dither = codec.random_bits(shift, random_bits)
+            layer.rows = [codec.shift(sum(column), shift, -1, dither) for column in zip(*weighted)]
+            layer.scale = 1.0
+            bias_columns = zip(*(state[index][1] for state in states))
+            layer.biases = [math.fsum(map(mul, weights, column)) / total for column in bias_columns]
+        self._refresh_units()
 
     def _refresh_units(self) -> None:
         """Recompute each layer's input unit, ReLU rescaling shift and packed biases."""

@@ -14,6 +14,10 @@ the `TrainingControl` too, so a rate set live is lowered as well), reports a
 `DivergenceRecovered` event and goes on with the next batch. After MAX_DIVERGENCES_IN_A_ROW
 divergences with no good checkpoint between them, or at the first one under the "stop" policy,
 the run ends with reason "diverged" and the last good weights, never NaNs.
+
+With `TrainConfig.workers` above 1, `train` hands the run to `engine.parallel`, which runs this
+same loop in every worker process on a share of the data; the loop meets the other workers
+only through the hooks of a `Team`, which for one process does nothing.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ CHECKPOINT_EVERY_BATCHES = 25
 PAUSE_POLL_SECONDS = 0.05
 EVALUATION_CHUNK = 500
 STATISTICS_COST_SHARE = 0.02
+MAX_WORKERS = 64
 # People draw with thicker or thinner pens than MNIST's, so augmentation also varies strokes,
 # and bends them a little (a 1 px elastic warp), as a hand does.
 AUGMENT_SETTINGS = AugmentSettings(stroke_change_probability=0.3, warp=1.0)
@@ -62,6 +67,7 @@ class TrainConfig:
     seed: int = 0
     limit: int | None = None
     on_divergence: str = "recover"
+    workers: int = 1
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -80,6 +86,8 @@ class TrainConfig:
                 f"unknown divergence policy {self.on_divergence!r};"
                 f" choose one of {DIVERGENCE_POLICIES}"
             )
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise ValueError(f"workers must be between 1 and {MAX_WORKERS}")
 
 
 def check_learning_rate(learning_rate: float) -> None:
@@ -214,6 +222,59 @@ class TrainingResult:
     history: list[EpochEnd] = field(default_factory=list)
     divergences: int = 0
     final_learning_rate: float = 0.0
+
+
+@dataclass(frozen=True)
+class EpochFigures:
+    """Sums over one epoch: training loss, right answers and samples; the same for the test."""
+
+    train_loss_sum: float
+    train_correct: int
+    train_seen: int
+    test_loss_sum: float
+    test_correct: int
+    test_count: int
+
+
+@dataclass(frozen=True)
+class Ending:
+    """Say why a run must end (reason as in `TrainingResult`) when a team decides it."""
+
+    reason: str
+    message: str
+
+
+class Team:
+    """The processes that train one network together; this base class is one process alone.
+
+    `train` calls these hooks at fixed points of its loop; `engine.parallel` overrides them
+    to average weights, pass on settings and combine figures across worker processes.
+    """
+
+    workers = 1
+
+    def train_images(self, share: int) -> int:
+        """Return how many distinct images the whole team trains on, given this share's size."""
+        return share
+
+    def start(self) -> None:
+        """Wait until every worker is ready; called just before the clock starts."""
+
+    def start_epoch(self, control: TrainingControl) -> None:
+        """Let the other workers begin the epoch this worker begins."""
+
+    def after_batch(
+        self, fast: FastNetwork, batch: int, batches_per_epoch: int, control: TrainingControl
+    ) -> Ending | None:
+        """Combine this batch's work with the other workers when due; say if the run must end."""
+        return None
+
+    def end_epoch(self, figures: EpochFigures) -> EpochFigures | Ending:
+        """Return this epoch's figures summed over the team, or why the run must end."""
+        return figures
+
+    def finish(self, reason: str, message: str) -> None:
+        """Tell the other workers how this worker's run ended."""
 
 
 class TrainingControl:
@@ -369,8 +430,8 @@ def sparse_dataset(dataset: Dataset) -> list[tuple[SparseImage, int]]:
 
 def measure(
     fast: FastNetwork, samples: list[tuple[SparseImage, int]], stop: threading.Event
-) -> tuple[float, float] | None:
-    """Return (mean loss, accuracy) of the fast network on samples, or None if stopped."""
+) -> tuple[float, int] | None:
+    """Return (loss sum, right answers) of the fast network on samples, or None if stopped."""
     loss_sum = 0.0
     correct = 0
     for start in range(0, len(samples), EVALUATION_CHUNK):
@@ -380,8 +441,7 @@ def measure(
             outputs = fast.predict_sparse(image)
             loss_sum += loss_value(fast.loss, outputs, label)
             correct += max(outputs) == outputs[label]
-    count = max(1, len(samples))
-    return loss_sum / count, correct / count
+    return loss_sum, correct
 
 
 def train(
@@ -392,6 +452,7 @@ def train(
     on_event: Callable[[TrainingEvent], None] | None = None,
     control: TrainingControl | None = None,
     statistics_seconds: float | None = None,
+    team: Team | None = None,
 ) -> TrainingResult:
     """Train a copy of `network` on `train_set`; return the trained copy and how the run ended.
 
@@ -399,8 +460,18 @@ def train(
     every `statistics_seconds` of training (less often when measuring costs more than
     STATISTICS_COST_SHARE of the time between two), and once more for the network the run
     returns. Data conversion happens before the clock starts; `train_seconds` counts training,
-    statistics and the per-epoch test evaluation.
+    statistics and the per-epoch test evaluation. With `config.workers` above 1 the run is
+    spread over that many processes (`engine.parallel`); `team` is how such a worker joins the
+    others.
     """
+    if team is None and config.workers > 1:
+        # Imported here because engine.parallel builds on this module.
+        from engine.parallel import train_in_processes
+
+        return train_in_processes(
+            network, train_set, test_set, config, on_event, control, statistics_seconds
+        )
+    team = team or Team()
     emit = on_event or (lambda event: None)
     control = control or TrainingControl()
     rng = random.Random(config.seed)
@@ -431,6 +502,7 @@ def train(
     divergences = 0
     in_a_row = 0
     reason, message = "finished", "training finished"
+    team.start()
     started = time.perf_counter()
 
     def elapsed() -> float:
@@ -445,6 +517,7 @@ def train(
             hold(control, emit, Paused(epoch=epoch + 1, batch=1, samples_seen=samples_seen))
             continue
         epoch += 1
+        team.start_epoch(control)
         order = list(range(size))
         rng.shuffle(order)
         epoch_loss = 0.0
@@ -488,7 +561,7 @@ def train(
                     running_loss = LOSS_SMOOTHING * running_loss + (1 - LOSS_SMOOTHING) * batch_loss
                 batches_done += 1
                 batches_since_recovery += 1
-                samples_seen += len(batch)
+                samples_seen += len(batch) * team.workers  # the others train as many
                 epoch_loss += loss_sum
                 epoch_correct += correct
                 epoch_seen += len(batch)
@@ -524,6 +597,10 @@ def train(
                         message=recovered_message(cause, base, lowered),
                     )
                 )
+                ending = team.after_batch(fast, batch_index + 1, batches_per_epoch, control)
+                if ending is not None:
+                    reason, message = ending.reason, ending.message
+                    break
                 continue
             window_loss += batch_loss
             window_batches += 1
@@ -543,7 +620,7 @@ def train(
                     batch=batch_index + 1,
                     batches_per_epoch=batches_per_epoch,
                     samples_seen=samples_seen,
-                    total_samples=size * epochs,
+                    total_samples=size * epochs * team.workers,
                     loss=batch_loss,
                     running_loss=running_loss,
                     learning_rate=learning_rate,
@@ -560,20 +637,31 @@ def train(
             if probe is not None and statistics_seconds is not None and now >= next_statistics:
                 cost = measure_statistics(probe, fast.to_network, emit, epoch, samples_seen)
                 next_statistics = elapsed() + max(statistics_seconds, cost / STATISTICS_COST_SHARE)
+            ending = team.after_batch(fast, batch_index + 1, batches_per_epoch, control)
+            if ending is not None:
+                reason, message = ending.reason, ending.message
+                break
         if reason != "finished":
             break
-        measured = measure(fast, test_samples, control.stop_event) if test_samples else None
-        if test_samples and measured is None:
+        measured = measure(fast, test_samples, control.stop_event) if test_samples else (0.0, 0)
+        if measured is None:
             reason, message = "stopped", "training stopped"
             break
+        figures = team.end_epoch(
+            EpochFigures(epoch_loss, epoch_correct, epoch_seen, *measured, len(test_samples))
+        )
+        if isinstance(figures, Ending):
+            reason, message = figures.reason, figures.message
+            break
         now = elapsed()
+        tested = figures.test_count > 0
         end = EpochEnd(
             epoch=epoch,
             epochs=config.epochs + control.extra_epochs(),
-            train_loss=epoch_loss / max(1, epoch_seen),
-            train_accuracy=epoch_correct / max(1, epoch_seen),
-            test_loss=measured[0] if measured else None,
-            test_accuracy=measured[1] if measured else None,
+            train_loss=figures.train_loss_sum / max(1, figures.train_seen),
+            train_accuracy=figures.train_correct / max(1, figures.train_seen),
+            test_loss=figures.test_loss_sum / figures.test_count if tested else None,
+            test_accuracy=figures.test_correct / figures.test_count if tested else None,
             samples_per_second=samples_seen / now if now > 0 else 0.0,
             elapsed_seconds=now,
         )
@@ -586,6 +674,7 @@ def train(
             f"{'s' if divergences > 1 else ''} (learning rate lowered to"
             f" {control.learning_rate(config.learning_rate):g})"
         )
+    team.finish(reason, message)
     trained = checkpoint if reason == "diverged" else fast.to_network()
     if probe is not None:
         measure_statistics(probe, lambda: trained, emit, epoch, samples_seen)
@@ -602,7 +691,7 @@ def train(
             "schedule": config.schedule,
             "augment": config.augment,
             "seed": config.seed,
-            "train_images": size,
+            "train_images": team.train_images(size),
             "train_seconds": round(train_seconds, 3),
             "divergences": divergences,
             "final_learning_rate": control.learning_rate(config.learning_rate),

@@ -1,0 +1,597 @@
+"""Training on several processes at once: local SGD with periodic weight averaging.
+
+`train_in_processes` (what `engine.train.train` calls when `TrainConfig.workers` is above 1)
+splits the training images into one equal share per worker and runs the training loop of
+`engine.train` in every worker on its share. The calling process is worker 0, the *hub*:
+it emits the events, obeys the `TrainingControl` and returns the result. The others, the
+*spokes*, are processes started with multiprocessing's "spawn" method (as on Windows and
+macOS), so nothing is inherited: each receives its job over a pipe.
+
+Every SYNC_EVERY_BATCHES batches, and at the end of each epoch, the workers meet: each sends
+the hub its packed weights, the hub sends every spoke the others' weights with the base
+learning rate and a command (go on, stop, diverged), and each worker sets its network to the
+mean of all of them (`FastNetwork.set_mean`: one sum and one shift per packed row, the same
+dither everywhere, so every copy ends identical). Between meetings the copies drift apart a
+little, which costs little accuracy and saves most of the communication. At the end of an
+epoch they also add up their training and test figures (each tests its share of the test set).
+
+Stop and pause reach the spokes through the hub: a paused hub simply does not answer, and a
+stop is the answer to the next meeting. A spoke that dies makes the hub raise `WorkerError`
+(its pipe closes), and the hub ends the others. Spokes are daemon processes and also watch
+their parent process, ending at once if it disappears, however it ended.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import multiprocessing
+import multiprocessing.connection
+import os
+import pickle
+import random
+import signal
+import threading
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+
+from engine.fast import FastNetwork, Parameters
+from engine.mnist import IMAGE_BYTES, Dataset
+from engine.network import Network
+from engine.train import (
+    DivergenceRecovered,
+    Ending,
+    EpochFigures,
+    Team,
+    TrainConfig,
+    TrainingControl,
+    TrainingEvent,
+    TrainingResult,
+    train,
+)
+
+SYNC_EVERY_BATCHES = 5
+# Spokes shuffle and dither with seeds of their own, so that they do not all repeat the same
+# rounding noise; the averaging dither comes from a seed all workers share.
+SPOKE_SEED_STRIDE = 7919
+AVERAGING_SEED_OFFSET = 104_729
+JOIN_SECONDS = 2.0
+EXIT_PARENT_GONE = 3
+START_METHOD = "spawn"
+
+GO = "go"
+STOP = "stop"
+DIVERGED = "diverged"
+
+
+class WorkerError(RuntimeError):
+    """Raised in the hub when a training worker process fails or ends unexpectedly."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a spoke needs to train: its place in the team, the settings and its shares of data.
+
+    Images travel as one bytes object each (IMAGE_BYTES per image), which pickles far faster
+    than a list of small ones.
+    """
+
+    worker: int
+    workers: int
+    network: Network
+    config: TrainConfig
+    averaging_seed: int
+    train_images: int
+    images: bytes
+    labels: bytes
+    test_images: bytes
+    test_labels: bytes
+
+
+def exit_with_parent() -> None:
+    """End this process as soon as its parent process ends (for a spawned worker).
+
+    A daemon thread waits on the parent's sentinel, which becomes ready when the parent is
+    gone, even if it was killed; the process then exits without cleaning up, as a worker has
+    nothing worth saving.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(EXIT_PARENT_GONE)
+
+    threading.Thread(target=watch, name="digits-parent-watch", daemon=True).start()
+
+
+def shares(dataset: Dataset, workers: int) -> list[Dataset]:
+    """Return `workers` shares of equal size that together hold every item of dataset.
+
+    Share k holds items k, k + workers, …; shorter shares are topped up with items from the
+    start of the dataset, so every worker runs the same number of batches.
+    """
+    size = math.ceil(len(dataset) / workers)
+    result = []
+    for worker in range(workers):
+        indices = list(range(worker, len(dataset), workers))
+        indices += range(size - len(indices))
+        images = [dataset.images[i] for i in indices]
+        result.append(Dataset(images, [dataset.labels[i] for i in indices]))
+    return result
+
+
+def test_shares(dataset: Dataset | None, workers: int) -> list[Dataset | None]:
+    """Return each worker's part of the test set (items k, k + workers, …), or Nones."""
+    if dataset is None:
+        return [None] * workers
+    return [
+        Dataset(dataset.images[worker::workers], dataset.labels[worker::workers])
+        for worker in range(workers)
+    ]
+
+
+def packed_dataset(dataset: Dataset | None) -> tuple[bytes, bytes]:
+    """Return a dataset's images and labels as two bytes objects (empty for None)."""
+    if dataset is None:
+        return b"", b""
+    return b"".join(dataset.images), bytes(dataset.labels)
+
+
+def unpacked_dataset(images: bytes, labels: bytes) -> Dataset:
+    """Return the dataset `packed_dataset` made the two bytes objects of."""
+    return Dataset(
+        [images[i * IMAGE_BYTES : (i + 1) * IMAGE_BYTES] for i in range(len(labels))],
+        list(labels),
+    )
+
+
+def mean_weights(workers: int, meeting: int) -> list[int]:
+    """Return each worker's weight in the mean of a meeting: small ints summing to a power of 2.
+
+    With a power-of-two team every weight is 1 (the plain mean). Otherwise a few workers count
+    twice, taking turns from one meeting to the next, so each counts the same on average.
+    """
+    total = 1 << (workers - 1).bit_length()
+    doubled = total - workers
+    weights = [1] * workers
+    for step in range(doubled):
+        weights[(meeting + step) % workers] = 2
+    return weights
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the hub's `TrainingControl` says now, which every spoke follows from the hub."""
+
+    learning_rate: float
+    momentum: float
+    weight_decay: float
+    extra_epochs: int
+
+    @classmethod
+    def of(cls, control: TrainingControl, config: TrainConfig) -> Settings:
+        """Return the settings in force in control (config's where none was set)."""
+        return cls(
+            control.learning_rate(config.learning_rate),
+            control.momentum(config.momentum),
+            control.weight_decay(config.weight_decay),
+            control.extra_epochs(),
+        )
+
+    def apply(self, control: TrainingControl) -> None:
+        """Make control say the same."""
+        control.set_learning_rate(self.learning_rate)
+        control.set_momentum(self.momentum)
+        control.set_weight_decay(self.weight_decay)
+        more = self.extra_epochs - control.extra_epochs()
+        if more > 0:
+            control.extend_epochs(more)
+
+
+class _Member(Team):
+    """What hub and spokes share: when to meet, the averaging, the team's size."""
+
+    def __init__(self, workers: int, averaging_seed: int, train_images: int) -> None:
+        self.workers = workers
+        self._averaging = random.Random(averaging_seed)
+        self._train_images = train_images
+        self._meetings = 0
+
+    def train_images(self, share: int) -> int:
+        """Return how many distinct images the whole team trains on."""
+        return self._train_images
+
+    @staticmethod
+    def meeting_due(batch: int, batches_per_epoch: int) -> bool:
+        """Return True after every SYNC_EVERY_BATCHES-th batch and the last of an epoch."""
+        return batch % SYNC_EVERY_BATCHES == 0 or batch == batches_per_epoch
+
+    def average(self, fast: FastNetwork, states: list[Parameters]) -> None:
+        """Set fast to the mean of every worker's state (listed in worker order)."""
+        weights = mean_weights(self.workers, self._meetings)
+        fast.set_mean(states, weights, self._averaging.getrandbits)
+        self._meetings += 1
+
+
+class Hub(_Member):
+    """Worker 0: meets the spokes, relays their weights and decides for the whole team.
+
+    Recoveries from divergence that spokes report are emitted as this worker's events, and
+    lower the team's learning rate as one of its own would.
+    """
+
+    def __init__(
+        self,
+        connections: Sequence[Connection],
+        processes: Sequence[BaseProcess | None],
+        config: TrainConfig,
+        emit: Callable[[TrainingEvent], None],
+        averaging_seed: int,
+        train_images: int,
+    ) -> None:
+        super().__init__(len(connections) + 1, averaging_seed, train_images)
+        self.connections = list(connections)
+        self.processes = list(processes)
+        self.config = config
+        self.emit = emit
+        self.pids = [0] * len(connections)
+        self._ended = [False] * len(connections)
+        self._waiting = [False] * len(connections)
+        self._control: TrainingControl | None = None
+
+    def start(self) -> None:
+        """Wait until every spoke has converted its data."""
+        for index in range(len(self.connections)):
+            message = self._receive(index)
+            if message[0] != "ready":
+                raise WorkerError(f"training worker {index + 1} did not start: {message!r}")
+            self.pids[index] = message[1]
+
+    def start_epoch(self, control: TrainingControl) -> None:
+        """Let the spokes waiting at the end of the last epoch go on, with today's settings."""
+        self._control = control
+        settings = Settings.of(control, self.config)
+        for index, connection in enumerate(self.connections):
+            if self._waiting[index]:
+                connection.send((GO, settings))
+                self._waiting[index] = False
+
+    def after_batch(
+        self, fast: FastNetwork, batch: int, batches_per_epoch: int, control: TrainingControl
+    ) -> Ending | None:
+        """Meet the spokes when due: average everyone's weights, pass on the settings."""
+        if not self.meeting_due(batch, batches_per_epoch):
+            return None
+        reports = self._gather()
+        ending = self._ending(reports)
+        if ending is not None:
+            return ending
+        own = fast.parameters()
+        blobs = [pickle.dumps(own, pickle.HIGHEST_PROTOCOL)]
+        blobs += [report[1] for report in reports]
+        settings = Settings.of(control, self.config)
+        for index, connection in enumerate(self.connections):
+            others = blobs[: index + 1] + blobs[index + 2 :]
+            connection.send((GO, settings, others))
+            self._waiting[index] = False
+        self.average(fast, [own, *(pickle.loads(blob) for blob in blobs[1:])])
+        return None
+
+    def end_epoch(self, figures: EpochFigures) -> EpochFigures | Ending:
+        """Add up every worker's figures; the spokes wait until the next epoch starts."""
+        reports = self._gather()
+        ending = self._ending(reports)
+        if ending is not None:
+            return ending
+        return sum_figures([figures, *(report[1] for report in reports)])
+
+    def finish(self, reason: str, message: str) -> None:
+        """Answer every spoke still at work with a stop."""
+        for index, connection in enumerate(self.connections):
+            if self._ended[index]:
+                continue
+            if not self._waiting[index]:
+                report = self._receive(index)
+                if report[0] == "end":
+                    self._ended[index] = True
+                    continue
+            connection.send((STOP, message))
+            self._ended[index] = True
+
+    def _gather(self) -> list[tuple]:
+        """Receive one report from every spoke, in worker order; re-emit their recoveries."""
+        reports = []
+        for index in range(len(self.connections)):
+            report = self._receive(index)
+            self._ended[index] = report[0] == "end"
+            self._waiting[index] = not self._ended[index]
+            for event in report[-1]:
+                self._recovered(event)
+            reports.append(report)
+        return reports
+
+    def _recovered(self, event: DivergenceRecovered) -> None:
+        """Report a spoke's recovery and make the team's learning rate as low as its own."""
+        self.emit(event)
+        control = self._control
+        if control is not None and event.learning_rate < control.learning_rate(
+            self.config.learning_rate
+        ):
+            control.set_learning_rate(event.learning_rate)
+
+    def _ending(self, reports: list[tuple]) -> Ending | None:
+        """Return the team's ending when a spoke ended on its own (it diverged), else None.
+
+        The other spokes are told to stop at once.
+        """
+        ended = [report for report in reports if report[0] == "end"]
+        if not ended:
+            return None
+        _, reason, message, _ = ended[0]
+        for index, connection in enumerate(self.connections):
+            if self._waiting[index]:
+                connection.send((DIVERGED if reason == "diverged" else STOP, message))
+                self._waiting[index] = False
+                self._ended[index] = True
+        return Ending(reason, message)
+
+    def _receive(self, index: int) -> tuple:
+        """Return the next message of spoke `index`; raise WorkerError if it failed or died."""
+        connection, process = self.connections[index], self.processes[index]
+        waitables = [connection] if process is None else [connection, process.sentinel]
+        multiprocessing.connection.wait(waitables)
+        try:
+            message = connection.recv()
+        except (EOFError, OSError):
+            raise WorkerError(self._death(index)) from None
+        if message[0] == "error":
+            raise WorkerError(f"training worker {index + 1} failed: {message[1]}")
+        return message
+
+    def _death(self, index: int) -> str:
+        """Return the words for a spoke that ended without saying why."""
+        process = self.processes[index]
+        pid = self.pids[index] or (process.pid if process is not None else None)
+        how = ""
+        if process is not None:
+            process.join(JOIN_SECONDS)
+            code = process.exitcode
+            if code is not None and code < 0:
+                how = f" (killed by signal {-code})"
+            elif code is not None:
+                how = f" (exit code {code})"
+        return (
+            f"training worker {index + 1} of {self.workers} (pid {pid}) ended unexpectedly{how};"
+            " the run was abandoned"
+        )
+
+
+def sum_figures(figures: Sequence[EpochFigures]) -> EpochFigures:
+    """Return the field-by-field sum of several workers' epoch figures."""
+    return EpochFigures(
+        train_loss_sum=math.fsum(f.train_loss_sum for f in figures),
+        train_correct=sum(f.train_correct for f in figures),
+        train_seen=sum(f.train_seen for f in figures),
+        test_loss_sum=math.fsum(f.test_loss_sum for f in figures),
+        test_correct=sum(f.test_correct for f in figures),
+        test_count=sum(f.test_count for f in figures),
+    )
+
+
+class Spoke(_Member):
+    """Worker k > 0: trains its share and does what the hub answers at each meeting."""
+
+    def __init__(self, connection: Connection, job: Job) -> None:
+        super().__init__(job.workers, job.averaging_seed, job.train_images)
+        self.connection = connection
+        self.worker = job.worker
+        self._released = False
+        self._recoveries: list[DivergenceRecovered] = []
+        self.control = TrainingControl()
+
+    def record(self, event: TrainingEvent) -> None:
+        """Keep this worker's recoveries from divergence for the hub (its on_event)."""
+        if isinstance(event, DivergenceRecovered):
+            self._recoveries.append(event)
+
+    def start(self) -> None:
+        """Tell the hub this worker is ready."""
+        self.connection.send(("ready", os.getpid()))
+
+    def after_batch(
+        self, fast: FastNetwork, batch: int, batches_per_epoch: int, control: TrainingControl
+    ) -> Ending | None:
+        """Meet the team when due: send this worker's weights, then average everyone's."""
+        if not self.meeting_due(batch, batches_per_epoch):
+            return None
+        own = fast.parameters()
+        self._send("sync", pickle.dumps(own, pickle.HIGHEST_PROTOCOL))
+        answer = self._answer()
+        if answer[0] != GO:
+            return self._ending(answer)
+        _, settings, blobs = answer
+        settings.apply(control)
+        states = [pickle.loads(blob) for blob in blobs]
+        states.insert(self.worker, own)
+        self.average(fast, states)
+        return None
+
+    def end_epoch(self, figures: EpochFigures) -> EpochFigures | Ending:
+        """Send this worker's figures; wait for the hub to start the next epoch or stop.
+
+        The hub's settings (epochs added meanwhile included) then replace this worker's.
+        """
+        self._send("epoch", figures)
+        answer = self._answer()
+        if answer[0] != GO:
+            return self._ending(answer)
+        answer[1].apply(self.control)
+        return figures
+
+    def finish(self, reason: str, message: str) -> None:
+        """Tell the hub when this worker ended on its own (it diverged)."""
+        if not self._released:
+            self._send("end", reason, message)
+
+    def _send(self, kind: str, *content: object) -> None:
+        """Send the hub a report, with the recoveries since the last one."""
+        self.connection.send((kind, *content, self._recoveries))
+        self._recoveries = []
+
+    def _answer(self) -> tuple:
+        """Return the hub's answer; exit quietly if the hub is gone."""
+        try:
+            return self.connection.recv()
+        except (EOFError, OSError):
+            os._exit(EXIT_PARENT_GONE)
+
+    def _ending(self, answer: tuple) -> Ending:
+        """Return the ending the hub ordered."""
+        self._released = True
+        command, message = answer
+        return Ending("diverged" if command == DIVERGED else "stopped", message)
+
+
+def serve_as_spoke(connection: Connection) -> None:
+    """Run one spoke: receive a Job from the hub, train, report any failure (process entry).
+
+    Started with the "spawn" method, so this function and its module must import cleanly.
+    """
+    exit_with_parent()
+    # Ctrl+C in a terminal reaches every process of the group: the hub alone decides.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        job = connection.recv()
+    except (EOFError, OSError):
+        return
+    try:
+        spoke = Spoke(connection, job)
+        train(
+            job.network,
+            unpacked_dataset(job.images, job.labels),
+            unpacked_dataset(job.test_images, job.test_labels) if job.test_labels else None,
+            job.config,
+            spoke.record,
+            spoke.control,
+            team=spoke,
+        )
+    except Exception as error:
+        summary = f"{type(error).__name__}: {error}"
+        with contextlib.suppress(OSError):  # a hub that is gone needs no telling
+            connection.send(("error", summary, traceback.format_exc()))
+
+
+def start_spokes(count: int) -> tuple[list[Connection], list[BaseProcess]]:
+    """Start `count` spoke processes; return the hub's ends of their pipes and the processes."""
+    context = multiprocessing.get_context(START_METHOD)
+    connections, processes = [], []
+    try:
+        for index in range(count):
+            hub_end, spoke_end = context.Pipe()
+            process = context.Process(
+                target=serve_as_spoke,
+                args=(spoke_end,),
+                name=f"digits-training-worker-{index + 1}",
+                daemon=True,
+            )
+            process.start()
+            spoke_end.close()  # so that the hub sees end-of-file if the spoke dies
+            connections.append(hub_end)
+            processes.append(process)
+    except BaseException:
+        end_processes(processes)
+        raise
+    return connections, processes
+
+
+def end_processes(processes: Sequence[BaseProcess | None]) -> None:
+    """Wait briefly for processes to end, then terminate (and finally kill) the rest."""
+    alive = [process for process in processes if process is not None]
+    for process in alive:
+        process.join(JOIN_SECONDS)
+    for process in alive:
+        if process.is_alive():
+            process.terminate()
+            process.join(JOIN_SECONDS)
+        if process.is_alive():
+            process.kill()
+            process.join(JOIN_SECONDS)
+
+
+def train_in_processes(
+    network: Network,
+    train_set: Dataset,
+    test_set: Dataset | None,
+    config: TrainConfig,
+    on_event: Callable[[TrainingEvent], None] | None = None,
+    control: TrainingControl | None = None,
+    statistics_seconds: float | None = None,
+    spokes: Sequence[Connection] | None = None,
+) -> TrainingResult:
+    """Train like `engine.train.train` on `config.workers` processes; this one is worker 0.
+
+    Statistics (`statistics_seconds`) are measured on this worker's copy of the network.
+    The spokes are started here unless `spokes` gives the pipes of `config.workers - 1`
+    processes already running `serve_as_spoke` (the app starts its own). Raises WorkerError
+    if a worker fails or dies; every spoke this call started has ended when it returns.
+    """
+    workers = config.workers
+    if config.limit is not None:
+        train_set = train_set.subset(config.limit)
+    if len(train_set) == 0:
+        raise ValueError("the training set is empty")
+    started_here = spokes is None
+    connections, processes = start_spokes(workers - 1) if started_here else (list(spokes), [])
+    if len(connections) != workers - 1:
+        raise ValueError(f"{workers} workers need {workers - 1} spokes, not {len(connections)}")
+    train_shares = shares(train_set, workers)
+    test_parts = test_shares(test_set, workers)
+    averaging_seed = config.seed + AVERAGING_SEED_OFFSET
+    shared = replace(config, limit=None)
+    try:
+        for worker, connection in enumerate(connections, start=1):
+            images, labels = packed_dataset(train_shares[worker])
+            test_images, test_labels = packed_dataset(test_parts[worker])
+            seed = config.seed + SPOKE_SEED_STRIDE * worker
+            connection.send(
+                Job(
+                    worker=worker,
+                    workers=workers,
+                    network=network,
+                    config=replace(shared, seed=seed),
+                    averaging_seed=averaging_seed,
+                    train_images=len(train_set),
+                    images=images,
+                    labels=labels,
+                    test_images=test_images,
+                    test_labels=test_labels,
+                )
+            )
+        known = processes or [None] * len(connections)
+        emit = on_event or (lambda event: None)
+        hub = Hub(connections, known, shared, emit, averaging_seed, len(train_set))
+        result = train(
+            network,
+            train_shares[0],
+            test_parts[0],
+            shared,
+            emit,
+            control,
+            statistics_seconds,
+            team=hub,
+        )
+    except BaseException:
+        for process in processes:
+            process.terminate()
+        raise
+    finally:
+        end_processes(processes)
+        for connection in connections:
+            connection.close()
+    result.network.metadata["workers"] = workers
+    return result

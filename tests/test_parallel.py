@@ -1,0 +1,431 @@
+"""Training on several worker processes (engine.parallel): learning, steering, failures.
+
+Every run here uses small synthetic data and real spawned processes. Calls that could hang if
+the plumbing broke run on a helper thread with a deadline (`bounded`), and each test checks
+that no worker process is left behind, both through multiprocessing and through /proc.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import os
+import queue
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from test_cli import TRAIN_ARGUMENTS, pattern_data, run_engine  # noqa: F401 (a fixture)
+from test_train import pattern_dataset
+
+from engine.fast import FastNetwork, sparse_image
+from engine.mnist import Dataset
+from engine.modelfile import load_model
+from engine.network import Network
+from engine.parallel import WorkerError, mean_weights, shares
+from engine.train import (
+    BatchEnd,
+    DivergenceRecovered,
+    EpochEnd,
+    Paused,
+    TrainConfig,
+    TrainingControl,
+    train,
+)
+
+RUN_SECONDS = 60.0
+GONE_SECONDS = 5.0
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def bounded(work: Callable[[], object], seconds: float = RUN_SECONDS) -> object:
+    """Return work()'s result, run on a daemon thread; fail if it takes longer than seconds."""
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = work()
+        except BaseException as error:
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still running after {seconds} s: the run hung"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+def child_pids(parent: int) -> set[int]:
+    """Return the ids of the live child processes of `parent` (read from /proc).
+
+    multiprocessing's resource tracker is left out: spawning starts one per process, which
+    lives as long as that process and ends with it; it is no training worker.
+    """
+    children = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue  # ended while we looked
+        # The command name, in parentheses, may hold spaces: fields start after the last ")".
+        state, parent_id = stat.rsplit(")", 1)[1].split()[:2]
+        tracker = b"resource_tracker" in command
+        if int(parent_id) == parent and state != "Z" and not tracker:
+            children.add(int(entry.name))
+    return children
+
+
+def alive(pid: int) -> bool:
+    """Return True while a process with this id exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def assert_no_workers_left() -> None:
+    """Fail if this process still has a child process, by multiprocessing or by /proc."""
+    assert multiprocessing.active_children() == []
+    if Path("/proc/self").exists():
+        assert child_pids(os.getpid()) == set()
+
+
+def patterns_run(workers: int, control: TrainingControl | None = None, **settings) -> tuple:
+    """Train 784-16-10 on the pattern images with `workers`; return (result, events)."""
+    events: list = []
+    config = TrainConfig(**{"epochs": 2, "batch_size": 10, "workers": workers, **settings})
+    result = bounded(
+        lambda: train(
+            Network.create([784, 16, 10], "relu", seed=0),
+            pattern_dataset(301, seed=1),
+            pattern_dataset(100, seed=2),
+            config,
+            on_event=events.append,
+            control=control,
+        )
+    )
+    return result, events
+
+
+# ----- learning and reproducing ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_several_workers_learn_and_report_for_the_whole_team(workers):
+    result, events = patterns_run(workers)
+
+    assert result.reason == "finished"
+    assert result.test_accuracy >= 0.95
+    batches = [e for e in events if isinstance(e, BatchEnd)]
+    epochs = [e for e in events if isinstance(e, EpochEnd)]
+    share = math.ceil(301 / workers)
+    assert len(batches) == 2 * math.ceil(share / 10)  # the hub reports its own batches
+    assert batches[-1].samples_seen == batches[-1].total_samples == 2 * share * workers
+    assert len(epochs) == 2 and epochs[-1].test_accuracy == result.test_accuracy
+    assert epochs[-1].train_accuracy > 0.9
+    assert result.network.metadata["train_images"] == 301
+    assert result.network.metadata["workers"] == workers
+    assert_no_workers_left()
+
+
+def test_a_team_run_is_reproducible_for_a_seed():
+    first, _ = patterns_run(2, epochs=1, seed=5)
+    second, _ = patterns_run(2, epochs=1, seed=5)
+    assert first.network.weights == second.network.weights
+    assert first.network.biases == second.network.biases
+
+
+def test_one_worker_is_the_single_process_path_bit_for_bit(pattern_data, tmp_path):  # noqa: F811
+    models = []
+    one_worker = ["--workers", "1"]
+    for name, extra in (("default", []), ("one", one_worker), ("again", one_worker)):
+        model = tmp_path / f"{name}.json"
+        arguments = ["--arch", "784-8-10", "--epochs", "1", "--seed", "4", "--out", str(model)]
+        run_engine("train", "--data", str(pattern_data), *arguments, *extra)
+        models.append(load_model(model))
+    assert models[0].weights == models[1].weights == models[2].weights
+    assert models[0].biases == models[1].biases == models[2].biases
+
+
+def test_two_workers_from_the_command_line(pattern_data, tmp_path):  # noqa: F811
+    model = tmp_path / "two.json"
+    arguments = [*TRAIN_ARGUMENTS, "--workers", "2", "--json", "--out", str(model)]
+    completed = run_engine("train", "--data", str(pattern_data), *arguments)
+    figures = json.loads(completed.stdout)
+    assert figures["workers"] == 2 and figures["reason"] == "finished"
+    assert figures["test_accuracy"] >= 0.9
+    assert load_model(model).metadata["workers"] == 2
+
+
+def test_the_mean_of_two_networks_is_their_average_weight_by_weight():
+    first = FastNetwork(Network.create([784, 12, 10], "relu", seed=1))
+    second = FastNetwork(Network.create([784, 12, 10], "relu", seed=2))
+    expected = [
+        [[(a + b) / 2 for a, b in zip(row_a, row_b)] for row_a, row_b in zip(layer_a, layer_b)]
+        for layer_a, layer_b in zip(first.to_network().weights, second.to_network().weights)
+    ]
+    states = [first.parameters(), second.parameters()]
+    first.set_mean(states, [1, 1], random.Random(0).getrandbits)
+    second.set_mean(states, [1, 1], random.Random(0).getrandbits)
+
+    assert first.to_network().weights == second.to_network().weights
+    averaged = first.to_network().weights
+    worst = max(
+        abs(w - e)
+        for layer, layer_expected in zip(averaged, expected)
+        for row, row_expected in zip(layer, layer_expected)
+        for w, e in zip(row, row_expected)
+    )
+    assert worst <= 2.0**-15  # one unit of the first layer's 16 fractional bits, rounded
+    image = sparse_image(bytes(random.Random(3).randrange(256) for _ in range(784)))
+    assert first.predict_sparse(image) == second.predict_sparse(image)
+
+
+def test_mean_weights_are_fair_powers_of_two():
+    assert mean_weights(2, 0) == [1, 1]
+    assert mean_weights(4, 7) == [1, 1, 1, 1]
+    turns = [mean_weights(3, meeting) for meeting in range(3)]
+    assert all(sum(weights) == 4 for weights in turns)
+    assert [sum(column) for column in zip(*turns)] == [4, 4, 4]
+
+
+def test_shares_are_equal_and_cover_every_image():
+    dataset = Dataset([bytes([i]) * 784 for i in range(7)], list(range(7)))
+    parts = shares(dataset, 3)
+    assert [len(part) for part in parts] == [3, 3, 3]
+    assert set().union(*(part.labels for part in parts)) == set(range(7))
+
+
+# ----- steering ----------------------------------------------------------------------------------
+
+
+def test_stop_ends_the_run_and_every_worker():
+    control = TrainingControl()
+
+    def stop_at_batch_three(event):
+        if isinstance(event, BatchEnd) and event.batch == 3:
+            control.stop()
+
+    events: list = []
+    result = bounded(
+        lambda: train(
+            Network.create([784, 16, 10], "relu", seed=0),
+            pattern_dataset(400, seed=1),
+            None,
+            TrainConfig(epochs=50, batch_size=10, workers=2),
+            on_event=lambda event: (events.append(event), stop_at_batch_three(event)),
+            control=control,
+        )
+    )
+    assert result.reason == "stopped"
+    assert len([e for e in events if isinstance(e, BatchEnd)]) == 3
+    assert_no_workers_left()
+
+
+def test_pause_and_a_new_learning_rate_reach_the_team():
+    control = TrainingControl()
+    times, rates = [], []
+
+    def on_event(event):
+        if isinstance(event, BatchEnd):
+            times.append(time.monotonic())
+            rates.append(event.learning_rate)
+            if event.batch == 2:
+                control.pause()
+                control.set_learning_rate(0.02)
+                threading.Timer(0.5, control.resume).start()
+
+    result = bounded(
+        lambda: train(
+            Network.create([784, 8, 10], "relu", seed=0),
+            pattern_dataset(200, seed=1),
+            None,
+            TrainConfig(epochs=1, batch_size=10, schedule="constant", workers=2),
+            on_event=on_event,
+            control=control,
+        )
+    )
+    assert result.reason == "finished"
+    assert times[2] - times[1] >= 0.45
+    assert rates[:2] == [0.1, 0.1] and set(rates[2:]) == {0.02}
+    assert_no_workers_left()
+
+
+def test_divergence_in_a_team_keeps_finite_weights():
+    result, _ = patterns_run(2, epochs=3, learning_rate=1e5, schedule="constant")
+    assert result.reason == "diverged"
+    assert "smaller learning rate" in result.message
+    values = [w for layer in result.network.weights for row in layer for w in row]
+    assert all(math.isfinite(v) and abs(v) < 10 for v in values)
+    assert_no_workers_left()
+
+
+def test_a_team_at_learning_rate_10_recovers_and_learns():
+    events: list = []
+    control = TrainingControl()
+    result = bounded(
+        lambda: train(
+            Network.create([784, 32, 10], "relu", seed=0),
+            pattern_dataset(600, seed=1),
+            pattern_dataset(150, seed=2),
+            TrainConfig(
+                epochs=3, batch_size=10, learning_rate=10.0, schedule="constant", workers=2
+            ),
+            on_event=events.append,
+            control=control,
+        )
+    )
+    recoveries = [e for e in events if isinstance(e, DivergenceRecovered)]
+    assert result.reason == "finished"
+    assert result.test_accuracy > 0.9  # chance is 1/3
+    assert recoveries, "a recovery in any worker is reported by the hub"
+    lowest = min(e.learning_rate for e in recoveries)
+    assert control.learning_rate(10.0) <= lowest < 10.0
+    assert [e for e in events if isinstance(e, BatchEnd)][-1].learning_rate <= lowest
+    assert_no_workers_left()
+
+
+def test_one_more_epoch_at_the_end_of_a_paused_team_run():
+    control = TrainingControl()
+    events: queue.Queue = queue.Queue()
+    finished: dict = {}
+
+    def run() -> None:
+        finished["result"] = train(
+            Network.create([784, 8, 10], "relu", seed=0),
+            pattern_dataset(100, seed=1),
+            None,
+            TrainConfig(epochs=2, batch_size=10, workers=2),
+            events.put,
+            control,
+        )
+
+    def next_paused() -> Paused:
+        while not isinstance(event := events.get(timeout=RUN_SECONDS), Paused):
+            pass
+        return event
+
+    control.pause()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    next_paused()
+    control.step(10)  # the whole run (5 batches an epoch for each worker)
+    at_end = next_paused()
+    assert (at_end.epoch, at_end.samples_seen) == (3, 200)
+    control.extend_epochs(1)  # "+1 epoch"
+    control.resume()
+    thread.join(RUN_SECONDS)
+    assert not thread.is_alive()
+    result = finished["result"]
+    assert result.reason == "finished"
+    assert [e.epochs for e in result.history] == [2, 2, 3]
+    assert result.history[-1].train_accuracy > 0.9
+    assert_no_workers_left()
+
+
+# ----- failures ----------------------------------------------------------------------------------
+
+
+def test_a_killed_worker_ends_the_run_with_a_clear_error_and_no_orphan():
+    killed: list[int] = []
+
+    def kill_a_worker(event):
+        if isinstance(event, BatchEnd) and event.batch == 3 and not killed:
+            victim = multiprocessing.active_children()[0]
+            killed.append(victim.pid)
+            os.kill(victim.pid, signal.SIGKILL)
+
+    with pytest.raises(WorkerError) as failure:
+        bounded(
+            lambda: train(
+                Network.create([784, 16, 10], "relu", seed=0),
+                pattern_dataset(400, seed=1),
+                None,
+                TrainConfig(epochs=50, batch_size=10, workers=3),
+                on_event=kill_a_worker,
+            )
+        )
+    message = str(failure.value)
+    assert f"(pid {killed[0]})" in message
+    assert "ended unexpectedly (killed by signal 9)" in message
+    assert_no_workers_left()
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="reads process parents from /proc")
+def test_workers_end_when_their_parent_is_killed(tmp_path):
+    script = textwrap.dedent(
+        f"""
+        import multiprocessing, sys
+        sys.path.insert(0, {str(PROJECT_ROOT / "tests")!r})
+        from test_train import pattern_dataset
+        from engine.network import Network
+        from engine.train import BatchEnd, TrainConfig, train
+
+        def report(event):
+            if isinstance(event, BatchEnd) and event.batch == 2:
+                pids = [process.pid for process in multiprocessing.active_children()]
+                print(*pids, flush=True)
+
+        if __name__ == "__main__":
+            train(Network.create([784, 16, 10], "relu", seed=0), pattern_dataset(400, seed=1),
+                  None, TrainConfig(epochs=1000, batch_size=10, workers=3), report)
+        """
+    )
+    path = tmp_path / "parent.py"
+    path.write_text(script)
+    parent = subprocess.Popen(
+        [sys.executable, str(path)], stdout=subprocess.PIPE, text=True, cwd=PROJECT_ROOT
+    )
+    try:
+        line = bounded(parent.stdout.readline)
+        workers = [int(pid) for pid in line.split()]
+        assert len(workers) == 2 and all(alive(pid) for pid in workers)
+        assert child_pids(parent.pid) == set(workers)
+        parent.kill()
+        parent.wait(GONE_SECONDS)
+        deadline = time.monotonic() + GONE_SECONDS
+        while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(alive(pid) for pid in workers), "a worker outlived its killed parent"
+    finally:
+        parent.kill()
+        parent.stdout.close()
+
+
+@pytest.mark.skipif(os.name == "nt", reason="sends SIGINT to a process group")
+def test_ctrl_c_stops_a_team_cleanly(pattern_data, tmp_path):  # noqa: F811
+    model = tmp_path / "stopped.json"
+    arguments = ["--epochs", "500", "--arch", "784-8-10", "--workers", "2", "--json"]
+    command = [sys.executable, "-m", "engine", "train", "--data", str(pattern_data)]
+    process = subprocess.Popen(
+        [*command, *arguments, "--out", str(model)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal would make it
+    )
+    try:
+        for line in process.stderr:
+            if line.startswith("epoch 1/500"):
+                break
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl+C does: the whole group gets it
+        output, errors = process.communicate(timeout=RUN_SECONDS)
+    finally:
+        process.kill()
+    assert process.returncode == 0, errors
+    assert json.loads(output)["reason"] == "stopped"
+    assert "Traceback" not in errors
