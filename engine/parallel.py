@@ -256,9 +256,9 @@ class Hub(_Member):
         """Let the spokes waiting at the end of the last epoch go on, with today's settings."""
         self._control = control
         settings = Settings.of(control, self.config)
-        for index, connection in enumerate(self.connections):
+        for index in range(len(self.connections)):
             if self._waiting[index]:
-                connection.send((GO, settings))
+                self._send(index, (GO, settings))
                 self._waiting[index] = False
 
     def after_batch(
@@ -275,9 +275,9 @@ class Hub(_Member):
         blobs = [pickle.dumps(own, pickle.HIGHEST_PROTOCOL)]
         blobs += [report[1] for report in reports]
         settings = Settings.of(control, self.config)
-        for index, connection in enumerate(self.connections):
+        for index in range(len(self.connections)):
             others = blobs[: index + 1] + blobs[index + 2 :]
-            connection.send((GO, settings, others))
+            self._send(index, (GO, settings, others))
             self._waiting[index] = False
         self.average(fast, [own, *(pickle.loads(blob) for blob in blobs[1:])])
         return None
@@ -292,7 +292,7 @@ class Hub(_Member):
 
     def finish(self, reason: str, message: str) -> None:
         """Answer every spoke still at work with a stop."""
-        for index, connection in enumerate(self.connections):
+        for index in range(len(self.connections)):
             if self._ended[index]:
                 continue
             if not self._waiting[index]:
@@ -300,7 +300,7 @@ class Hub(_Member):
                 if report[0] == "end":
                     self._ended[index] = True
                     continue
-            connection.send((STOP, message))
+            self._send(index, (STOP, message))
             self._ended[index] = True
 
     def _gather(self) -> list[tuple]:
@@ -333,12 +333,19 @@ class Hub(_Member):
         if not ended:
             return None
         _, reason, message, _ = ended[0]
-        for index, connection in enumerate(self.connections):
+        for index in range(len(self.connections)):
             if self._waiting[index]:
-                connection.send((DIVERGED if reason == "diverged" else STOP, message))
+                self._send(index, (DIVERGED if reason == "diverged" else STOP, message))
                 self._waiting[index] = False
                 self._ended[index] = True
         return Ending(reason, message)
+
+    def _send(self, index: int, message: tuple) -> None:
+        """Send spoke `index` an answer; raise WorkerError if it died."""
+        try:
+            self.connections[index].send(message)
+        except OSError:
+            raise WorkerError(self._death(index)) from None
 
     def _receive(self, index: int) -> tuple:
         """Return the next message of spoke `index`; raise WorkerError if it failed or died."""
@@ -558,20 +565,24 @@ def train_in_processes(
             images, labels = packed_dataset(train_shares[worker])
             test_images, test_labels = packed_dataset(test_parts[worker])
             seed = config.seed + SPOKE_SEED_STRIDE * worker
-            connection.send(
-                Job(
-                    worker=worker,
-                    workers=workers,
-                    network=network,
-                    config=replace(shared, seed=seed),
-                    averaging_seed=averaging_seed,
-                    train_images=len(train_set),
-                    images=images,
-                    labels=labels,
-                    test_images=test_images,
-                    test_labels=test_labels,
-                )
+            job = Job(
+                worker=worker,
+                workers=workers,
+                network=network,
+                config=replace(shared, seed=seed),
+                averaging_seed=averaging_seed,
+                train_images=len(train_set),
+                images=images,
+                labels=labels,
+                test_images=test_images,
+                test_labels=test_labels,
             )
+            try:
+                connection.send(job)
+            except OSError:
+                raise WorkerError(
+                    f"training worker {worker} ended before it was given work"
+                ) from None
         known = processes or [None] * len(connections)
         emit = on_event or (lambda event: None)
         hub = Hub(connections, known, shared, emit, averaging_seed, len(train_set))
