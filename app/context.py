@@ -1,16 +1,18 @@
 """The narrow interface the app's tabs share: the window, the status bar and the current model.
 
 `app.main` builds one `AppContext` and hands it to every tab, so tabs never import each other:
-the training tab hands a freshly trained network to the drawing tab through `use_model`.
+the training tab hands a freshly trained network to the drawing tab through `use_model`, and
+every tab keeps what it remembers between runs in the shared `settings` store.
 """
 
 from __future__ import annotations
 
 import tkinter as tk
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.settings import SettingsStore
 from engine.network import Network
 
 
@@ -26,3 +28,5 @@ class AppContext:
     # The drawing tab's current model; None only when no model file could be found at start-up.
     current_model: Callable[[], Network | None]
     data_dir: Path | None  # the --data option, else None (engine.datadir resolves the rest)
+    # What the app remembers between runs; each tab reads and writes its own keys.
+    settings: SettingsStore = field(default_factory=lambda: SettingsStore(None))

@@ -14,10 +14,10 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from engine.atomicfile import write_text_atomically
 from engine.datadir import xdg_data_home
 from engine.distribution import ASSETS_PACKAGE, shipped_folder
 
@@ -106,7 +106,7 @@ def install_desktop_entry(
         shutil.copyfile(source, target)
         written.append(target)
     entry = data_home / "applications" / ENTRY_FILE
-    _write_atomically(entry, desktop_entry_text(command))
+    write_text_atomically(entry, desktop_entry_text(command))
     written.append(entry)
     return written
 
@@ -156,17 +156,3 @@ def run_desktop_command(remove: bool) -> int:
 def _icon_target(data_home: Path, size: int) -> Path:
     """Return where the hicolor icon theme under `data_home` keeps Digits' icon of `size` px."""
     return data_home / "icons" / "hicolor" / f"{size}x{size}" / "apps" / f"{ICON_NAME}.png"
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file, so a menu never reads half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

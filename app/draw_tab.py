@@ -502,8 +502,9 @@ class DrawTab(ttk.Frame):
     def _choose_start_model(self, start_model: Path | None) -> None:
         """Use start_model if given and loadable, else the first shipped model that loads."""
         if start_model is not None:
+            known = next((e for e in self.catalogue.entries if e.path == start_model), None)
             try:
-                self._select(self.catalogue.add_file(start_model))
+                self._select(known or self.catalogue.add_file(start_model))
                 return
             except ModelFileError as error:
                 self._startup_errors.append(str(error))

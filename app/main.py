@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import tkinter as tk
 from pathlib import Path
 from tkinter import font as tkfont
@@ -16,7 +17,9 @@ from tkinter import messagebox, ttk
 from app.context import AppContext
 from app.desktop import icon_files, run_desktop_command
 from app.draw_tab import SHORTCUTS, DrawTab
+from app.drawing import MAX_BRUSH_WIDTH, MIN_BRUSH_WIDTH
 from app.models import ModelCatalogue
+from app.settings import SettingsStore, choice, number, path_value, record, settings_path, whole
 from app.train_tab import TrainTab
 from app.widgets import MUTED_TEXT, PANEL_BACKGROUND, TEXT_COLOUR, screen_scale
 from engine.distribution import version_line
@@ -34,6 +37,15 @@ APP_SHORTCUTS = [
     ("F1", "This list"),
     ("Ctrl+Q", "Quit"),
 ]
+TAB_NAMES = ("draw", "train")
+MAX_WINDOW_SIDE = 20_000
+WINDOW_CHECK = record(
+    {
+        "width": whole(1, MAX_WINDOW_SIDE),
+        "height": whole(1, MAX_WINDOW_SIDE),
+        "tab": choice(TAB_NAMES),
+    }
+)
 ABOUT_TEXT = (
     "Digits: draw a digit and watch a neural network written in pure Python read it.\n\n"
     "The network is plain Python lists and loops; Pillow only draws and resizes images."
@@ -50,6 +62,8 @@ class DigitsApp:
         self._build_fonts()
         self._build_style()
         self._build_icon()
+        self.settings = SettingsStore(options.settings)
+        self.settings.load()
         self._build_status_bar()
         self._build_notebook(options)
         self._build_menu()
@@ -58,6 +72,9 @@ class DigitsApp:
         root.bind("<F1>", lambda _event: self.show_shortcuts())
         root.update_idletasks()
         root.minsize(root.winfo_reqwidth(), root.winfo_reqheight())
+        self._restore_window()
+        if self.settings.note:
+            self.set_status(self.settings.note)
         root.after_idle(self.draw_tab.show_startup_errors)
 
     def _build_fonts(self) -> None:
@@ -130,8 +147,12 @@ class DigitsApp:
             ModelCatalogue(options.models_dir),
             self.set_status,
             self.scale,
-            options.model,
+            options.model or self._remembered_model(),
         )
+        brush = self.settings.get("brush", number(MIN_BRUSH_WIDTH, MAX_BRUSH_WIDTH))
+        if brush is not None:
+            self.draw_tab.brush_width.set(brush)
+            self.draw_tab.change_brush(0.0)
         self.notebook.add(self.draw_tab, text="Draw", underline=0)
         self.context = AppContext(
             root=self.root,
@@ -139,9 +160,45 @@ class DigitsApp:
             use_model=self.draw_tab.use_model,
             current_model=self.draw_tab.current_model,
             data_dir=options.data,
+            settings=self.settings,
         )
         self.train_tab = TrainTab(self.notebook, self.context)
         self.notebook.add(self.train_tab, text="Train", underline=0)
+
+    def _remembered_model(self) -> Path | None:
+        """Return the model file used last time, if it is still there."""
+        path = self.settings.get("model", path_value)
+        return path if path is not None and path.is_file() else None
+
+    def _restore_window(self) -> None:
+        """Give the window last run's size (within this screen) and show last run's tab."""
+        window = self.settings.get("window", WINDOW_CHECK) or {}
+        if "width" in window and "height" in window:
+            width = min(window["width"], self.root.winfo_screenwidth())
+            height = min(window["height"], self.root.winfo_screenheight())
+            self.root.geometry(f"{width}x{height}")
+        if window.get("tab") == "train":
+            self.notebook.select(self.train_tab)
+
+    def _remember(self) -> None:
+        """Store the window, the brush, the model and each tab's settings, and save them."""
+        shown = self.notebook.index(self.notebook.select())
+        self.settings.put(
+            "window",
+            {
+                "width": self.root.winfo_width(),
+                "height": self.root.winfo_height(),
+                "tab": TAB_NAMES[shown],
+            },
+        )
+        self.settings.put("brush", self.draw_tab.brush_width.get())
+        model = self.draw_tab.model
+        if model is not None and model.path is not None:
+            self.settings.put("model", str(model.path.resolve()))
+        self.train_tab.remember()
+        problem = self.settings.save()
+        if problem is not None:
+            print(problem, file=sys.stderr)
 
     def _build_menu(self) -> None:
         """Build the File, Edit and Help menus; accelerators match the tabs' bindings."""
@@ -198,7 +255,8 @@ class DigitsApp:
         messagebox.showinfo(f"About {APP_TITLE}", ABOUT_TEXT, parent=self.root)
 
     def close(self) -> None:
-        """Stop pending work of the tabs, then destroy the window (ends the event loop)."""
+        """Remember the settings, stop pending work of the tabs, then destroy the window."""
+        self._remember()
         self.train_tab.shutdown()
         self.draw_tab.close()
         self.root.destroy()
@@ -217,6 +275,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="folder holding the shipped default.json and classic.json (default: models/)",
     )
     parser.add_argument("--data", type=Path, help="folder of the MNIST files for training")
+    parser.add_argument(
+        "--settings",
+        type=Path,
+        default=None,
+        help="settings file to remember choices in (default: settings.json in the per-user"
+        " config folder, e.g. ~/.config/digits)",
+    )
     launcher = parser.add_mutually_exclusive_group()
     launcher.add_argument(
         "--install-desktop-entry",
@@ -251,4 +316,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _build_app(options: argparse.Namespace) -> DigitsApp:
     """Create the Tk root (its class names the window for desktops) and build the app in it."""
+    if options.settings is None:
+        options.settings = settings_path()
     return DigitsApp(tk.Tk(className=APP_TITLE), options)

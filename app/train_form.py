@@ -13,6 +13,7 @@ import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
 
+from app.settings import choice, flag, number, record, text, whole
 from app.train_style import CHECK_STYLE, RADIO_STYLE
 from app.training_worker import (
     BATCH_SIZES,
@@ -20,6 +21,7 @@ from app.training_worker import (
     LEARNING_RATE_MIN,
     TRAINING_SIZES,
     Architecture,
+    Preset,
     TrainSettings,
     architecture_presets,
     describe_size,
@@ -39,6 +41,26 @@ CUSTOM_PRESET = "Custom"
 LOSS_LABELS = {"cross_entropy": "softmax + cross-entropy", "mse": "sigmoid + squared error"}
 START_NEW = "new"
 START_LOADED = "loaded"
+# Up to ten hidden layers of up to 99,999 units; the engine checks the sizes again.
+HIDDEN_PATTERN = r"\d{1,5}(-\d{1,5}){0,9}"
+
+
+def remembered_fields(presets: dict[str, Preset]) -> Callable[[object], dict]:
+    """Return the check of the form's remembered values (see `app.settings`)."""
+    return record(
+        {
+            "preset": choice(presets),
+            "hidden": text(HIDDEN_PATTERN),
+            "activation": choice(ACTIVATIONS),
+            "loss": choice(LOSSES),
+            "learning_rate": number(LEARNING_RATE_MIN, LEARNING_RATE_MAX),
+            "schedule": choice(SCHEDULES),
+            "batch_size": choice(BATCH_SIZES),
+            "epochs": whole(1, MAX_EPOCHS),
+            "train_images": choice(TRAINING_SIZES),
+            "augment": flag,
+        }
+    )
 
 
 class SettingsForm(ttk.Frame):
@@ -228,6 +250,44 @@ class SettingsForm(ttk.Frame):
             augment=self.augment.get(),
             schedule=self.schedule.get(),
         )
+
+    def values(self) -> dict[str, object]:
+        """Return the fields as plain values to remember (bad ones are left out)."""
+        values: dict[str, object] = {
+            "preset": self.preset.get(),
+            "hidden": self.hidden.get(),
+            "activation": self.activation.get(),
+            "loss": next((k for k, v in LOSS_LABELS.items() if v == self.loss.get()), ""),
+            "learning_rate": self.learning_rate,
+            "schedule": self.schedule.get(),
+            "batch_size": int(self.batch_size.get()),
+            "train_images": TRAINING_SIZES[self.size_box.current()],
+            "augment": self.augment.get(),
+        }
+        if self.epochs.get().isdigit():
+            values["epochs"] = int(self.epochs.get())
+        return values
+
+    def restore(self, values: dict) -> None:
+        """Fill the fields from remembered values, already checked by `remembered_fields`."""
+        if values.get("preset") in self.presets:
+            self.apply_preset(values["preset"])
+        for name, variable in (("hidden", self.hidden), ("activation", self.activation)):
+            if name in values:
+                variable.set(values[name])
+        if "loss" in values:
+            self.loss.set(LOSS_LABELS[values["loss"]])
+        if "learning_rate" in values:
+            self.show_learning_rate(values["learning_rate"])
+        if "schedule" in values:
+            self.schedule.set(values["schedule"])
+        for name, variable in (("batch_size", self.batch_size), ("epochs", self.epochs)):
+            if name in values:
+                variable.set(str(values[name]))
+        if "train_images" in values:
+            self.training_size.set(describe_size(values["train_images"]))
+        if "augment" in values:
+            self.augment.set(values["augment"])
 
     def set_running(self, running: bool) -> None:
         """Lock the fields a run cannot change while it runs (the slider stays live)."""

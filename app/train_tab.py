@@ -22,8 +22,9 @@ from pathlib import Path
 from tkinter import filedialog, messagebox, ttk
 
 from app.context import AppContext
+from app.settings import path_value
 from app.train_data import DataPanel
-from app.train_form import DEFAULT_EPOCHS, SettingsForm
+from app.train_form import DEFAULT_EPOCHS, SettingsForm, remembered_fields
 from app.train_plots import PlotsPanel
 from app.train_results import ResultsPage
 from app.train_run import RunPanel
@@ -95,6 +96,7 @@ class TrainTab(ttk.Frame):
         self._poll_id: str | None = None
         configure_train_styles(self)
         self._build_panels()
+        self._restore()
         self.show_data_state()
         self.bind("<Map>", self._on_map)
 
@@ -124,7 +126,21 @@ class TrainTab(ttk.Frame):
         self.columnconfigure(1, weight=1)
         self.rowconfigure(2, weight=1)
 
+    def _restore(self) -> None:
+        """Fill the form and the data folder from last run's settings, where still valid."""
+        settings = self.context.settings
+        self.form.restore(settings.get("train_form", remembered_fields(self.form.presets)) or {})
+        folder = settings.get("data_folder", path_value)
+        if self.context.data_dir is None and folder is not None and folder.is_dir():
+            self.chosen_folder = folder
+
     # ----- actions ----------------------------------------------------------------------------
+
+    def remember(self) -> None:
+        """Put the form and the chosen data folder in the settings store (saved on close)."""
+        self.context.settings.put("train_form", self.form.values())
+        if self.chosen_folder is not None:
+            self.context.settings.put("data_folder", str(self.chosen_folder.resolve()))
 
     @property
     def data_folder(self) -> Path:
@@ -196,9 +212,13 @@ class TrainTab(ttk.Frame):
         self._schedule_poll()
 
     def use_data_folder(self, folder: Path) -> None:
-        """Read MNIST from folder from now on."""
+        """Read MNIST from folder from now on (remembered at once, for the next start too)."""
         self.chosen_folder = folder
         self.show_data_state()
+        self.remember()
+        problem = self.context.settings.save()
+        if problem is not None:
+            self.context.set_status(problem)
 
     def show_data_state(self, problem: str | None = None) -> None:
         """Say where MNIST is read from, or what is wrong with it."""

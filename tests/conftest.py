@@ -87,6 +87,13 @@ def _display_for_gui_tests(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue("x_display")
 
 
+@pytest.fixture(autouse=True)
+def _private_config_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the per-user config folder into the test's own folder: no test reads or writes the
+    settings of the person running the tests."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+
+
 @pytest.fixture
 def tiny_model(tmp_path: Path) -> Path:
     """Return the path of a freshly saved, untrained 784-16-10 ReLU model file."""
