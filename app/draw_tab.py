@@ -37,6 +37,8 @@ from app.models import (
     describe_model,
     read_digit,
 )
+from app.savedialog import ask_save_path
+from app.settings import SettingsStore
 from app.widgets import (
     MUTED_TEXT,
     ActivationGrid,
@@ -93,12 +95,14 @@ class DrawTab(ttk.Frame):
         set_status: Callable[[str], None],
         scale: float = 1.0,
         start_model: Path | None = None,
+        settings: SettingsStore | None = None,
     ) -> None:
         self.gap = round(PANEL_PADDING * scale)
         super().__init__(master, padding=self.gap)
         self.catalogue = catalogue
         self.set_status = set_status
         self.scale = scale
+        self.settings = settings or SettingsStore(None)
         self.drawing = Drawing()
         self.canvas_side = round(CANVAS_SIZE * scale)
         self.model: ModelEntry | None = None
@@ -393,15 +397,11 @@ class DrawTab(ttk.Frame):
 
     def save_drawing_dialog(self) -> None:
         """Ask where to save the drawing and write it as a PNG."""
-        path = filedialog.asksaveasfilename(
-            parent=self,
-            title="Save drawing as PNG",
-            defaultextension=".png",
-            filetypes=PNG_FILE_TYPES,
-            initialfile="digit.png",
+        path = ask_save_path(
+            self, self.settings, "drawing", "Save drawing as PNG", PNG_FILE_TYPES, "digit.png"
         )
-        if path:
-            self.save_drawing(Path(path))
+        if path is not None:
+            self.save_drawing(path)
 
     def save_drawing(self, path: Path) -> bool:
         """Write the off-screen image (what the network reads) to path as a PNG."""

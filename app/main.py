@@ -23,6 +23,7 @@ from app.settings import SettingsStore, choice, number, path_value, record, sett
 from app.train_tab import TrainTab
 from app.widgets import MUTED_TEXT, PANEL_BACKGROUND, TEXT_COLOUR, screen_scale
 from engine.distribution import version_line
+from engine.network import Network
 
 APP_TITLE = "Digits"
 PROGRAM_NAME = "digits"
@@ -67,8 +68,8 @@ class DigitsApp:
         self._build_status_bar()
         self._build_notebook(options)
         self._build_menu()
-        root.protocol("WM_DELETE_WINDOW", self.close)
-        root.bind("<Control-q>", lambda _event: self.close())
+        root.protocol("WM_DELETE_WINDOW", self.quit)
+        root.bind("<Control-q>", lambda _event: self.quit())
         root.bind("<F1>", lambda _event: self.show_shortcuts())
         root.update_idletasks()
         root.minsize(root.winfo_reqwidth(), root.winfo_reqheight())
@@ -148,6 +149,7 @@ class DigitsApp:
             self.set_status,
             self.scale,
             options.model or self._remembered_model(),
+            self.settings,
         )
         brush = self.settings.get("brush", number(MIN_BRUSH_WIDTH, MAX_BRUSH_WIDTH))
         if brush is not None:
@@ -157,7 +159,7 @@ class DigitsApp:
         self.context = AppContext(
             root=self.root,
             set_status=self.set_status,
-            use_model=self.draw_tab.use_model,
+            use_model=self.use_in_draw_tab,
             current_model=self.draw_tab.current_model,
             data_dir=options.data,
             settings=self.settings,
@@ -213,7 +215,7 @@ class DigitsApp:
             command=self.draw_tab.save_drawing_dialog,
         )
         file_menu.add_separator()
-        file_menu.add_command(label="Quit", accelerator="Ctrl+Q", command=self.close)
+        file_menu.add_command(label="Quit", accelerator="Ctrl+Q", command=self.quit)
         menubar.add_cascade(label="File", menu=file_menu, underline=0)
         edit_menu = tk.Menu(menubar, tearoff=False)
         edit_menu.add_command(label="Undo stroke", accelerator="Ctrl+Z", command=self.draw_tab.undo)
@@ -253,6 +255,24 @@ class DigitsApp:
     def show_about(self) -> None:
         """Show what Digits is."""
         messagebox.showinfo(f"About {APP_TITLE}", ABOUT_TEXT, parent=self.root)
+
+    def use_in_draw_tab(self, network: Network, label: str) -> None:
+        """Make network the Draw tab's model and show the Draw tab (AppContext.use_model)."""
+        self.draw_tab.use_model(network, label)
+        self.notebook.select(self.draw_tab)
+
+    def quit(self) -> None:
+        """Close the window, asking first while a training run would be lost."""
+        if self.train_tab.running and not messagebox.askokcancel(
+            "Quit while training?",
+            "A training run is in progress. Quitting now stops it and loses what it has"
+            " learned so far.",
+            icon="warning",
+            default="cancel",
+            parent=self.root,
+        ):
+            return
+        self.close()
 
     def close(self) -> None:
         """Remember the settings, stop pending work of the tabs, then destroy the window."""

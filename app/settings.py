@@ -23,6 +23,7 @@ from engine.datadir import user_config_dir
 from engine.regularfile import open_regular
 
 SETTINGS_FILE = "settings.json"
+FOLDERS_KEY = "folders"
 SETTINGS_VERSION = 1
 MAX_SETTINGS_BYTES = 64 * 1024
 MAX_TEXT_CHARS = 200
@@ -119,6 +120,20 @@ class SettingsStore:
     def put(self, key: str, value: object) -> None:
         """Remember a JSON value (str, number, bool, list, dict of those) under key."""
         self.values[key] = value
+
+    def folder(self, kind: str, fallback: Path) -> Path:
+        """Return the folder a file of kind ("model", "export"…) was last saved in, if it is
+        still there, else fallback."""
+        folders = self.get(FOLDERS_KEY, record({kind: path_value})) or {}
+        folder = folders.get(kind)
+        return folder if folder is not None and folder.is_dir() else fallback
+
+    def remember_folder(self, kind: str, folder: Path) -> None:
+        """Remember folder as where files of kind were last saved."""
+        folders = self.values.get(FOLDERS_KEY)
+        folders = dict(folders) if isinstance(folders, dict) else {}
+        folders[kind] = str(folder)
+        self.put(FOLDERS_KEY, folders)
 
     def save(self) -> str | None:
         """Write the values to the file; return why that failed (None when it worked)."""

@@ -22,11 +22,12 @@ from pathlib import Path
 from tkinter import filedialog, messagebox, ttk
 
 from app.context import AppContext
+from app.savedialog import ask_save_path, pictures_or_home
 from app.settings import path_value
 from app.train_data import DataPanel
 from app.train_form import DEFAULT_EPOCHS, SettingsForm, remembered_fields
 from app.train_plots import PlotsPanel
-from app.train_results import ResultsPage
+from app.train_results import ResultsPage, suggested_model_name
 from app.train_run import RunPanel
 from app.train_style import (
     ERROR_COLOUR,
@@ -59,7 +60,7 @@ from app.training_worker import (
     take_messages,
 )
 from app.widgets import screen_scale
-from engine.datadir import resolve_data_dir
+from engine.datadir import resolve_data_dir, user_models_dir
 from engine.modelfile import ModelFileError, save_model
 from engine.train import BatchEnd
 
@@ -73,6 +74,8 @@ SHUTDOWN_JOIN_SECONDS = 0.25
 OUTCOME_COLOURS = {"finished": SUCCESS_COLOUR, "stopped": WARNING_COLOUR, "diverged": ERROR_COLOUR}
 MODEL_FILE_TYPES = [("Digits model", "*.json")]
 PNG_FILE_TYPES = [("PNG image", "*.png")]
+PLOTS_FILE = "training-plots.png"
+WEIGHTS_FILE = "weights.png"
 
 
 class TrainTab(ttk.Frame):
@@ -414,31 +417,37 @@ class TrainTab(ttk.Frame):
             self.use_data_folder(Path(folder))
 
     def _on_save_model(self) -> None:
-        """Ask where to save the trained model and save it."""
-        path = filedialog.asksaveasfilename(
-            parent=self, title="Save model", defaultextension=".json", filetypes=MODEL_FILE_TYPES
+        """Ask where to save the trained model (a name saying what it is) and save it."""
+        if self.finished is None:
+            return
+        folder = self.context.settings.folder("model", models_folder())
+        name = suggested_model_name(
+            self.finished.result.network, self.finished.evaluation.accuracy, folder
         )
-        if path:
+        path = ask_save_path(
+            self, self.context.settings, "model", "Save model", MODEL_FILE_TYPES, name, folder
+        )
+        if path is not None:
             try:
-                self.save_model(Path(path))
+                self.save_model(path)
             except ModelFileError as error:
                 messagebox.showerror("Cannot save the model", str(error), parent=self)
 
     def _on_export_plots(self) -> None:
         """Ask for a file name and save the plots there as PNG."""
-        path = filedialog.asksaveasfilename(
-            parent=self, title="Export plots", defaultextension=".png", filetypes=PNG_FILE_TYPES
+        path = ask_save_path(
+            self, self.context.settings, "export", "Export plots", PNG_FILE_TYPES, PLOTS_FILE
         )
-        if path:
-            self._export(self.plots.export_plots, Path(path))
+        if path is not None:
+            self._export(self.plots.export_plots, path)
 
     def _on_export_heatmaps(self) -> None:
         """Ask for a file name and save the heatmaps there as PNG."""
-        path = filedialog.asksaveasfilename(
-            parent=self, title="Export heatmaps", defaultextension=".png", filetypes=PNG_FILE_TYPES
+        path = ask_save_path(
+            self, self.context.settings, "export", "Export heatmaps", PNG_FILE_TYPES, WEIGHTS_FILE
         )
-        if path:
-            self._export(self.weights.export_heatmaps, Path(path))
+        if path is not None:
+            self._export(self.weights.export_heatmaps, path)
 
     def _export(self, export: Callable[[Path], None], path: Path) -> None:
         """Run an export, showing a failure to write the file instead of raising it."""
@@ -448,3 +457,13 @@ class TrainTab(ttk.Frame):
             messagebox.showerror("Cannot export", f"{path}: {error.strerror}", parent=self)
         else:
             self.context.set_status(f"Saved {path}")
+
+
+def models_folder() -> Path:
+    """Return the per-user models folder, made if needed (else the pictures or home folder)."""
+    folder = user_models_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return pictures_or_home()
+    return folder

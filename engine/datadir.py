@@ -21,6 +21,10 @@ APP_FOLDER_LOWER = "digits"
 APP_FOLDER_TITLE = "Digits"
 DATA_FOLDER = "mnist"
 MODELS_FOLDER = "models"
+PICTURES_FOLDER = "Pictures"
+USER_DIRS_FILE = "user-dirs.dirs"
+USER_DIRS_MAX_BYTES = 16 * 1024
+PICTURES_KEY = "XDG_PICTURES_DIR="
 
 
 def resolve_data_dir(
@@ -90,6 +94,34 @@ def user_config_dir(
     if platform == "darwin":
         return _home(home) / "Library" / "Application Support" / APP_FOLDER_TITLE
     return _xdg_base(environ, XDG_CONFIG_HOME_VAR, home, ".config") / APP_FOLDER_LOWER
+
+
+def user_pictures_dir(
+    environ: Mapping[str, str] = os.environ,
+    platform: str = sys.platform,
+    home: str | os.PathLike | None = None,
+) -> Path:
+    """Return the user's pictures folder, where Save and Export dialogs first open; it need
+    not exist.
+
+    Linux and others: XDG_PICTURES_DIR from `$XDG_CONFIG_HOME/user-dirs.dirs` (the folder a
+    desktop in another language names), else `~/Pictures`; macOS and Windows `~/Pictures`.
+    """
+    if not platform.startswith("win") and platform != "darwin":
+        user_dirs = _xdg_base(environ, XDG_CONFIG_HOME_VAR, home, ".config") / USER_DIRS_FILE
+        try:
+            with open(user_dirs, encoding="utf-8", errors="replace") as stream:
+                lines = stream.read(USER_DIRS_MAX_BYTES).splitlines()
+        except OSError:
+            lines = []
+        for line in lines:
+            if line.startswith(PICTURES_KEY):
+                value = line[len(PICTURES_KEY) :].strip().strip('"')
+                if value.startswith("$HOME/"):
+                    return _home(home) / value[len("$HOME/") :]
+                if Path(value).is_absolute():
+                    return Path(value)
+    return _home(home) / PICTURES_FOLDER
 
 
 def xdg_data_home(

@@ -10,6 +10,7 @@ from engine.datadir import (
     user_config_dir,
     user_data_root,
     user_models_dir,
+    user_pictures_dir,
 )
 
 HOME = Path("/home/ada")
@@ -85,3 +86,16 @@ def test_user_folders_per_platform() -> None:
     assert user_models_dir({"LOCALAPPDATA": "L"}, "win32", HOME) == Path("L") / "Digits/models"
     assert user_config_dir({"APPDATA": "R"}, "win32", HOME) == Path("R") / "Digits"
     assert user_config_dir({}, "win32", HOME) == HOME / "AppData/Roaming/Digits"
+
+
+def test_pictures_folder_follows_the_desktops_user_dirs(tmp_path: Path) -> None:
+    environ = {"XDG_CONFIG_HOME": str(tmp_path)}
+    assert user_pictures_dir(environ, "linux", HOME) == HOME / "Pictures"
+    (tmp_path / "user-dirs.dirs").write_text(
+        '# written by xdg-user-dirs-update\nXDG_PICTURES_DIR="$HOME/Bilder"\n', encoding="utf-8"
+    )
+    assert user_pictures_dir(environ, "linux", HOME) == HOME / "Bilder"
+    (tmp_path / "user-dirs.dirs").write_text('XDG_PICTURES_DIR="/srv/pics"\n', encoding="utf-8")
+    assert user_pictures_dir(environ, "linux", HOME) == Path("/srv/pics")
+    assert user_pictures_dir(environ, "darwin", HOME) == HOME / "Pictures"
+    assert user_pictures_dir({}, "win32", HOME) == HOME / "Pictures"

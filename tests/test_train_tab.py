@@ -394,7 +394,10 @@ def test_closing_the_window_mid_training_exits_within_a_second(digit_folder, x_d
     script = textwrap.dedent(
         f"""
         import time
+        from app import main
         from app.main import create_app
+
+        main.messagebox.askokcancel = lambda *args, **options: True  # "Quit while training?"
 
         app = create_app(["--data", {str(digit_folder)!r}])
         tab = app.train_tab
