@@ -15,8 +15,9 @@ from app.desktop import (
     installed_command,
     remove_desktop_entry,
 )
-from app.main import main
+from app.main import WINDOW_ICON_SIZES, create_app, main
 from assets.make_icon import ICON_SIZES, make_icon
+from engine.modelfile import DEFAULT_MODEL_PATH, load_model
 
 
 def _entry_values(text: str) -> dict[str, str]:
@@ -117,3 +118,18 @@ def test_digits_version_exits_before_opening_a_window(capsys, monkeypatch):
         main(["--version"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.startswith("digits 0.")
+
+
+@pytest.mark.gui
+@pytest.mark.smoke
+def test_app_starts_with_the_shipped_icons_and_default_model():
+    """The real window gets every icon size, the desktop's class name and the shipped model."""
+    app = create_app([])
+    try:
+        app.root.update()
+        assert [icon.width() for icon in app.icons] == sorted(WINDOW_ICON_SIZES, reverse=True)
+        assert app.root.winfo_class() == "Digits"  # the entry's StartupWMClass
+        shipped = load_model(DEFAULT_MODEL_PATH)
+        assert app.draw_tab.current_model().layer_sizes == shipped.layer_sizes
+    finally:
+        app.close()
