@@ -1,9 +1,10 @@
 """Measure a network on a labelled dataset: accuracy, per-digit accuracy and confusion matrix.
 
 `evaluate` runs every image through the fast inference path (`engine.fast`, about 30 µs an
-image, with the same 4-level input quantisation the network was trained with) and can be
-stopped from another thread. `evaluation_from_predictions` turns labels and predictions into
-the figures and is pure, so the arithmetic is tested on its own.
+image, with the same 4-level input quantisation the network was trained with), or through
+floats when a model's weights are too large for the fast path's lanes (`engine.inference`),
+and can be stopped from another thread. `evaluation_from_predictions` turns labels and
+predictions into the figures and is pure, so the arithmetic is tested on its own.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from engine.fast import FastNetwork, sparse_image
+from engine.inference import predictor
 from engine.mnist import DIGIT_CLASSES, Dataset
 from engine.network import Network
 
@@ -60,14 +61,14 @@ def evaluate(
     """
     if len(dataset) == 0:
         raise ValueError("nothing to evaluate: the dataset is empty")
-    fast = FastNetwork(network)
+    runner = predictor(network)
     total = len(dataset)
     predictions: list[int] = []
     for start in range(0, total, CHECK_EVERY):
         if stop is not None and stop.is_set():
             raise EvaluationStopped(f"evaluation stopped after {start} of {total} images")
         for pixels in dataset.images[start : start + CHECK_EVERY]:
-            outputs = fast.predict_sparse(sparse_image(pixels))
+            outputs = runner.predict(pixels)
             predictions.append(outputs.index(max(outputs)))
         if progress is not None:
             progress(len(predictions), total)

@@ -243,6 +243,39 @@ class FastNetwork:
             else:
                 input_scale = ACTIVATION_UNIT
 
+    def fits_every_image(self) -> bool:
+        """Return True if no 784-byte image can push a forward sum out of its lanes' range.
+
+        Bounds each unit's pre-activation over every possible input with the packed integers
+        themselves, layer after layer: |bias| + Σ |weight| · largest input, the largest input
+        being the top pixel level for the first layer and the largest activation the bound
+        allows for the others. A network read from a file may have weights far larger than
+        training makes; when this is False, inference must not use the fast path.
+        """
+        largest_inputs = [INPUT_LEVELS] * self.layer_sizes[0]
+        try:
+            for layer in self.layers:
+                codec = layer.codec
+                weights = codec.unpack_rows(layer.rows)
+                bounds = [abs(bias) for bias in codec.unpack(layer.packed_biases)]
+                for unit, largest in enumerate(largest_inputs):
+                    row = weights[unit * codec.count : (unit + 1) * codec.count]
+                    bounds = [bound + abs(weight) * largest for bound, weight in zip(bounds, row)]
+                if max(bounds) >= codec.limit:
+                    return False
+                largest_inputs = [self._largest_activation(layer, bound) for bound in bounds]
+        except LaneOverflow:
+            return False
+        return True
+
+    def _largest_activation(self, layer: _Layer, bound: int) -> int:
+        """Return the largest activation value passed on by a unit whose sum is within ±bound."""
+        if self.activation == "relu":
+            return (bound >> layer.activation_shift) + 1
+        if self.activation == "leaky_relu":
+            return math.ceil(bound / layer.sum_unit * ACTIVATION_UNIT) + 1
+        return int(ACTIVATION_UNIT)  # sigmoid and tanh stay within [-1, 1]
+
     # ----- forward ----------------------------------------------------------------------------
 
     def _activate(self, layer: _Layer, total: int) -> _Hidden:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 from engine.augment import AugmentSettings, augment
 from engine.fast import Diverged, FastNetwork, SparseImage, sparse_image
+from engine.lanes import LaneOverflow
 from engine.layerstats import LayerStatistics, StatisticsProbe
 from engine.mnist import Dataset
 from engine.network import Network
@@ -487,7 +488,7 @@ def train(
     test_samples = sparse_dataset(test_set) if test_set is not None else []
     augment_settings = AUGMENT_SETTINGS
 
-    fast = FastNetwork(network, seed=config.seed)
+    fast = _fast_network_to_train(network, config.seed)
     checkpoint = fast.to_network()
     size = len(train_set)
     batches_per_epoch = math.ceil(size / config.batch_size)
@@ -735,6 +736,23 @@ def hold(control: TrainingControl, emit: Callable[[TrainingEvent], None], paused
     """Report a pause, then block until the run is resumed, stepped or stopped."""
     emit(paused)
     control.wait_while_paused()
+
+
+def _fast_network_to_train(network: Network, seed: int) -> FastNetwork:
+    """Return the fast form of `network`; raise ValueError if its weights overflow the lanes.
+
+    Training makes no such weights, but a model file may hold them (see engine.inference).
+    """
+    try:
+        fast = FastNetwork(network, seed=seed)
+        if fast.fits_every_image():
+            return fast
+    except LaneOverflow:
+        pass
+    raise ValueError(
+        "this model's first-layer weights are too large for training to continue from it"
+        " (it can still read digits and be evaluated)"
+    )
 
 
 def diverged_message(cause: str, learning_rate: float, in_a_row: int = 1) -> str:

@@ -14,7 +14,8 @@ from engine.evaluate import (
     evaluate,
     evaluation_from_predictions,
 )
-from engine.fast import FastNetwork
+from engine.fast import FastNetwork, quantised_inputs
+from engine.inference import predictor
 from engine.mnist import Dataset, load_mnist
 from engine.modelfile import DEFAULT_MODEL_PATH, load_model
 from engine.network import Network
@@ -105,3 +106,64 @@ def test_shipped_default_model_reads_real_mnist():
     result = evaluate(load_model(DEFAULT_MODEL_PATH), test_set)
     assert result.accuracy > 0.95
     assert all(accuracy is not None and accuracy > 0.85 for accuracy in result.per_class)
+
+
+def scaled_first_layer(network: Network, factor: float) -> Network:
+    """Return a copy of network whose first-layer weights are multiplied by factor."""
+    weights = [[[w * factor for w in row] for row in network.weights[0]], *network.weights[1:]]
+    return Network(
+        network.layer_sizes, network.activation, network.loss, weights, network.biases, {}
+    )
+
+
+def inked_dataset(count: int) -> Dataset:
+    """Return images from nearly blank to fully inked, labels cycling through 0..9."""
+    images = [
+        (bytes([255]) * (784 * index // (count - 1)) + bytes(784))[:784] for index in range(count)
+    ]
+    return Dataset(images, [index % 10 for index in range(count)])
+
+
+@pytest.mark.parametrize(
+    ("activation", "factor"),
+    [("relu", 400.0), ("relu", 1e5), ("sigmoid", 400.0), ("leaky_relu", 400.0), ("tanh", 1e5)],
+)
+def test_models_with_large_first_layer_weights_are_evaluated_exactly(activation, factor):
+    """The fast path cannot hold these sums (a full image overflows its lanes, or the weights
+    do not even fit one): evaluate falls back to floats and agrees with Network.predict."""
+    network = scaled_first_layer(Network.create([784, 12, 10], activation, seed=4), factor)
+    assert not isinstance(predictor(network), FastNetwork)
+    dataset = inked_dataset(21)
+    expected = [
+        max(range(10), key=network.predict(quantised_inputs(pixels)).__getitem__)
+        for pixels in dataset.images
+    ]
+    assert evaluate(network, dataset).predictions == expected
+
+
+def test_ordinary_models_keep_the_fast_path():
+    network = Network.create([784, 12, 10], seed=4)
+    assert isinstance(predictor(network), FastNetwork)
+    assert isinstance(predictor(scaled_first_layer(network, 4.0)), FastNetwork)
+    if DEFAULT_MODEL_PATH.is_file():
+        assert isinstance(predictor(load_model(DEFAULT_MODEL_PATH)), FastNetwork)
+
+
+def test_the_lane_bound_is_exact_enough_to_matter():
+    """A network just inside the bound keeps the fast path and reads a full image right; a
+    little further out it is refused, before any lane can wrap."""
+    network = Network.create([784, 12, 10], seed=4)
+    fast = FastNetwork(network)
+    limit = fast.layers[0].codec.limit
+    largest_sum = (
+        max(sum(abs(row[i]) for i in range(784)) for row in network.weights[0])
+        * fast.layers[0].sum_unit
+    )
+    inside = scaled_first_layer(network, 0.9 * limit / largest_sum)
+    outside = scaled_first_layer(network, 1.1 * limit / largest_sum)
+    assert FastNetwork(inside).fits_every_image()
+    assert not FastNetwork(outside).fits_every_image()
+    full = bytes([255] * 784)
+    assert FastNetwork(inside).predict(full) == pytest.approx(
+        inside.predict(quantised_inputs(full)), abs=1e-3
+    )

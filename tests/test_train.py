@@ -452,3 +452,11 @@ def test_bad_settings_are_rejected():
         TrainConfig(schedule="sometimes")
     with pytest.raises(ValueError, match="divergence policy"):
         TrainConfig(on_divergence="panic")
+
+
+def test_training_refuses_a_start_model_whose_weights_overflow_the_lanes():
+    network = Network.create([784, 8, 10], seed=2)
+    network.weights[0] = [[w * 1e5 for w in row] for row in network.weights[0]]
+    dataset = Dataset([bytes(784)] * 4, [0, 1, 2, 3])
+    with pytest.raises(ValueError, match="first-layer weights are too large for training"):
+        train(network, dataset, None, TrainConfig(epochs=1))
