@@ -32,9 +32,11 @@ from app.models import (
     NO_MODEL_LABEL,
     ModelCatalogue,
     ModelEntry,
+    ModelLoad,
     Reading,
     activation_full_scale,
     describe_model,
+    dialog_text,
     read_digit,
 )
 from app.savedialog import ask_save_path
@@ -50,6 +52,10 @@ from engine.modelfile import ModelFileError
 from engine.network import Network
 
 PREDICT_INTERVAL_MS = 50
+MODEL_LOAD_POLL_MS = 30
+START_MODEL_FALLBACK = "Digits uses its shipped model instead."
+NO_MODEL_FALLBACK = "Open another model or train one."
+SHIPPED_MODEL_PROBLEM = "A model that comes with Digits cannot be opened."
 BRUSH_STEP = 2.0
 OPEN_LABEL = "Open…"
 EMPTY_DIGIT = "–"
@@ -110,7 +116,9 @@ class DrawTab(ttk.Frame):
         self._stroke_button: int | None = None
         self._predict_id: str | None = None
         self._redraw_id: str | None = None
-        self._startup_errors: list[str] = []
+        self._startup_errors: list[tuple[str, str]] = []
+        self._model_load: ModelLoad | None = None
+        self._model_load_id: str | None = None
         self._read_network: Network | None = None
         self._read_version = -1
         self._drawn_version = 0
@@ -363,17 +371,33 @@ class DrawTab(ttk.Frame):
         else:
             self._show_picker_choice()
 
-    def open_model_file(self, path: Path) -> bool:
-        """Load a model file and use it; on failure show an error and keep the current model."""
-        try:
-            entry = self.catalogue.add_file(path)
-        except ModelFileError as error:
+    def open_model_file(self, path: Path) -> None:
+        """Start loading a model file off the Tk thread; use it once loaded, or say why not.
+
+        The current model stays in use until the new one has loaded.
+        """
+        self._model_load = ModelLoad(path)
+        self.set_status(f"Opening {path.name}…")
+        self._poll_model_load()
+
+    def _poll_model_load(self) -> None:
+        """Use the model being loaded once it is ready; look again a little later if not."""
+        self._model_load_id = None
+        load = self._model_load
+        if load is None:
+            return
+        outcome = load.poll()
+        if outcome is None:
+            self._model_load_id = self.after(MODEL_LOAD_POLL_MS, self._poll_model_load)
+            return
+        self._model_load = None
+        if isinstance(outcome, ModelFileError):
             self._show_picker_choice()
-            self.set_status(f"Could not open {path.name}; still using {self._model_name()}.")
-            messagebox.showerror("Cannot open model", str(error), parent=self)
-            return False
-        self._select(entry)
-        return True
+            self.set_status(f"Could not open {load.path.name}; still using {self._model_name()}.")
+            message, detail = dialog_text(outcome, f"Still using {self._model_name()}.")
+            messagebox.showerror("Cannot open model", message, detail=detail, parent=self)
+            return
+        self._select(self.catalogue.add_loaded_file(load.path, outcome))
 
     def undo(self) -> None:
         """Remove the last stroke and read the drawing again."""
@@ -415,16 +439,19 @@ class DrawTab(ttk.Frame):
 
     def close(self) -> None:
         """Cancel pending redraws and predictions so nothing runs after the window closes."""
-        for pending in (self._predict_id, self._redraw_id):
+        for pending in (self._predict_id, self._redraw_id, self._model_load_id):
             if pending is not None:
                 self.after_cancel(pending)
-        self._predict_id = self._redraw_id = None
+        self._predict_id = self._redraw_id = self._model_load_id = None
+        self._model_load = None
 
     def show_startup_errors(self) -> None:
         """Show, once, the model files that failed to load at start-up."""
         if self._startup_errors:
+            message, detail = self._startup_errors[0]
+            details = [detail, *(f"{more}\n{also}" for more, also in self._startup_errors[1:])]
             messagebox.showerror(
-                "Cannot open model", "\n\n".join(self._startup_errors), parent=self
+                "Cannot open model", message, detail="\n\n".join(details), parent=self
             )
             self._startup_errors = []
 
@@ -493,7 +520,8 @@ class DrawTab(ttk.Frame):
             entry.load()
         except ModelFileError as error:
             self._show_picker_choice()
-            messagebox.showerror("Cannot open model", str(error), parent=self)
+            message, detail = dialog_text(error, f"Still using {self._model_name()}.")
+            messagebox.showerror("Cannot open model", message, detail=detail, parent=self)
             return
         self._select(entry)
 
@@ -501,15 +529,19 @@ class DrawTab(ttk.Frame):
 
     def _choose_start_model(self, start_model: Path | None) -> None:
         """Use start_model if given and loadable, else the first shipped model that loads."""
+        start_error = None
         if start_model is not None:
             known = next((e for e in self.catalogue.entries if e.path == start_model), None)
             try:
                 self._select(known or self.catalogue.add_file(start_model))
                 return
             except ModelFileError as error:
-                self._startup_errors.append(str(error))
+                start_error = error
         entry, problems = self.catalogue.first_loadable()
-        self._startup_errors.extend(problems)
+        if start_error is not None:
+            fallback = START_MODEL_FALLBACK if entry is not None else NO_MODEL_FALLBACK
+            self._startup_errors.append(dialog_text(start_error, fallback))
+        self._startup_errors.extend((SHIPPED_MODEL_PROBLEM, problem) for problem in problems)
         if entry is not None:
             self._select(entry)
             return

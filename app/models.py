@@ -7,6 +7,9 @@ through the engine's preprocessing and the network and keeps everything the tab 
 
 from __future__ import annotations
 
+import math
+import queue
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +25,8 @@ NO_MODEL_LABEL = "No model found"
 # Activations with a fixed output range are shown against that range; unbounded ones (ReLU)
 # against the layer's largest value for the current drawing.
 BOUNDED_ACTIVATIONS = ("sigmoid", "tanh")
+# Short enough for one line of a Tk message box's detail text (about 36 characters wide).
+SHORT_PATH_CHARACTERS = 30
 
 
 @dataclass
@@ -83,7 +88,10 @@ class ModelCatalogue:
 
         Nothing is added when the file cannot be loaded.
         """
-        network = load_model(path)
+        return self.add_loaded_file(path, load_model(path))
+
+    def add_loaded_file(self, path: Path, network: Network) -> ModelEntry:
+        """Add (or refresh) the entry of a model file already loaded, e.g. by `ModelLoad`."""
         return self._put(ModelEntry(file_label(path), path, network))
 
     def add_network(self, network: Network, label: str) -> ModelEntry:
@@ -112,6 +120,53 @@ class ModelCatalogue:
         return new_entry
 
 
+class ModelLoad:
+    """Load one model file on a daemon thread, so a big file never freezes the window.
+
+    The Tk side calls `poll()` from `after()` until it returns the network or the
+    ModelFileError; the thread touches no widget.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._outcome: queue.SimpleQueue[Network | ModelFileError] = queue.SimpleQueue()
+        threading.Thread(target=self._load, name="digits-open-model", daemon=True).start()
+
+    def poll(self) -> Network | ModelFileError | None:
+        """Return the loaded network or the error once the load has ended, else None."""
+        try:
+            return self._outcome.get_nowait()
+        except queue.Empty:
+            return None
+
+    def _load(self) -> None:
+        try:
+            self._outcome.put(load_model(self.path))
+        except ModelFileError as error:
+            self._outcome.put(error)
+
+
+def dialog_text(error: ModelFileError, consequence: str = "") -> tuple[str, str]:
+    """Return (message, detail) for an error dialog about a model file.
+
+    The message is the plain-words summary (then `consequence`, e.g. what the app does
+    instead); the detail gives the technical reason with the file's name, then its folder
+    on a line of its own, shortened so that a dialog never has to break it mid-word.
+    """
+    path = error.path
+    technical = str(error).replace(str(path), f"“{short_text(path.name)}”")
+    message = f"{error.summary} {consequence}".strip()
+    return message, f"{technical}\n\nFolder: {short_text(str(path.parent))}"
+
+
+def short_text(text: str, limit: int = SHORT_PATH_CHARACTERS) -> str:
+    """Return text unchanged if it has at most `limit` characters, else its two ends around …."""
+    if len(text) <= limit:
+        return text
+    keep = limit - 1
+    return text[: keep // 3] + "…" + text[len(text) - (keep - keep // 3) :]
+
+
 def file_label(path: Path) -> str:
     """Return the picker label of an opened model file: its name and its folder."""
     return f"{path.name} ({path.parent.name or path.parent})"
@@ -125,7 +180,8 @@ def describe_model(network: Network | None) -> str:
     if network.loss == "mse":
         parts.append("sigmoid outputs (MSE)")
     accuracy = network.metadata.get("test_accuracy")
-    if isinstance(accuracy, int | float):
+    # Metadata comes from the file: show only a fraction that makes sense.
+    if isinstance(accuracy, int | float) and 0 <= accuracy <= 1 and math.isfinite(accuracy):
         parts.append(f"test accuracy {accuracy:.1%}")
     else:
         parts.append("test accuracy unknown")

@@ -22,6 +22,7 @@ from pathlib import Path
 from tkinter import filedialog, messagebox, ttk
 
 from app.context import AppContext
+from app.models import dialog_text
 from app.savedialog import ask_save_path, pictures_or_home
 from app.settings import path_value
 from app.train_data import DataPanel
@@ -431,7 +432,8 @@ class TrainTab(ttk.Frame):
             try:
                 self.save_model(path)
             except ModelFileError as error:
-                messagebox.showerror("Cannot save the model", str(error), parent=self)
+                message, detail = dialog_text(error, "The trained model is still here.")
+                messagebox.showerror("Cannot save the model", message, detail=detail, parent=self)
 
     def _on_export_plots(self) -> None:
         """Ask for a file name and save the plots there as PNG."""

@@ -47,6 +47,7 @@ from engine.mnist import DIGIT_CLASSES, DataError, load_mnist
 from engine.modelfile import (
     DEFAULT_MODEL_PATH,
     MAX_LAYERS,
+    SUMMARY_MISSING,
     ModelFileError,
     check_save_destination,
     load_model,
@@ -687,7 +688,9 @@ def _chosen_model(option: Path | None) -> tuple[Path, Network]:
     if option is None and not DEFAULT_MODEL_PATH.is_file():
         raise ModelFileError(
             f"no --model given and the shipped default model {DEFAULT_MODEL_PATH} does not"
-            f" exist yet; train one with `{MODULE_COMMAND} train --out FILE` and pass --model FILE"
+            f" exist yet; train one with `{MODULE_COMMAND} train --out FILE` and pass --model FILE",
+            SUMMARY_MISSING,
+            DEFAULT_MODEL_PATH,
         )
     path = option or DEFAULT_MODEL_PATH
     return path, load_model(path)

@@ -71,6 +71,7 @@ import json
 import math
 import os
 import platform
+import reprlib
 import signal
 import stat
 import sys
@@ -84,7 +85,7 @@ from pathlib import Path
 
 from engine.distribution import MODELS_PACKAGE, shipped_folder
 from engine.network import Network, check_architecture, format_architecture
-from engine.regularfile import kind_name
+from engine.regularfile import NotRegularFile, kind_name, open_regular
 
 FORMAT_TAG = "digits-model"
 FORMAT_VERSION = 1
@@ -108,8 +109,33 @@ DEFAULT_MODEL_PATH = SHIPPED_MODELS_DIR / "default.json"
 CLASSIC_MODEL_PATH = SHIPPED_MODELS_DIR / "classic.json"
 
 
+# What went wrong, in plain words for people: `ModelFileError.summary`.
+SHORT_REPR = reprlib.Repr()
+SHORT_REPR.maxlevel = 2
+SUMMARY_MISSING = "The model file does not exist."
+SUMMARY_UNREADABLE = "Digits cannot read this file."
+SUMMARY_NOT_A_FILE = "This is not an ordinary file, so Digits does not open it."
+SUMMARY_TOO_BIG = "This file is too big to be a Digits model."
+SUMMARY_NOT_A_MODEL = "This file is not a Digits model."
+SUMMARY_DAMAGED = "This model file is damaged or incomplete."
+SUMMARY_NEWER = "This model was made by a newer Digits. Update Digits to open it."
+SUMMARY_CANNOT_SAVE = "Digits cannot save the model there."
+# Python's own limit (4300 digits) would raise ValueError anyway; no real number needs 400.
+MAX_NUMBER_DIGITS = 400
+
+
 class ModelFileError(Exception):
-    """Raised for any model file that cannot be read, saved or trusted; the message says why."""
+    """Raised for any model file that cannot be read, saved or trusted; the message says why.
+
+    str(error) is one line naming the file and the technical reason (the CLI prints it);
+    `summary` says what went wrong in plain words without the file name (dialogs show it
+    first, the details below), and `path` is the file.
+    """
+
+    def __init__(self, message: str, summary: str, path: Path) -> None:
+        super().__init__(message)
+        self.summary = summary
+        self.path = path
 
 
 class _Invalid(Exception):
@@ -132,7 +158,9 @@ def save_model(network: Network, path: str | os.PathLike) -> None:
     try:
         text = json.dumps(_document(network), indent=1, allow_nan=False)
     except _Invalid as error:
-        raise ModelFileError(f"cannot save the model to {path}: {error}") from None
+        raise ModelFileError(
+            f"cannot save the model to {path}: {error}", SUMMARY_CANNOT_SAVE, path
+        ) from None
     temp_path: str | None = None
     try:
         with _interrupts_held():
@@ -151,7 +179,9 @@ def save_model(network: Network, path: str | os.PathLike) -> None:
                 raise
     except OSError as error:
         reason = error.strerror or str(error)
-        raise ModelFileError(f"cannot save the model to {path}: {reason}") from None
+        raise ModelFileError(
+            f"cannot save the model to {path}: {reason}", SUMMARY_CANNOT_SAVE, path
+        ) from None
 
 
 def check_save_destination(path: str | os.PathLike) -> Path:
@@ -172,7 +202,9 @@ def check_save_destination(path: str | os.PathLike) -> Path:
     except OSError as error:
         raise ModelFileError(
             f"cannot save the model to {path}: cannot write in the folder {target.parent}"
-            f" ({error.strerror or error})"
+            f" ({error.strerror or error})",
+            SUMMARY_CANNOT_SAVE,
+            path,
         ) from None
     return target
 
@@ -190,14 +222,18 @@ def _save_target(path: Path) -> Path:
             mode = target.stat().st_mode
         except OSError as error:
             raise ModelFileError(
-                f"cannot save the model to {path}: {error.strerror or error}"
+                f"cannot save the model to {path}: {error.strerror or error}",
+                SUMMARY_CANNOT_SAVE,
+                path,
             ) from None
         if not stat.S_ISREG(mode):
             problem = f"it is {kind_name(mode)}, not a file"
         elif not mode & WRITE_PERMISSION_BITS:
             problem = "the file is read-only; make it writable or choose another name"
     if problem is not None:
-        raise ModelFileError(f"cannot save the model to {path}: {problem}")
+        raise ModelFileError(
+            f"cannot save the model to {path}: {problem}", SUMMARY_CANNOT_SAVE, path
+        )
     return target
 
 
@@ -234,66 +270,108 @@ def load_model(path: str | os.PathLike) -> Network:
     document = _read_document(path)
     if not isinstance(document, dict) or document.get("format") != FORMAT_TAG:
         found = document.get("format") if isinstance(document, dict) else None
-        detail = f'its "format" is {found!r}' if found is not None else "no format tag"
+        detail = f'its "format" is {_shorten(found)}' if found is not None else "no format tag"
         raise ModelFileError(
-            f'{path} is not a Digits model file ({detail}; expected "format": "{FORMAT_TAG}")'
+            f'{path} is not a Digits model file ({detail}; expected "format": "{FORMAT_TAG}")',
+            SUMMARY_NOT_A_MODEL,
+            path,
         )
     version = document.get("version")
     if _is_integer(version) and version > FORMAT_VERSION:
         raise ModelFileError(
             f"{path} was made by a newer Digits (model format version {version}; this one reads"
-            f" version {FORMAT_VERSION}): update Digits to open it"
+            f" version {FORMAT_VERSION}): update Digits to open it",
+            SUMMARY_NEWER,
+            path,
         )
     try:
         if version != FORMAT_VERSION or not _is_integer(version):
-            raise _Invalid(f'unsupported "version" {version!r} (expected {FORMAT_VERSION})')
+            raise _Invalid(f'unsupported "version" {_shorten(version)} (expected {FORMAT_VERSION})')
         return _network(document)
     except _Invalid as error:
-        raise ModelFileError(f"{path} is not a valid Digits model file: {error}") from None
+        raise ModelFileError(
+            f"{path} is not a valid Digits model file: {error}", SUMMARY_DAMAGED, path
+        ) from None
 
 
 def _read_document(path: Path) -> object:
-    """Return the parsed JSON of the file, checking its size before reading it."""
+    """Return the parsed JSON of the file, checking its kind and size before reading it."""
     try:
-        with path.open("rb") as file:
+        with open_regular(path) as file:
             size = os.fstat(file.fileno()).st_size
             if size > MAX_FILE_BYTES:
                 raise ModelFileError(
                     f"{path} is not a Digits model file: it is {size / 2**20:.1f} MB, more than"
-                    f" the {MAX_FILE_BYTES // 2**20} MB a model file may have"
+                    f" the {MAX_FILE_BYTES // 2**20} MB a model file may have",
+                    SUMMARY_TOO_BIG,
+                    path,
                 )
             # Read one byte past the limit, in case the file grows after the size check.
             data = file.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise ModelFileError(f"model file {path} does not exist") from None
+        raise ModelFileError(f"model file {path} does not exist", SUMMARY_MISSING, path) from None
+    except NotRegularFile as error:
+        raise ModelFileError(
+            f"cannot read model file {path}: {error.strerror}", SUMMARY_NOT_A_FILE, path
+        ) from None
     except OSError as error:
         reason = error.strerror or str(error)
-        raise ModelFileError(f"cannot read model file {path}: {reason}") from None
+        raise ModelFileError(
+            f"cannot read model file {path}: {reason}", SUMMARY_UNREADABLE, path
+        ) from None
+
+    def damaged(reason: str) -> ModelFileError:
+        return ModelFileError(f"{path} is not a Digits model file: {reason}", SUMMARY_DAMAGED, path)
+
     if len(data) > MAX_FILE_BYTES:
-        raise ModelFileError(f"{path} is not a Digits model file: it grew beyond the size limit")
+        raise ModelFileError(
+            f"{path} is not a Digits model file: it grew beyond the size limit",
+            SUMMARY_TOO_BIG,
+            path,
+        )
     if not data.strip():
-        raise ModelFileError(f"{path} is not a Digits model file: it is empty")
+        raise damaged("it is empty")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ModelFileError(
-            f"{path} is not a Digits model file: byte {error.start} is not UTF-8 text"
+            f"{path} is not a Digits model file: byte {error.start} is not UTF-8 text",
+            SUMMARY_NOT_A_MODEL,
+            path,
         ) from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            parse_int=_bounded_int,
+        )
+    except RecursionError:
+        raise damaged("its JSON is nested too deeply to be a model") from None
     except ValueError as error:
         if not isinstance(error, json.JSONDecodeError):
-            raise ModelFileError(f"{path} is not a Digits model file: {error}") from None
+            raise damaged(str(error)) from None
         # A cut-off file fails at its very end, or inside a string that never closes.
         if error.pos >= len(text.rstrip()) or error.msg.startswith("Unterminated string"):
-            raise ModelFileError(
-                f"{path} is not a Digits model file: the JSON ends early at byte {len(data)}"
-                " (truncated?)"
-            ) from None
-        raise ModelFileError(
-            f"{path} is not a Digits model file: invalid JSON at line {error.lineno},"
-            f" column {error.colno} ({error.msg})"
+            raise damaged(f"the JSON ends early at byte {len(data)} (truncated?)") from None
+        raise damaged(
+            f"invalid JSON at line {error.lineno}, column {error.colno} ({error.msg})"
         ) from None
+
+
+def _finite_float(text: str) -> float:
+    """Return the JSON number `text` as a float; raise ValueError if it overflows to infinity."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:20]} is too large")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    """Return the JSON integer `text`; raise ValueError for one no model could need."""
+    if len(text) > MAX_NUMBER_DIGITS:
+        raise ValueError(f"a {len(text)}-digit integer is too large")
+    return int(text)
 
 
 def _reject_constant(name: str) -> None:
@@ -306,7 +384,7 @@ def _network(document: dict) -> Network:
     architecture = _field(document, "architecture", dict, "architecture")
     layer_sizes = _field(architecture, "layer_sizes", list, "architecture.layer_sizes")
     if not all(_is_integer(size) for size in layer_sizes):
-        raise _Invalid(f'"architecture.layer_sizes" must be integers, got {layer_sizes!r}')
+        raise _Invalid(f'"architecture.layer_sizes" must be integers, got {_shorten(layer_sizes)}')
     if len(layer_sizes) > MAX_LAYERS:
         raise _Invalid(
             f'"architecture.layer_sizes" has {len(layer_sizes)} layers; at most {MAX_LAYERS}'
@@ -350,7 +428,7 @@ def _check_input(spec: dict) -> None:
             matches = type(value) is type(expected) and value == expected
         if not matches:
             raise _Invalid(
-                f'"input.{key}" is {value!r}; this Digits only reads models whose input has'
+                f'"input.{key}" is {_shorten(value)}; this Digits only reads models whose input has'
                 f" {key} {expected!r}"
             )
 
@@ -362,12 +440,12 @@ def _tensor(layer: dict, key: str, shape: list[int], layer_name: str) -> list[fl
     found_shape = _field(tensor, "shape", list, f"{name}.shape")
     if found_shape != shape or not all(_is_integer(size) for size in found_shape):
         raise _Invalid(
-            f'"{name}.shape" is {found_shape!r} but the architecture needs {shape}'
+            f'"{name}.shape" is {_shorten(found_shape)} but the architecture needs {shape}'
             " ([units above, units below] for weights)"
         )
     dtype = _field(tensor, "dtype", str, f"{name}.dtype")
     if dtype != DTYPE:
-        raise _Invalid(f'"{name}.dtype" is {dtype!r}; only {DTYPE!r} is supported')
+        raise _Invalid(f'"{name}.dtype" is {_shorten(dtype)}; only {DTYPE!r} is supported')
     encoded = _field(tensor, "data", str, f"{name}.data")
     try:
         raw = base64.b64decode(encoded, validate=True)
@@ -474,6 +552,6 @@ def _type_name(value: object) -> str:
 
 
 def _shorten(value: object) -> str:
-    """Return a short repr of a value for an error message."""
-    text = repr(value)
+    """Return a short repr of a value for an error message, however big or deep the value."""
+    text = SHORT_REPR.repr(value)
     return text if len(text) <= 40 else text[:37] + "..."

@@ -95,9 +95,18 @@ def error_dialogs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     monkeypatch.setattr(
         draw_tab.messagebox,
         "showerror",
-        lambda title, message, **_options: shown.append((title, message)),
+        lambda title, message, detail="", **_options: shown.append((title, f"{message}\n{detail}")),
     )
     return shown
+
+
+def pump_until(app: DigitsApp, condition: Callable[[], object], seconds: float = 10.0) -> None:
+    """Run the event loop until condition() is true (a model loading off the Tk thread)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        app.root.update()
+        time.sleep(0.01)
 
 
 def draw(app: DigitsApp, strokes: list[list[tuple[float, float]]], button: int = 1) -> None:
@@ -345,7 +354,7 @@ def test_corrupt_model_file_shows_an_error_and_keeps_the_current_model(
     monkeypatch.setattr(draw_tab.filedialog, "askopenfilename", lambda **_options: str(corrupt))
     tab.model_choice.set(draw_tab.OPEN_LABEL)
     tab.picker.event_generate("<<ComboboxSelected>>")
-    app.root.update()
+    pump_until(app, lambda: error_dialogs)
 
     assert len(error_dialogs) == 1
     assert "corrupt.json" in error_dialogs[0][1]
@@ -470,6 +479,7 @@ def test_the_window_fits_a_1366x768_laptop_screen(make_app, tiny_model, tmp_path
 
     two_layers = tmp_path / "two_layers.json"  # like the classic model: a grid per layer
     save_model(Network.create([784, 16, 16, 10], "sigmoid", seed=0), two_layers)
-    assert app.draw_tab.open_model_file(two_layers)
+    app.draw_tab.open_model_file(two_layers)
+    pump_until(app, lambda: app.draw_tab.model.path == two_layers)
     assert len(app.draw_tab.activation_grids) == 2
     assert_window_fits_a_laptop(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -18,11 +19,13 @@ from app.drawing import (
 from app.models import (
     CLASSIC_LABEL,
     DEFAULT_LABEL,
+    SHORT_PATH_CHARACTERS,
     ModelCatalogue,
     describe_model,
+    dialog_text,
     read_digit,
 )
-from engine.modelfile import ModelFileError, save_model
+from engine.modelfile import ModelFileError, load_model, save_model
 from engine.network import Network
 from engine.preprocess import pixels_to_inputs, preprocess_image
 
@@ -260,3 +263,25 @@ def test_describe_model_names_architecture_and_accuracy():
     assert "sigmoid outputs (MSE)" in describe_model(classic)
     assert "test accuracy unknown" in describe_model(classic)
     assert describe_model(None).startswith("No model loaded")
+
+
+def test_dialog_text_says_it_plainly_and_never_splits_a_long_path(tmp_path):
+    folder = tmp_path / ("a-very-long-folder-name-without-any-spaces-" * 3)
+    folder.mkdir()
+    path = folder / "hostile.json"
+    path.write_text("[" * 100_000)
+    with pytest.raises(ModelFileError) as caught:
+        load_model(path)
+    message, detail = dialog_text(caught.value, "Still using the default.")
+    assert message == "This model file is damaged or incomplete. Still using the default."
+    assert "“hostile.json” is not a Digits model file" in detail
+    assert str(folder) not in detail
+    # Every unbroken run of characters fits one line of the dialog's detail text.
+    assert max(len(word) for word in detail.split()) <= SHORT_PATH_CHARACTERS + len("Folder:")
+
+
+@pytest.mark.parametrize("accuracy", [math.inf, 1e308 * 10, 10**400, -0.5, 3.0, "high"])
+def test_nonsense_test_accuracy_in_metadata_is_not_shown(accuracy):
+    network = Network.create([784, 8, 10])
+    network.metadata["test_accuracy"] = accuracy
+    assert "test accuracy unknown" in describe_model(network)

@@ -384,3 +384,60 @@ def test_unknown_keys_are_ignored(saved):
 def test_saved_file_is_readable_by_others(saved):
     _, path = saved
     assert path.stat().st_mode & 0o044 == 0o044
+
+
+def nested(depth: int) -> str:
+    """Return a model-like document whose training metadata nests `depth` arrays deep."""
+    arrays = "[" * depth + "]" * depth
+    return '{"format": "digits-model", "version": 1, "training": {"x": ' + arrays + "}}"
+
+
+@pytest.mark.parametrize(
+    ("content", "summary", "reason"),
+    [
+        ("[" * 100_000 + "]" * 100_000, modelfile.SUMMARY_DAMAGED, "nested too deeply"),
+        (nested(100_000), modelfile.SUMMARY_DAMAGED, "nested too deeply"),
+        ('{"format": ' + "[" * 5000 + "]" * 5000 + "}", modelfile.SUMMARY_DAMAGED, "nested"),
+        (
+            '{"format": "digits-model", "training": {"test_accuracy": 1e999}}',
+            modelfile.SUMMARY_DAMAGED,
+            "the number 1e999 is too large",
+        ),
+        (
+            '{"format": "digits-model", "version": 1' + "0" * 5000 + "}",
+            modelfile.SUMMARY_DAMAGED,
+            "5001-digit integer is too large",
+        ),
+        ('{"format": "' + "x" * 100_000 + '"}', modelfile.SUMMARY_NOT_A_MODEL, "is 'xxxxxx"),
+        (
+            '{"format": ' + "[" * 900 + "]" * 900 + "}",
+            modelfile.SUMMARY_NOT_A_MODEL,
+            "is [[[...]]]",
+        ),
+    ],
+)
+def test_hostile_json_is_one_clear_error(tmp_path, content, summary, reason):
+    path = tmp_path / "hostile.json"
+    path.write_text(content)
+    with pytest.raises(ModelFileError) as caught:
+        load_model(path)
+    assert caught.value.summary == summary
+    assert caught.value.path == path
+    message = str(caught.value)
+    assert reason in message and "\n" not in message and len(message) < 300
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX only")
+def test_special_files_are_refused_at_once(tmp_path):
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    started = time.perf_counter()
+    for path, kind in ((fifo, "a named pipe (FIFO)"), (tmp_path, "a folder")):
+        with pytest.raises(ModelFileError) as caught:
+            load_model(path)
+        assert caught.value.summary == modelfile.SUMMARY_NOT_A_FILE
+        assert f"it is {kind}, not a file" in str(caught.value)
+    if Path("/dev/zero").exists():
+        with pytest.raises(ModelFileError, match="it is a character device, not a file"):
+            load_model("/dev/zero")
+    assert time.perf_counter() - started < 1.0
