@@ -20,7 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from os import PathLike
 
-from PIL import Image, ImageChops, ImageOps
+from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
+
+from engine.regularfile import NotRegularFile, open_regular
 
 FRAME_SIZE = 28
 FITTED_SIZE = 20
@@ -59,6 +61,13 @@ class NothingDrawn(ValueError):
         super().__init__("nothing drawn")
 
 
+# The image formats `load_image_file` opens (Pillow's names; "PPM" reads PBM, PGM and PPM).
+IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM")
+IMAGE_FORMAT_NAMES = "PNG, JPEG, BMP, GIF, TIFF, WebP or PNM"
+# A digit needs few pixels; a bigger picture only costs memory (Pillow's own limit is 89 M).
+MAX_IMAGE_PIXELS = 40_000_000
+
+
 class ImageFileError(ValueError):
     """Raised when a file cannot be opened or decoded as an image."""
 
@@ -89,12 +98,31 @@ def load_image_file(path: str | PathLike[str]) -> Image.Image:
     Raises ImageFileError (a ValueError) if the file is missing or not a readable image.
     """
     try:
-        with Image.open(path) as opened:
+        # Only raster formats the product reads: never EPS or PDF, whose Pillow plugins run an
+        # external interpreter (Ghostscript) on the file. Only regular files: a FIFO would block.
+        with open_regular(path) as file, Image.open(file, formats=IMAGE_FORMATS) as opened:
+            width, height = opened.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise ImageFileError(
+                    f"cannot read image {path!s}: it is {width}×{height} pixels, more than the"
+                    f" {MAX_IMAGE_PIXELS // 10**6} million a digit picture may have"
+                )
             opened.load()
             # Phone photos store rotation as an EXIF tag; without this a "7" can arrive sideways.
             return ImageOps.exif_transpose(opened)
+    except UnidentifiedImageError:
+        raise ImageFileError(
+            f"cannot read image {path!s}: it is not a {IMAGE_FORMAT_NAMES} image"
+        ) from None
+    except NotRegularFile as error:
+        raise ImageFileError(f"cannot read image {path!s}: {error.strerror}") from None
+    except FileNotFoundError:
+        raise ImageFileError(f"cannot read image {path!s}: the file does not exist") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise ImageFileError(f"cannot read image {path!s}: {error}") from error
+        if isinstance(error, ImageFileError):
+            raise
+        reason = (error.strerror if isinstance(error, OSError) else None) or error
+        raise ImageFileError(f"cannot read image {path!s}: {reason}") from error
 
 
 def pixels_to_inputs(pixels: bytes) -> list[float]:
