@@ -210,7 +210,8 @@ class TrainingResult:
 
     `divergences` counts the divergences of the run (recovered ones included) and
     `final_learning_rate` is the base learning rate in force at the end (lower than the
-    configured one after a recovery, or whatever was set live).
+    configured one after a recovery, or whatever was set live). `first_loss` is the mean loss
+    of the first batch (None if no batch finished).
     """
 
     network: Network
@@ -223,6 +224,7 @@ class TrainingResult:
     history: list[EpochEnd] = field(default_factory=list)
     divergences: int = 0
     final_learning_rate: float = 0.0
+    first_loss: float | None = None
 
 
 @dataclass(frozen=True)
@@ -711,6 +713,7 @@ def train(
         history=history,
         divergences=divergences,
         final_learning_rate=trained.metadata["final_learning_rate"],
+        first_loss=first_loss,
     )
 
 
