@@ -9,7 +9,8 @@
 
 Every subcommand takes `--json`: stdout then holds exactly one JSON object (the result, or
 {"error": ...}) and everything else goes to stderr. Without it, results and epoch lines go to
-stdout and progress bars to stderr (only when stderr is a terminal). A failure prints one line
+stdout and progress bars to stderr (redrawn in place on a terminal; elsewhere only `train`
+writes one, as a line every PROGRESS_LOG_SECONDS). A failure prints one line
 on stderr and exits with 1; bad arguments exit with 2; Ctrl+C during training stops after the
 current batch and saves what was learned.
 """
@@ -31,7 +32,7 @@ from typing import TextIO
 
 from engine.activations import ACTIVATIONS
 from engine.bench import CLASSIC_ARCHITECTURE, DEFAULT_ARCHITECTURE, FULL, QUICK, run_bench
-from engine.datadir import DATA_ENV_VAR, resolve_data_dir
+from engine.datadir import DATA_ENV_VAR, resolve_data_dir, user_models_dir
 from engine.distribution import version_line
 from engine.download import DEFAULT_MIRRORS, download_mnist
 from engine.drawnbench import (
@@ -43,6 +44,7 @@ from engine.drawnbench import (
     run_benchmark,
 )
 from engine.evaluate import Evaluation, evaluate
+from engine.hint import run_hint
 from engine.mnist import DIGIT_CLASSES, DataError, load_mnist
 from engine.modelfile import (
     DEFAULT_MODEL_PATH,
@@ -53,6 +55,7 @@ from engine.modelfile import (
     load_model,
     save_model,
 )
+from engine.modelname import model_file_name, reserve_model_path
 from engine.network import (
     LOSSES,
     Network,
@@ -84,6 +87,8 @@ EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130
 EXIT_SIGNAL_BASE = 128
 PROGRESS_INTERVAL_SECONDS = 0.1
+# How often a training progress line is written when stderr is a log file or a pipe.
+PROGRESS_LOG_SECONDS = 10.0
 BAR_WIDTH = 24
 MEGABYTE = 1024 * 1024
 SCRIPT_NAME = "digits-engine"
@@ -91,18 +96,36 @@ MODULE_COMMAND = "python -m engine"
 
 
 class ProgressLine:
-    """Redraw one status line on a terminal; stay silent when the stream is not a terminal."""
+    """Redraw one status line on a terminal; elsewhere stay silent, or log a line now and then.
 
-    def __init__(self, stream: TextIO) -> None:
+    With `log_seconds`, a stream that is not a terminal (a log file, a pipe) gets the text as
+    an ordinary line at most every `log_seconds`, so long runs still show progress there.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        log_seconds: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.stream = stream
         self.enabled = stream.isatty()
+        self.log_seconds = log_seconds
+        self.clock = clock
         self._last_draw = 0.0
+        self._last_log = clock()
         self._width = 0
 
     def show(self, text: str, force: bool = False) -> None:
         """Replace the line with text, at most every PROGRESS_INTERVAL_SECONDS unless forced."""
-        now = time.monotonic()
-        if not self.enabled or (not force and now - self._last_draw < PROGRESS_INTERVAL_SECONDS):
+        now = self.clock()
+        if not self.enabled:
+            if self.log_seconds is not None and now - self._last_log >= self.log_seconds:
+                self._last_log = now
+                self.stream.write(text + "\n")
+                self.stream.flush()
+            return
+        if not force and now - self._last_draw < PROGRESS_INTERVAL_SECONDS:
             return
         self._last_draw = now
         self.stream.write("\r" + text.ljust(self._width))
@@ -260,7 +283,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="processes training together, each on a share of the images (local SGD;"
         f" up to one per core, this machine has {os.cpu_count() or 1})",
     )
-    training.add_argument("--out", type=Path, required=True, metavar="FILE", help="model to write")
+    training.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="model file to write (default: a new file in the per-user models folder named by"
+        " architecture and test accuracy, e.g. 784-128-10-relu-97.49pct.json)",
+    )
 
     evaluation = _add_command(commands, "evaluate", "measure a model on MNIST", run_evaluate)
     evaluation.add_argument("--model", type=Path, metavar="FILE", help=model_help)
@@ -406,10 +435,17 @@ def run_train(args: argparse.Namespace, report: TextIO) -> tuple[dict, int]:
         )
     except ValueError as error:
         args.parser.error(str(error))
-    try:
-        check_save_destination(args.out)
-    except ModelFileError as error:
-        args.parser.error(f"--out {args.out}: {error}")
+    models_folder = user_models_dir()
+    if args.out is None:
+        # Fail now, not after the training, if the per-user models folder cannot be written.
+        models_folder.mkdir(parents=True, exist_ok=True)
+        name = model_file_name(format_architecture(args.arch), args.activation, None)
+        check_save_destination(models_folder / name)
+    else:
+        try:
+            check_save_destination(args.out)
+        except ModelFileError as error:
+            args.parser.error(f"--out {args.out}: {error}")
     folder = resolve_data_dir(args.data)
     train_set = load_mnist(folder, "train")
     test_set = load_mnist(folder, "test")
@@ -424,14 +460,11 @@ def run_train(args: argparse.Namespace, report: TextIO) -> tuple[dict, int]:
         + (f", {config.workers} worker processes" if config.workers > 1 else ""),
         file=report,
     )
-    line = ProgressLine(sys.stderr)
+    line = ProgressLine(sys.stderr, log_seconds=PROGRESS_LOG_SECONDS)
 
     def on_event(event: object) -> None:
         if isinstance(event, BatchEnd):
-            line.show(
-                f"epoch {event.epoch} {_bar(event.batch / event.batches_per_epoch)}"
-                f" loss {event.running_loss:.4f}  {event.samples_per_second:,.0f} samples/s"
-            )
+            line.show(_batch_line(event, config.epochs))
         elif isinstance(event, EpochEnd):
             line.clear()
             print(_epoch_line(event), file=report, flush=True)
@@ -453,20 +486,29 @@ def run_train(args: argparse.Namespace, report: TextIO) -> tuple[dict, int]:
     )
     # The run is over: from here Ctrl+C must not lose it, nor turn "Saved" into a failure.
     _ignore_interrupts()
-    save_model(trained, args.out)
+    out = args.out
+    if out is None:
+        name = model_file_name(trained.architecture, trained.activation, result.test_accuracy)
+        out = reserve_model_path(models_folder, name)
+    try:
+        save_model(trained, out)
+    except BaseException:
+        if args.out is None:
+            out.unlink(missing_ok=True)  # the empty file that reserved the name
+        raise
     if result.reason == "stopped":
         print(
             f"Stopped after {_plural(result.epochs_completed, 'complete epoch')};"
-            f" saved what was learned so far to {args.out}"
+            f" saved what was learned so far to {out}"
             f" (measure it with `{MODULE_COMMAND} evaluate --model FILE`)",
             file=report,
         )
     elif result.reason == "diverged":
-        print(f"{result.message} Saved those weights to {args.out}", file=sys.stderr)
+        print(f"{result.message} Saved those weights to {out}", file=sys.stderr)
     else:
         accuracy = _percent(result.test_accuracy)
         print(
-            f"Saved {args.out}: test accuracy {accuracy}, {result.train_seconds:.1f} s of"
+            f"Saved {out}: test accuracy {accuracy}, {result.train_seconds:.1f} s of"
             f" training, {result.samples_per_second:,.0f} samples/s",
             file=report,
         )
@@ -476,8 +518,11 @@ def run_train(args: argparse.Namespace, report: TextIO) -> tuple[dict, int]:
             f" from {config.learning_rate:g} down to {result.final_learning_rate:g}",
             file=sys.stderr,
         )
+    hint = run_hint(result, config.learning_rate, train_images)
+    if hint:
+        print(f"Hint: {hint}", file=report)
     figures = {
-        "model": str(args.out),
+        "model": str(out),
         "reason": result.reason,
         "message": result.message,
         "architecture": trained.architecture,
@@ -492,6 +537,7 @@ def run_train(args: argparse.Namespace, report: TextIO) -> tuple[dict, int]:
         "samples_per_second": result.samples_per_second,
         "divergences": result.divergences,
         "final_learning_rate": result.final_learning_rate,
+        "hint": hint,
         "history": [asdict(epoch) for epoch in result.history],
     }
     return figures, EXIT_FAILURE if result.reason == "diverged" else EXIT_OK
@@ -523,6 +569,23 @@ def _ignore_interrupts() -> None:
     """Ignore Ctrl+C from now until the process ends (main thread only)."""
     with contextlib.suppress(ValueError):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _batch_line(event: BatchEnd, epochs: int) -> str:
+    """Return the progress line shown during an epoch: batches, loss, speed, time left."""
+    left = event.remaining_seconds()
+    return (
+        f"epoch {event.epoch}/{epochs} {_bar(event.batch / event.batches_per_epoch)}"
+        f" batch {event.batch:,}/{event.batches_per_epoch:,}  loss {event.running_loss:.4f}"
+        f"  {event.samples_per_second:,.0f} samples/s"
+        f"  ETA {'–' if left is None else _duration(left)}"
+    )
+
+
+def _duration(seconds: float) -> str:
+    """Return a duration as m:ss (minutes may pass 59)."""
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}:{secs:02d}"
 
 
 def _epoch_line(event: EpochEnd) -> str:

@@ -128,6 +128,12 @@ class BatchEnd:
     momentum: float = 0.0
     weight_decay: float = 0.0
 
+    def remaining_seconds(self) -> float | None:
+        """Return the training time left at the run's average speed so far (None at first)."""
+        if self.samples_seen == 0 or self.elapsed_seconds <= 0:
+            return None
+        return self.elapsed_seconds * (self.total_samples - self.samples_seen) / self.samples_seen
+
 
 @dataclass(frozen=True)
 class EpochEnd:

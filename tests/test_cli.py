@@ -25,6 +25,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from engine import cli
+from engine.datadir import user_models_dir
 from engine.evaluate import evaluate
 from engine.mnist import Dataset, load_mnist
 from engine.modelfile import load_model, save_model
@@ -72,13 +73,16 @@ def write_split(folder: Path, prefix: str, dataset: Dataset) -> None:
     (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(labels))
 
 
-def run_engine(*arguments: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run `python -m engine ARGUMENTS` and return the finished process (text output)."""
+def run_engine(
+    *arguments: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run `python -m engine ARGUMENTS` (environment updated by env); return the process."""
     completed = subprocess.run(
         [sys.executable, "-m", "engine", *arguments],
         capture_output=True,
         text=True,
         timeout=SUBPROCESS_TIMEOUT,
+        env={**os.environ, **(env or {})},
     )
     if check:
         assert completed.returncode == 0, completed.stderr
@@ -124,6 +128,7 @@ def test_train_learns_the_patterns_and_reports_json(trained):
     assert figures["model"] == str(model)
     assert [epoch["epoch"] for epoch in figures["history"]] == [1, 2, 3]
     assert (figures["divergences"], figures["final_learning_rate"]) == (0, 0.05)
+    assert "hint" in figures
     network = load_model(model)
     assert network.architecture == "784-24-10"
     assert network.metadata["epochs"] == 3
@@ -169,6 +174,44 @@ def test_train_on_divergence_stop_stops_and_fails(pattern_data, tmp_path):
     assert "smaller learning rate" in completed.stderr
     assert "lowered the learning rate" not in completed.stderr
     assert load_model(model).metadata["reason"] == "diverged"
+
+
+def test_train_without_out_writes_a_new_named_file_in_the_user_models_folder(
+    pattern_data, tmp_path
+):
+    home = {
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "LOCALAPPDATA": str(tmp_path / "data"),
+        "HOME": str(tmp_path),
+    }
+    arguments = ["train", "--data", str(pattern_data), *TRAIN_ARGUMENTS, "--json"]
+    first = json.loads(run_engine(*arguments, env=home).stdout)
+    folder = user_models_dir(environ=home, home=tmp_path)
+    accuracy = f"{first['test_accuracy'] * 100:.2f}pct"
+    assert first["model"] == str(folder / f"784-24-10-relu-{accuracy}.json")
+    before = Path(first["model"]).read_bytes()
+    assert load_model(first["model"]).architecture == "784-24-10"
+
+    # The same run again (same seed, same accuracy): a new file beside it, the first untouched.
+    second = json.loads(run_engine(*arguments, env=home).stdout)
+    assert second["model"] == str(folder / f"784-24-10-relu-{accuracy}-2.json")
+    assert Path(first["model"]).read_bytes() == before
+    assert sorted(path.name for path in folder.iterdir()) == sorted(
+        [Path(first["model"]).name, Path(second["model"]).name]
+    )
+
+
+def test_train_prints_a_hint_for_a_poor_run(pattern_data, tmp_path):
+    arguments = ["--limit", "60", "--epochs", "2", "--arch", "784-8-10"]
+    model = tmp_path / "small.json"
+    completed = run_engine("train", "--data", str(pattern_data), *arguments, "--out", str(model))
+    assert "Hint: Only 60 training images" in completed.stdout
+    figures = json.loads(
+        run_engine(
+            "train", "--data", str(pattern_data), *arguments, "--out", str(model), "--json"
+        ).stdout
+    )
+    assert figures["hint"].startswith("Only 60 training images")
 
 
 def test_train_prints_epoch_lines_without_json(pattern_data, tmp_path):
@@ -347,6 +390,52 @@ def test_ctrl_c_stops_training_and_saves_what_was_learned(pattern_data, tmp_path
     assert 1 <= figures["epochs"] < 200
     assert "saved what was learned so far" in errors
     assert load_model(model).metadata["reason"] == "stopped"
+
+
+def test_progress_line_logs_now_and_then_when_not_a_terminal():
+    now = [0.0]
+    pipe = io.StringIO()
+    line = cli.ProgressLine(pipe, log_seconds=10.0, clock=lambda: now[0])
+    for moment in (1.0, 9.0, 10.5, 12.0, 21.0):
+        now[0] = moment
+        line.show(f"at {moment}")
+    line.clear()
+    assert pipe.getvalue() == "at 10.5\nat 21.0\n"
+
+
+@pytest.mark.skipif(os.name == "nt", reason="needs a pseudo-terminal")
+def test_train_shows_a_progress_line_on_a_terminal(pattern_data, tmp_path):
+    import pty  # Unix only
+
+    leader, follower = pty.openpty()
+    arguments = ["--arch", "784-8-10", "--epochs", "2", "--batch", "1", "--json"]
+    arguments += ["--out", str(tmp_path / "model.json")]
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "engine", "train", "--data", str(pattern_data), *arguments],
+            stdout=subprocess.PIPE,
+            stderr=follower,
+        )
+        os.close(follower)
+        # Read the terminal while the run goes on, so that it never waits for room to write.
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        output, _ = process.communicate(timeout=SUBPROCESS_TIMEOUT)
+    finally:
+        os.close(leader)
+    assert process.returncode == 0
+    text = drawn.decode()
+    assert "\repoch 1/2 [" in text and "batch " in text and "/300" in text
+    assert "loss " in text and "samples/s" in text and "ETA " in text
+    assert "ETA" not in output.decode()  # stdout holds only the JSON
+    json.loads(output)
 
 
 def test_progress_line_draws_on_a_terminal_only():

@@ -1,0 +1,45 @@
+"""Names of new model files: what they say, and that no existing file is ever overwritten."""
+
+import threading
+
+import pytest
+
+from engine import modelname
+from engine.modelname import model_file_name, reserve_model_path
+
+
+def test_the_name_says_architecture_activation_and_accuracy():
+    assert model_file_name("784-128-10", "relu", 0.97494) == "784-128-10-relu-97.49pct.json"
+    assert model_file_name("784-16-16-10", "sigmoid", None) == "784-16-16-10-sigmoid-untested.json"
+
+
+def test_a_taken_name_gets_a_number_and_the_old_file_is_untouched(tmp_path):
+    folder = tmp_path / "new" / "models"
+    first = reserve_model_path(folder, "a.json")
+    assert first == folder / "a.json" and first.read_bytes() == b""
+    first.write_bytes(b"trained")
+    second = reserve_model_path(folder, "a.json")
+    third = reserve_model_path(folder, "a.json")
+    assert (second.name, third.name) == ("a-2.json", "a-3.json")
+    assert first.read_bytes() == b"trained"
+
+
+def test_runs_finishing_together_get_different_files(tmp_path):
+    paths = []
+    threads = [
+        threading.Thread(target=lambda: paths.append(reserve_model_path(tmp_path, "m.json")))
+        for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert len(set(paths)) == 8
+
+
+def test_a_full_folder_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(modelname, "MAX_NAME_ATTEMPTS", 3)
+    for name in ("m.json", "m-2.json", "m-3.json"):
+        (tmp_path / name).write_bytes(b"x")
+    with pytest.raises(FileExistsError, match=r"3 files named like m\.json"):
+        reserve_model_path(tmp_path, "m.json")
