@@ -288,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="FILE",
         help="model file to write (default: a new file in the per-user models folder named by"
-        " architecture and test accuracy, e.g. 784-128-10-relu-97.49pct.json)",
+        " architecture and test accuracy, e.g. digits-784-128-10-relu-97.5pct.json)",
     )
 
     evaluation = _add_command(commands, "evaluate", "measure a model on MNIST", run_evaluate)

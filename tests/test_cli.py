@@ -187,14 +187,14 @@ def test_train_without_out_writes_a_new_named_file_in_the_user_models_folder(
     arguments = ["train", "--data", str(pattern_data), *TRAIN_ARGUMENTS, "--json"]
     first = json.loads(run_engine(*arguments, env=home).stdout)
     folder = user_models_dir(environ=home, home=tmp_path)
-    accuracy = f"{first['test_accuracy'] * 100:.2f}pct"
-    assert first["model"] == str(folder / f"784-24-10-relu-{accuracy}.json")
+    accuracy = f"{first['test_accuracy'] * 100:.1f}pct"
+    assert first["model"] == str(folder / f"digits-784-24-10-relu-{accuracy}.json")
     before = Path(first["model"]).read_bytes()
     assert load_model(first["model"]).architecture == "784-24-10"
 
     # The same run again (same seed, same accuracy): a new file beside it, the first untouched.
     second = json.loads(run_engine(*arguments, env=home).stdout)
-    assert second["model"] == str(folder / f"784-24-10-relu-{accuracy}-2.json")
+    assert second["model"] == str(folder / f"digits-784-24-10-relu-{accuracy}-2.json")
     assert Path(first["model"]).read_bytes() == before
     assert sorted(path.name for path in folder.iterdir()) == sorted(
         [Path(first["model"]).name, Path(second["model"]).name]
