@@ -6,6 +6,8 @@
     predict    read digits from image files
     bench      measure training and inference speed on synthetic data
     drawn      measure a model on digits drawn the way people draw them
+    finetune   teach a model your own drawings ("My digits"), keeping MNIST
+    handbench  measure teaching on synthetic hands: before and after, per hand
 
 Every subcommand takes `--json`: stdout then holds exactly one JSON object (the result, or
 {"error": ...}) and everything else goes to stderr. Without it, results and epoch lines go to
@@ -32,7 +34,13 @@ from typing import TextIO
 
 from engine.activations import ACTIVATIONS
 from engine.bench import CLASSIC_ARCHITECTURE, DEFAULT_ARCHITECTURE, FULL, QUICK, run_bench
-from engine.datadir import DATA_ENV_VAR, resolve_data_dir, user_models_dir
+from engine.datadir import (
+    DATA_ENV_VAR,
+    MY_DIGITS_ENV_VAR,
+    resolve_data_dir,
+    resolve_my_digits_dir,
+    user_models_dir,
+)
 from engine.distribution import version_line
 from engine.download import DEFAULT_MIRRORS, download_mnist
 from engine.drawnbench import (
@@ -44,11 +52,26 @@ from engine.drawnbench import (
     run_benchmark,
 )
 from engine.evaluate import Evaluation, evaluate
+from engine.finetune import (
+    FinetuneError,
+    FinetuneProgress,
+    FinetuneResult,
+    finetune,
+)
+from engine.handbench import (
+    DEFAULT_NEW_PER_DIGIT,
+    DEFAULT_TEACH_PER_DIGIT,
+    format_rows,
+    rows_document,
+    run_handbench,
+)
+from engine.hands import HANDS, hand_named
 from engine.hint import run_hint
-from engine.mnist import DIGIT_CLASSES, DataError, load_mnist
+from engine.mnist import DIGIT_CLASSES, DataError, Dataset, load_mnist
 from engine.modelfile import (
     DEFAULT_MODEL_PATH,
     MAX_LAYERS,
+    SHIPPED_MODELS_DIR,
     SUMMARY_MISSING,
     ModelFileError,
     check_save_destination,
@@ -56,6 +79,7 @@ from engine.modelfile import (
     save_model,
 )
 from engine.modelname import model_file_name, reserve_model_path
+from engine.mydigits import DigitStore, StoreError
 from engine.network import (
     LOSSES,
     Network,
@@ -171,7 +195,15 @@ def _run(args: argparse.Namespace) -> int:
         result, exit_code = args.run(args, report)
     except BrokenPipeError:
         raise
-    except (DataError, ModelFileError, ImageFileError, OSError, WorkerError) as error:
+    except (
+        DataError,
+        ModelFileError,
+        ImageFileError,
+        FinetuneError,
+        StoreError,
+        OSError,
+        WorkerError,
+    ) as error:
         return _fail(args, str(error), EXIT_FAILURE)
     except KeyboardInterrupt:
         return _fail(args, "interrupted", EXIT_INTERRUPTED)
@@ -328,6 +360,63 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="DIR",
         help=f"write a contact sheet PNG of the first {SHEET_EXAMPLES} canvases of each kind",
+    )
+
+    tuning = _add_command(
+        commands,
+        "finetune",
+        'teach a model your own drawings ("My digits"), keeping MNIST',
+        run_finetune,
+    )
+    tuning.add_argument("--model", type=Path, metavar="FILE", help=model_help)
+    tuning.add_argument(
+        "--samples",
+        metavar="DIR",
+        help=f"My digits folder, <DIR>/<digit>/<name>.png (default: ${MY_DIGITS_ENV_VAR},"
+        " else the per-user my-digits folder)",
+    )
+    tuning.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="model to write (default: <model name>-my-digits.json in the per-user models folder)",
+    )
+    tuning.add_argument(
+        "--data", metavar="DIR", help=data_help + "; mixed in so nothing is forgotten"
+    )
+    tuning.add_argument("--seed", type=int, default=0, help="seeds the split and the training")
+
+    hands = _add_command(
+        commands,
+        "handbench",
+        "measure teaching on synthetic hands: before and after, per hand",
+        run_handbench_command,
+    )
+    hands.add_argument("--model", type=Path, metavar="FILE", help=model_help)
+    hands.add_argument("--data", metavar="DIR", help=data_help)
+    hands.add_argument(
+        "--hand",
+        action="append",
+        choices=[hand.name for hand in HANDS],
+        help="measure only this hand (repeatable; default: all)",
+    )
+    hands.add_argument(
+        "--teach",
+        type=_positive_integer,
+        default=DEFAULT_TEACH_PER_DIGIT,
+        metavar="N",
+        help="drawings taught per digit",
+    )
+    hands.add_argument(
+        "--new",
+        type=_positive_integer,
+        default=DEFAULT_NEW_PER_DIGIT,
+        metavar="N",
+        help="new drawings read per digit",
+    )
+    hands.add_argument("--seed", type=int, default=0, help="seed of the drawings and training")
+    hands.add_argument(
+        "--save-sheets", type=Path, metavar="DIR", help="write a contact sheet PNG per hand"
     )
     return parser
 
@@ -715,6 +804,103 @@ def _prediction_line(entry: dict[str, object]) -> str:
     digit = entry["digit"]
     spread = "  ".join(f"{k}:{p * 100:.1f}%" for k, p in enumerate(probabilities))
     return f"{entry['file']}: {digit} ({probabilities[digit] * 100:.1f}%)   {spread}"
+
+
+# ----- finetune -------------------------------------------------------------------------------
+
+
+def run_finetune(args: argparse.Namespace, report: TextIO) -> tuple[dict, int]:
+    """Fine-tune a model on the My digits folder, save it and return the before/after figures."""
+    model_path, network = _chosen_model(args.model)
+    out = args.out or user_models_dir() / f"{model_path.stem}-my-digits.json"
+    if _inside(out, SHIPPED_MODELS_DIR):
+        args.parser.error(f"--out {out}: the shipped models are never overwritten; choose another")
+    if args.out is None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    check_save_destination(out)
+    store = DigitStore(resolve_my_digits_dir(args.samples))
+    if not store.folder.is_dir():
+        raise FinetuneError(f"the My digits folder {store.folder} does not exist")
+    loaded = store.load()
+    for note in loaded.notes:
+        print(f"note: {note}", file=sys.stderr)
+    drawings = Dataset(
+        [sample.pixels for sample in loaded.samples], [sample.label for sample in loaded.samples]
+    )
+    replay, test_set = _replay_data(args.data)
+    counts = " ".join(f"{digit}:{count}" for digit, count in enumerate(loaded.counts()))
+    print(
+        f"Teaching {model_path.name} {len(drawings)} drawings from {store.folder} ({counts})",
+        file=report,
+    )
+    line = ProgressLine(sys.stderr)
+
+    def show(update: FinetuneProgress) -> None:
+        line.show(f"{update.stage} {_bar(update.fraction)}")
+
+    result = finetune(network, drawings, replay, test_set, seed=args.seed, progress=show)
+    line.clear()
+    for note in result.notes:
+        print(f"warning: {note}", file=sys.stderr)
+    result.network.metadata["finetuned_from"] = model_path.name
+    save_model(result.network, out)
+    print(_finetune_summary(result, out), file=report)
+    return {"model": str(out), **result.as_dict()}, EXIT_OK
+
+
+def _replay_data(option: str | None) -> tuple[Dataset | None, Dataset | None]:
+    """Return MNIST (train, test) from the data folder, or (None, None) with a warning."""
+    folder = resolve_data_dir(option)
+    try:
+        return load_mnist(folder, "train"), load_mnist(folder, "test")
+    except DataError as error:
+        print(f"warning: no MNIST to mix in ({error})", file=sys.stderr)
+        return None, None
+
+
+def _finetune_summary(result: FinetuneResult, out: Path) -> str:
+    """Return the lines printed after a fine-tune: the figures and where the model went."""
+    lines = [
+        f"Saved {out} after {result.seconds:.1f} s",
+        f"  your put-aside drawings ({result.heldout}): {_percent(result.heldout_accuracy_before)}"
+        f" before, {_percent(result.heldout_accuracy_after)} after",
+        f"  MNIST test: {_percent(result.mnist_accuracy_before)} before,"
+        f" {_percent(result.mnist_accuracy_after)} after",
+    ]
+    return "\n".join(lines)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Return True if path is folder or lies under it (both resolved, links followed)."""
+    resolved, base = Path(os.path.realpath(path)), Path(os.path.realpath(folder))
+    return resolved == base or base in resolved.parents
+
+
+def run_handbench_command(args: argparse.Namespace, report: TextIO) -> tuple[dict, int]:
+    """Teach the model each synthetic hand in turn; print and return before/after per hand."""
+    model_path, network = _chosen_model(args.model)
+    replay, test_set = _replay_data(args.data)
+    hands = [hand_named(name) for name in args.hand] if args.hand else list(HANDS)
+    line = ProgressLine(sys.stderr)
+    rows = run_handbench(
+        network,
+        replay,
+        test_set,
+        hands,
+        teach_per_digit=args.teach,
+        new_per_digit=args.new,
+        seed=args.seed,
+        sheets_dir=args.save_sheets,
+        progress=line.show,
+    )
+    line.clear()
+    print(
+        f"{model_path.name} taught {args.teach} drawings per digit of each hand, then read"
+        f" {args.new} new drawings per digit (Python {sys.version.split()[0]})",
+        file=report,
+    )
+    print(format_rows(rows), file=report)
+    return {"model": str(model_path), **rows_document(rows)}, EXIT_OK
 
 
 # ----- bench ----------------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """Decide where Digits keeps its files: MNIST, per-user models and data, and settings.
 
 The MNIST folder is, in order: an explicit option (command line or settings), the DIGITS_DATA
-environment variable, then the platform's per-user data folder. The per-user folders follow
-each platform's rules (XDG on Linux, ~/Library on macOS, %LOCALAPPDATA%/%APPDATA% on Windows).
-Everything an answer depends on is a parameter, so every platform's rule can be tested on any
-machine.
+environment variable, then the platform's per-user data folder. The "My digits" folder (the
+person's own labelled drawings) follows the same order with DIGITS_MY_DIGITS. The per-user
+folders follow each platform's rules (XDG on Linux, ~/Library on macOS, %LOCALAPPDATA% and
+%APPDATA% on Windows). Everything an answer depends on is a parameter, so every platform's
+rule can be tested on any machine.
 """
 
 import os
@@ -13,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 DATA_ENV_VAR = "DIGITS_DATA"
+MY_DIGITS_ENV_VAR = "DIGITS_MY_DIGITS"
 XDG_DATA_HOME_VAR = "XDG_DATA_HOME"
 XDG_CONFIG_HOME_VAR = "XDG_CONFIG_HOME"
 WINDOWS_LOCAL_APP_DATA_VAR = "LOCALAPPDATA"
@@ -25,6 +27,7 @@ PICTURES_FOLDER = "Pictures"
 USER_DIRS_FILE = "user-dirs.dirs"
 USER_DIRS_MAX_BYTES = 16 * 1024
 PICTURES_KEY = "XDG_PICTURES_DIR="
+MY_DIGITS_FOLDER = "my-digits"
 
 
 def resolve_data_dir(
@@ -66,6 +69,25 @@ def user_data_root(
     if platform == "darwin":
         return _home(home) / "Library" / "Application Support" / APP_FOLDER_TITLE
     return xdg_data_home(environ, home) / APP_FOLDER_LOWER
+
+
+def resolve_my_digits_dir(
+    option: str | os.PathLike | None = None,
+    environ: Mapping[str, str] = os.environ,
+    platform: str = sys.platform,
+    home: str | os.PathLike | None = None,
+) -> Path:
+    """Return the "My digits" folder of the person's labelled drawings; it need not exist yet.
+
+    `option` wins when given and non-empty, then `environ[DIGITS_MY_DIGITS]`, then
+    `user_data_root()/my-digits`, beside the per-user MNIST folder.
+    """
+    if option is not None and os.fspath(option):
+        return _expand_home(os.fspath(option), home)
+    from_environment = environ.get(MY_DIGITS_ENV_VAR, "")
+    if from_environment:
+        return _expand_home(from_environment, home)
+    return user_data_root(environ, platform, home) / MY_DIGITS_FOLDER
 
 
 def user_models_dir(
