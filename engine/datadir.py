@@ -44,12 +44,7 @@ def resolve_data_dir(
     `~/Library/Application Support/Digits/mnist`, Windows `%LOCALAPPDATA%\\Digits\\mnist`.
     A leading `~` means `home`, which defaults to the current user's home folder.
     """
-    if option is not None and os.fspath(option):
-        return _expand_home(os.fspath(option), home)
-    from_environment = environ.get(DATA_ENV_VAR, "")
-    if from_environment:
-        return _expand_home(from_environment, home)
-    return user_data_root(environ, platform, home) / DATA_FOLDER
+    return _resolve_folder(option, environ, DATA_ENV_VAR, platform, home, DATA_FOLDER)
 
 
 def user_data_root(
@@ -82,12 +77,7 @@ def resolve_my_digits_dir(
     `option` wins when given and non-empty, then `environ[DIGITS_MY_DIGITS]`, then
     `user_data_root()/my-digits`, beside the per-user MNIST folder.
     """
-    if option is not None and os.fspath(option):
-        return _expand_home(os.fspath(option), home)
-    from_environment = environ.get(MY_DIGITS_ENV_VAR, "")
-    if from_environment:
-        return _expand_home(from_environment, home)
-    return user_data_root(environ, platform, home) / MY_DIGITS_FOLDER
+    return _resolve_folder(option, environ, MY_DIGITS_ENV_VAR, platform, home, MY_DIGITS_FOLDER)
 
 
 def user_models_dir(
@@ -152,6 +142,23 @@ def xdg_data_home(
     """Return the XDG data folder: `$XDG_DATA_HOME`, default `~/.local/share` (Linux desktops
     look for `applications/` and `icons/` launcher files there)."""
     return _xdg_base(environ, XDG_DATA_HOME_VAR, home, ".local/share")
+
+
+def _resolve_folder(
+    option: str | os.PathLike | None,
+    environ: Mapping[str, str],
+    variable: str,
+    platform: str,
+    home: str | os.PathLike | None,
+    folder: str,
+) -> Path:
+    """Return option if non-empty, else environ[variable] if non-empty, else user data/folder."""
+    if option is not None and os.fspath(option):
+        return _expand_home(os.fspath(option), home)
+    from_environment = environ.get(variable, "")
+    if from_environment:
+        return _expand_home(from_environment, home)
+    return user_data_root(environ, platform, home) / folder
 
 
 def _xdg_base(
