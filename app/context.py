@@ -21,7 +21,9 @@ class AppContext:
     """Hold what a tab may use of the application around it."""
 
     root: tk.Tk
-    set_status: Callable[[str], None]  # one line in the status bar
+    # set_status(text, error=False): a message in the status bar; an error stays until the
+    # person dismisses it or a newer message replaces it, other messages fade after a while.
+    set_status: Callable[..., None]
     # Make a network the drawing tab's current model; the str is the label shown in the
     # model picker, e.g. "Trained just now".
     use_model: Callable[[Network, str], None]

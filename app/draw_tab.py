@@ -98,7 +98,7 @@ class DrawTab(ttk.Frame):
         self,
         master: tk.Misc,
         catalogue: ModelCatalogue,
-        set_status: Callable[[str], None],
+        set_status: Callable[..., None],
         scale: float = 1.0,
         start_model: Path | None = None,
         settings: SettingsStore | None = None,
@@ -393,7 +393,9 @@ class DrawTab(ttk.Frame):
         self._model_load = None
         if isinstance(outcome, ModelFileError):
             self._show_picker_choice()
-            self.set_status(f"Could not open {load.path.name}; still using {self._model_name()}.")
+            self.set_status(
+                f"Could not open {load.path.name}; still using {self._model_name()}.", error=True
+            )
             message, detail = dialog_text(outcome, f"Still using {self._model_name()}.")
             messagebox.showerror("Cannot open model", message, detail=detail, parent=self)
             return
@@ -549,7 +551,10 @@ class DrawTab(ttk.Frame):
         self.model_info.configure(text=describe_model(None))
         self._build_activation_grids(None)
         self._show_reading()
-        self.set_status("No model found: train one on the Train tab or open a model file (Ctrl+O).")
+        self.set_status(
+            "No model found: train one on the Train tab or open a model file (Ctrl+O).",
+            error=True,
+        )
 
     def _select(self, entry: ModelEntry) -> None:
         """Make entry the current model and read the drawing with it."""

@@ -20,6 +20,7 @@ from app.draw_tab import SHORTCUTS, DrawTab
 from app.drawing import MAX_BRUSH_WIDTH, MIN_BRUSH_WIDTH
 from app.models import ModelCatalogue
 from app.settings import SettingsStore, choice, number, path_value, record, settings_path, whole
+from app.status import STATUS_BUTTON_STYLE, StatusBar
 from app.train_tab import TrainTab
 from app.widgets import MUTED_TEXT, PANEL_BACKGROUND, TEXT_COLOUR, screen_scale
 from engine.distribution import version_line
@@ -75,7 +76,7 @@ class DigitsApp:
         root.minsize(root.winfo_reqwidth(), root.winfo_reqheight())
         self._restore_window()
         if self.settings.note:
-            self.set_status(self.settings.note)
+            self.set_status(self.settings.note, error=True)
         root.after_idle(self.draw_tab.show_startup_errors)
 
     def _build_fonts(self) -> None:
@@ -119,6 +120,7 @@ class DigitsApp:
         style.configure("Heading.TLabel", font="HeadingFont")
         style.configure("Muted.TLabel", foreground=MUTED_TEXT)
         style.configure("Status.TLabel", padding=(10, 2), foreground=MUTED_TEXT)
+        style.configure(STATUS_BUTTON_STYLE, padding=(6, 0))
 
     def _build_icon(self) -> None:
         """Set the window icon from the shipped assets when they are there (works without)."""
@@ -134,7 +136,7 @@ class DigitsApp:
 
     def _build_status_bar(self) -> None:
         """Build the one-line status bar along the bottom of the window."""
-        self.status = ttk.Label(self.root, text="", style="Status.TLabel", anchor="w")
+        self.status = StatusBar(self.root)
         self.status.pack(side="bottom", fill="x")
         ttk.Separator(self.root).pack(side="bottom", fill="x")
 
@@ -229,9 +231,9 @@ class DigitsApp:
         menubar.add_cascade(label="Help", menu=help_menu, underline=0)
         self.root.configure(menu=menubar)
 
-    def set_status(self, text: str) -> None:
-        """Show one line of text in the status bar."""
-        self.status.configure(text=text)
+    def set_status(self, text: str, error: bool = False) -> None:
+        """Show a message in the status bar; an error stays until dismissed or replaced."""
+        self.status.show(text, error)
 
     def show_shortcuts(self) -> None:
         """Open a small window listing every keyboard shortcut."""
@@ -279,6 +281,7 @@ class DigitsApp:
         self._remember()
         self.train_tab.shutdown()
         self.draw_tab.close()
+        self.status.close()
         self.root.destroy()
 
 

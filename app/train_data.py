@@ -1,9 +1,10 @@
 """The Train tab's MNIST data card: where the digits are read from, and getting them.
 
 Shows the folder in use (or why MNIST is missing there), a Download button that turns into
-Cancel while a download runs, Choose folder…, and the download's progress bar. The tab owns
-the download thread; this card only shows its state and reports button presses through the
-callbacks it was given.
+Cancel while a download runs, Choose folder…, and the download's progress bar. A long problem
+(a failed download lists every mirror it tried) shows its first line and a Details… button
+with the whole text, so it never makes the window taller. The tab owns the download thread;
+this card only shows its state and reports button presses through the callbacks it was given.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 from tkinter import ttk
 
-from app.train_style import ERROR_COLOUR, PROGRESS_STEPS, PROGRESS_STYLE
+from app.status import show_text_dialog, summary_line
+from app.train_style import COMPACT_BUTTON_STYLE, ERROR_COLOUR, PROGRESS_STEPS, PROGRESS_STYLE
 from app.training_worker import DataProgress
 from app.widgets import Tooltip
 
 DATA_TEXT_WRAP = 360
+# About three lines at DATA_TEXT_WRAP: longer texts are cut and offered behind Details….
+DATA_TEXT_MAX_CHARS = 150
 
 
 class DataPanel(ttk.Frame):
@@ -32,9 +36,13 @@ class DataPanel(ttk.Frame):
         on_choose_folder: Callable[[], None],
     ) -> None:
         super().__init__(master, style="Card.TFrame", padding=gap)
+        self.problem = ""  # the whole text behind Details…
         self.columnconfigure(0, weight=1)
         ttk.Label(self, text="MNIST data", style="CardHeading.TLabel").grid(
             row=0, column=0, sticky="w", pady=(0, 2)
+        )
+        self.details_button = ttk.Button(
+            self, text="Details…", command=self._on_details, style=COMPACT_BUTTON_STYLE
         )
         self.data_label = ttk.Label(
             self, text="", style="CardMuted.TLabel", wraplength=round(DATA_TEXT_WRAP * scale)
@@ -54,12 +62,25 @@ class DataPanel(ttk.Frame):
     def show_folder(self, folder: Path, present: bool, problem: str | None = None) -> None:
         """Say where MNIST is read from, or what is wrong with it (in the error colour)."""
         if problem is None and present:
-            self.data_label.configure(text=f"Using {folder}", foreground="")
+            self._show_text(f"Using {folder}", "")
         else:
-            self.data_label.configure(
-                text=problem or f"Not found in {folder}. Download it or choose its folder.",
-                foreground=ERROR_COLOUR,
-            )
+            text = problem or f"Not found in {folder}. Download it or choose its folder."
+            self._show_text(text, ERROR_COLOUR)
+
+    def _show_text(self, text: str, colour: str) -> None:
+        """Show text (its start, when long) in colour; offer the whole of a long one."""
+        line, cut = summary_line(text, DATA_TEXT_MAX_CHARS)
+        self.data_label.configure(text=line, foreground=colour)
+        self.problem = text if cut else ""
+        if cut:
+            self.details_button.grid(row=0, column=0, sticky="e")
+        else:
+            self.details_button.grid_remove()
+
+    def _on_details(self) -> None:
+        """Show the whole of a long message."""
+        if self.problem:
+            show_text_dialog(self, "MNIST data", self.problem)
 
     def show_download_started(self, folder: Path) -> None:
         """Turn Download into Cancel, lock Choose folder… and show an empty progress bar."""
@@ -67,7 +88,7 @@ class DataPanel(ttk.Frame):
         self.folder_button.state(["disabled"])
         self.download_bar.configure(value=0)
         self.download_bar.grid()
-        self.data_label.configure(text=f"Downloading MNIST into {folder}…", foreground="")
+        self._show_text(f"Downloading MNIST into {folder}…", "")
 
     def show_download_progress(self, message: DataProgress) -> None:
         """Move the download bar and say which file is coming."""

@@ -110,10 +110,13 @@ class ResultsPage(ttk.Frame):
         self._show_gallery(indices, title)
 
 
-def suggested_model_name(network: Network, accuracy: float, folder: Path) -> str:
-    """Return a file name saying what the model is, e.g. "digits-784-128-10-relu-97.5pct.json",
-    with "-2", "-3"… added when folder already holds that name."""
-    stem = f"digits-{network.architecture}-{network.activation}-{accuracy * 100:.1f}pct"
+def suggested_model_name(network: Network, accuracy: float | None, folder: Path) -> str:
+    """Return a file name saying what the model is, e.g. "digits-784-128-10-relu-97.5pct.json"
+    (no accuracy when it was not tested), with "-2", "-3"… added when folder already holds
+    that name."""
+    stem = f"digits-{network.architecture}-{network.activation}"
+    if accuracy is not None:
+        stem += f"-{accuracy * 100:.1f}pct"
     name, number = f"{stem}.json", 1
     while (folder / name).exists():
         number += 1

@@ -1,9 +1,11 @@
 """The Train tab's run card: Train, Pause/Resume and Stop, and how the run is going.
 
 One line holds the buttons and the run's headline (its state: loading, training, paused,
-finished, failed); under it the progress bar and a line of figures (epoch, loss, speed, time
-left). After an unexpected worker error a Details… button opens its traceback. The tab decides
-what to say; this card only shows it and reports button presses through its callbacks.
+finished, failed); under it the progress bar and one line of figures (epoch, loss, speed, time
+left). Neither line wraps, so no message changes the window's height: a longer text shows its
+start, and a Details… button opens the whole of it, as it does an unexpected error's
+traceback. The tab decides what to say; this card only shows it and reports button presses
+through its callbacks.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
 
+from app.status import show_text_dialog, summary_line
 from app.train_style import COMPACT_BUTTON_STYLE, PROGRESS_STEPS, PROGRESS_STYLE
-from app.training_worker import Failed
 
-TRACEBACK_SIZE = (100, 24)
+DETAILS_MAX_CHARS = 140
 
 
 class RunPanel(ttk.Frame):
@@ -30,7 +32,7 @@ class RunPanel(ttk.Frame):
         on_stop: Callable[[], None],
     ) -> None:
         super().__init__(master, style="Card.TFrame", padding=gap)
-        self.failure: Failed | None = None
+        self.more: tuple[str, str] | None = ("", "")  # (title, text) behind Details…
         self.columnconfigure(1, weight=1)
         buttons = ttk.Frame(self, style="Inner.TFrame")
         # The buttons span the headline and the bar, so they cost the card no height.
@@ -45,16 +47,17 @@ class RunPanel(ttk.Frame):
             self, text="Ready to train", style="CardHeading.TLabel", anchor="w", width=1
         )
         self.headline.grid(row=0, column=1, sticky="ew")
-        self.failure_button = ttk.Button(
-            self, text="Details…", command=self._on_failure_details, style=COMPACT_BUTTON_STYLE
+        self.details_button = ttk.Button(
+            self, text="Details…", command=self._on_details_button, style=COMPACT_BUTTON_STYLE
         )
+        # Room for Details… from the start, so showing it never makes the card taller.
+        self.rowconfigure(0, minsize=self.details_button.winfo_reqheight())
         self.progress_bar = ttk.Progressbar(self, maximum=PROGRESS_STEPS, style=PROGRESS_STYLE)
         self.progress_bar.grid(row=1, column=1, columnspan=2, sticky="ew", pady=(2, 0))
         self.details = ttk.Label(self, text="", style="CardMuted.TLabel", anchor="w", width=1)
         self.details.grid(row=2, column=0, columnspan=3, sticky="ew", pady=(4, 0))
-        # A long message (a divergence) wraps instead of being cut off.
-        self.details.bind("<Configure>", self._on_details_resize)
         self.set_running(False)
+        self.show_more(None)
 
     def set_running(self, running: bool) -> None:
         """Enable Train when idle, Pause and Stop while a run goes on."""
@@ -77,35 +80,28 @@ class RunPanel(ttk.Frame):
         """Show the run's one-line state."""
         self.headline.configure(text=text, foreground=colour or "")
 
-    def show_details(self, text: str) -> None:
-        """Show the line of figures under the progress bar."""
-        self.details.configure(text=text)
+    def show_details(self, text: str, title: str = "Details") -> None:
+        """Show the line under the progress bar; a longer text shows its start and the whole
+        of it goes behind Details… (under title)."""
+        line, cut = summary_line(text, DETAILS_MAX_CHARS)
+        self.details.configure(text=line)
+        self.show_more((title, text) if cut else None)
 
     def show_progress(self, fraction: float) -> None:
         """Fill the progress bar to fraction (0..1) of the run."""
         self.progress_bar.configure(value=PROGRESS_STEPS * fraction)
 
-    def show_failure(self, failure: Failed | None) -> None:
-        """Offer the traceback of a worker failure behind Details…, or hide the button."""
-        self.failure = failure
-        if failure is None:
-            self.failure_button.grid_remove()
-        else:
-            self.failure_button.grid(row=0, column=2, sticky="e")
-
-    def _on_failure_details(self) -> None:
-        """Open a window with the traceback of the last worker failure."""
-        if self.failure is None:
+    def show_more(self, more: tuple[str, str] | None) -> None:
+        """Offer a text (title, text) behind Details…, or hide the button (None)."""
+        if more == self.more:
             return
-        window = tk.Toplevel(self)
-        window.title(f"The {self.failure.task} failed")
-        window.transient(self.winfo_toplevel())
-        text = tk.Text(window, width=TRACEBACK_SIZE[0], height=TRACEBACK_SIZE[1], wrap="none")
-        text.insert("1.0", self.failure.details)
-        text.configure(state="disabled")
-        text.pack(fill="both", expand=True)
-        ttk.Button(window, text="Close", command=window.destroy).pack(anchor="e", padx=8, pady=8)
+        self.more = more
+        if more is None:
+            self.details_button.grid_remove()
+        else:
+            self.details_button.grid(row=0, column=2, sticky="e")
 
-    def _on_details_resize(self, event: tk.Event) -> None:
-        """Wrap the figures line at its width."""
-        self.details.configure(wraplength=event.width)
+    def _on_details_button(self) -> None:
+        """Open a window with the whole text behind Details…."""
+        if self.more is not None:
+            show_text_dialog(self, *self.more)

@@ -63,6 +63,7 @@ from app.training_worker import (
 from app.widgets import screen_scale
 from engine.datadir import resolve_data_dir, user_models_dir
 from engine.modelfile import ModelFileError, save_model
+from engine.network import Network
 from engine.train import BatchEnd
 
 POLL_MS = 40
@@ -72,6 +73,12 @@ POLL_MS = 40
 TRAINING_SWITCH_INTERVAL_SECONDS = 0.001
 MAX_MESSAGES_PER_TICK = 8
 SHUTDOWN_JOIN_SECONDS = 0.25
+# What the headline is about (TrainTab.headline_kind).
+IDLE_STATE = "idle"
+DATA_STATE = "data"
+FORM_STATE = "form"
+RUN_STATE = "run"
+OUTCOME_STATE = "outcome"
 OUTCOME_COLOURS = {"finished": SUCCESS_COLOUR, "stopped": WARNING_COLOUR, "diverged": ERROR_COLOUR}
 MODEL_FILE_TYPES = [("Digits model", "*.json")]
 PNG_FILE_TYPES = [("PNG image", "*.png")]
@@ -97,11 +104,13 @@ class TrainTab(ttk.Frame):
         self.latest_batch: BatchEnd | None = None
         self.last_failure: Failed | None = None
         self._training_headline = ""
+        self.headline_kind = IDLE_STATE
         self._poll_id: str | None = None
         configure_train_styles(self)
         self._build_panels()
         self._restore()
         self.show_data_state()
+        self._show_idle()
         self.bind("<Map>", self._on_map)
 
     def _build_panels(self) -> None:
@@ -165,14 +174,13 @@ class TrainTab(ttk.Frame):
             config = settings.config()
             network = settings.network(self.context.current_model())
         except ValueError as error:
-            self.run.show_headline(f"Cannot train: {error}", ERROR_COLOUR)
+            self._headline(f"Cannot train: {error}", ERROR_COLOUR, FORM_STATE)
             return
         folder = self.data_folder
         if not mnist_present(folder):
-            self.run.show_headline(
-                "MNIST is needed: download it or choose its folder", ERROR_COLOUR
-            )
+            self.headline_kind = DATA_STATE
             self.show_data_state()
+            self._show_idle()
             return
         self._reset_run(config.epochs)
         job = TrainingJob(network, config, folder, self.cache, self.weights.geometry())
@@ -181,7 +189,8 @@ class TrainTab(ttk.Frame):
         self.worker.start()
         self.training = True
         self._set_running(True)
-        self.run.show_headline(f"Loading MNIST from {folder}…")
+        self._headline(f"Loading MNIST from {folder}…")
+        self.context.set_status("")
         self._schedule_poll()
 
     def toggle_pause(self) -> None:
@@ -192,18 +201,18 @@ class TrainTab(ttk.Frame):
         if control.paused:
             control.resume()
             self.run.show_paused(False)
-            self.run.show_headline(self._training_headline)
+            self._headline(self._training_headline)
         else:
             control.pause()
             self.run.show_paused(True)
-            self.run.show_headline("Paused: press Resume to go on", WARNING_COLOUR)
+            self._headline("Paused: press Resume to go on", WARNING_COLOUR)
 
     def stop(self) -> None:
         """Stop training after the current batch; what was learned is still tested and kept."""
         if self.running:
             self.worker.stop()
             self.run.show_stopping()
-            self.run.show_headline("Stopping…")
+            self._headline("Stopping…")
 
     def download(self) -> None:
         """Download MNIST into the data folder on a background thread (pressing again cancels)."""
@@ -213,12 +222,23 @@ class TrainTab(ttk.Frame):
         self.downloader = DownloadWorker(self.data_folder, self.messages)
         self.downloader.start()
         self.data.show_download_started(self.data_folder)
+        if not self.running:
+            self._headline(f"Downloading MNIST into {self.data_folder}…", kind=DATA_STATE)
         self._schedule_poll()
 
     def use_data_folder(self, folder: Path) -> None:
         """Read MNIST from folder from now on (remembered at once, for the next start too)."""
         self.chosen_folder = folder
         self.show_data_state()
+        if self.headline_kind == OUTCOME_STATE or not mnist_present(folder):
+            self.headline_kind = DATA_STATE  # a new folder makes the last outcome old news
+        self._show_idle()
+        self.context.set_status(
+            f"MNIST is read from {folder} from now on."
+            if mnist_present(folder)
+            else f"No MNIST files in {folder}.",
+            error=not mnist_present(folder),
+        )
         self.remember()
         problem = self.context.settings.save()
         if problem is not None:
@@ -237,13 +257,18 @@ class TrainTab(ttk.Frame):
         self.context.use_model(self.finished.result.network, f"Trained just now ({accuracy:.1%})")
         self.context.set_status("The drawing tab now reads with the network trained here.")
 
+    def trained_network(self) -> Network | None:
+        """Return the network the last run trained (also when its testing failed), or None."""
+        if self.finished is not None:
+            return self.finished.result.network
+        if self.last_failure is not None:
+            return self.last_failure.network
+        return None
+
     def save_model(self, path: Path) -> None:
         """Save the trained network as a model file; raise ModelFileError if it cannot be."""
-        if self.finished is not None:
-            network = self.finished.result.network
-        elif self.last_failure is not None and self.last_failure.network is not None:
-            network = self.last_failure.network
-        else:
+        network = self.trained_network()
+        if network is None:
             return
         save_model(network, path)
         self.context.set_status(f"Saved the trained model to {path}")
@@ -296,9 +321,9 @@ class TrainTab(ttk.Frame):
         elif isinstance(message, Started):
             self._on_started(message)
         elif isinstance(message, Loading):
-            self.run.show_headline(f"Loading MNIST from {message.folder}…")
+            self._headline(f"Loading MNIST from {message.folder}…")
         elif isinstance(message, Evaluating):
-            self.run.show_headline(f"Testing the trained network on {message.images:,} images…")
+            self._on_evaluating(message)
         elif isinstance(message, Finished):
             self._on_finished(message)
         elif isinstance(message, Failed):
@@ -317,7 +342,7 @@ class TrainTab(ttk.Frame):
             f"Training {message.architecture} ({message.activation}) on"
             f" {message.train_images:,} images, testing on {message.test_images:,}"
         )
-        self.run.show_headline(self._training_headline)
+        self._headline(self._training_headline)
         self.run.show_details(f"Preparing {message.train_images:,} images…")
 
     def _on_progress(self, message: Progress) -> None:
@@ -336,14 +361,22 @@ class TrainTab(ttk.Frame):
         result, evaluation = message.result, message.evaluation
         self.run.show_progress(1.0 if result.reason == "finished" else 0.0)
         outcome = describe_outcome(result, evaluation.accuracy, self.plots.curves.epochs)
-        self.run.show_headline(outcome.headline, OUTCOME_COLOURS[result.reason])
-        self.run.show_details(outcome.details)
+        self._headline(outcome.headline, OUTCOME_COLOURS[result.reason], OUTCOME_STATE)
+        self.run.show_details(outcome.details, "How the run ended")
         if result.train_seconds > 0:
             self.weights.show_final_cost(message.snapshot_seconds / result.train_seconds)
         self.results.show(message)
         self.views.select(self.results)
-        self.context.set_status(outcome.status)
+        self.context.set_status(outcome.status, error=result.reason == "diverged")
         self.plots.end()
+
+    def _on_evaluating(self, message: Evaluating) -> None:
+        """Say that training is over and testing has begun (the figures line says so too)."""
+        self._headline(f"Testing the trained network on {message.images:,} images…")
+        self.run.show_progress(1.0)
+        batch = self.latest_batch
+        trained = "" if batch is None else f" after {batch.samples_seen:,} images"
+        self.run.show_details(f"Training done{trained}; testing…")
 
     def _on_failed(self, message: Failed) -> None:
         """Show an unexpected worker error: one line here, the traceback behind Details…."""
@@ -354,31 +387,40 @@ class TrainTab(ttk.Frame):
         else:
             self.training = False
             self._set_running(False)
-        self.run.show_headline(f"The {message.task} failed: {message.summary}", ERROR_COLOUR)
-        self.run.show_details("")
-        self.run.show_failure(message)
+        kind = DATA_STATE if message.task == "download" else OUTCOME_STATE
+        self._headline(f"The {message.task} failed: {message.summary}", ERROR_COLOUR, kind)
         if message.network is not None:
             self.run.show_details("Training finished: Save model… keeps the trained weights.")
             self.results.save_button.state(["!disabled"])
-        self.context.set_status(f"The {message.task} failed: {message.summary}")
+        else:
+            self.run.show_details("")
+        self.run.show_more((f"The {message.task} failed", message.details))
+        self.context.set_status(f"The {message.task} failed: {message.summary}", error=True)
 
     def _on_download_done(self, message: DownloadDone) -> None:
         """Say that MNIST is ready, or why the download did not finish."""
         self.data.show_download_ended()
         self.show_data_state(message.problem)
+        if self.running:
+            return  # the run's state stays the headline; the data card says how it went
         if message.problem is None:
-            self.run.show_headline("MNIST downloaded and verified: ready to train", SUCCESS_COLOUR)
+            self._headline(
+                "MNIST downloaded and verified: ready to train", SUCCESS_COLOUR, IDLE_STATE
+            )
+            self.context.set_status(f"MNIST downloaded into {message.folder}.")
         elif message.cancelled:
-            self.run.show_headline("Download cancelled", WARNING_COLOUR)
+            self._headline("Download cancelled", WARNING_COLOUR, DATA_STATE)
         else:
-            self.run.show_headline("The download failed (see MNIST data)", ERROR_COLOUR)
+            self._headline("The download failed (see MNIST data)", ERROR_COLOUR, DATA_STATE)
+            summary = message.problem.splitlines()[0].rstrip(":")
+            self.context.set_status(f"The MNIST download failed: {summary}", error=True)
 
     def _on_data_failed(self, message: DataFailed) -> None:
         """Show why training could not read the MNIST files."""
         self.training = False
         self._set_running(False)
         self.show_data_state(message.message)
-        self.run.show_headline("Cannot read MNIST (see MNIST data)", ERROR_COLOUR)
+        self._headline("Cannot read MNIST (see MNIST data)", ERROR_COLOUR, DATA_STATE)
         self.run.show_details("")
 
     # ----- keeping the panels in step ---------------------------------------------------------
@@ -387,12 +429,28 @@ class TrainTab(ttk.Frame):
         """Clear the plots, progress and results of the previous run."""
         self.finished = None
         self.latest_batch = None
-        self.run.show_failure(None)
         self.run.show_progress(0.0)
         self.run.show_details("")
         self.results.clear()
         self.views.select(self.weights)
         self.plots.reset(epochs, "Loading…")
+
+    def _headline(self, text: str, colour: str | None = None, kind: str = RUN_STATE) -> None:
+        """Show the tab's state above the progress bar; kind says what it is about, so a
+        change elsewhere knows whether it makes the line untrue (see `_show_idle`)."""
+        self.headline_kind = kind
+        self.run.show_headline(text, colour)
+
+    def _show_idle(self) -> None:
+        """Unless a run goes on or its outcome is shown, say whether training can start."""
+        if self.running or self.headline_kind == OUTCOME_STATE:
+            return
+        if mnist_present(self.data_folder):
+            self._headline("Ready to train", kind=IDLE_STATE)
+        else:
+            self._headline(
+                "MNIST is needed: download it or choose its folder", ERROR_COLOUR, DATA_STATE
+            )
 
     def _set_running(self, running: bool) -> None:
         """Enable the buttons and form fields that make sense while training runs or not."""
@@ -419,12 +477,12 @@ class TrainTab(ttk.Frame):
 
     def _on_save_model(self) -> None:
         """Ask where to save the trained model (a name saying what it is) and save it."""
-        if self.finished is None:
+        network = self.trained_network()
+        if network is None:
             return
         folder = self.context.settings.folder("model", models_folder())
-        name = suggested_model_name(
-            self.finished.result.network, self.finished.evaluation.accuracy, folder
-        )
+        accuracy = None if self.finished is None else self.finished.evaluation.accuracy
+        name = suggested_model_name(network, accuracy, folder)
         path = ask_save_path(
             self, self.context.settings, "model", "Save model", MODEL_FILE_TYPES, name, folder
         )

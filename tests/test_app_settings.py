@@ -109,7 +109,7 @@ def test_a_damaged_settings_file_starts_with_defaults_and_says_so(tmp_path):
         from app.main import create_app
 
         app = create_app([])
-        print(app.status.cget("text"))
+        print(app.status.text)
         print(app.train_tab.form.epochs.get())
         app.close()
     """

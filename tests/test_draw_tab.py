@@ -361,7 +361,7 @@ def test_corrupt_model_file_shows_an_error_and_keeps_the_current_model(
     assert tab.current_model() is model_before
     assert tab.model_choice.get() == label_before
     assert "corrupt.json" not in " ".join(tab.picker.cget("values"))
-    assert "Could not open corrupt.json" in app.status.cget("text")
+    assert "Could not open corrupt.json" in app.status.text
     draw(app, ZERO)
     assert prediction(app)[0] == "0", "the app still reads with the old model"
 
@@ -371,7 +371,7 @@ def test_no_model_found_keeps_the_app_usable(make_app, tmp_path, error_dialogs):
     tab = app.draw_tab
     assert tab.current_model() is None
     assert tab.model_choice.get() == NO_MODEL_LABEL
-    assert "No model found" in app.status.cget("text")
+    assert "No model found" in app.status.text
     draw(app, ONE)
     assert not is_blank(tab.drawing.image())
     assert prediction(app) == (draw_tab.EMPTY_DIGIT, "no model loaded")
@@ -464,6 +464,7 @@ def test_closing_cancels_pending_work(make_app, tiny_model):
     press(app, BAR[0])  # leaves a throttled prediction pending
     assert app.root.tk.call("after", "info")
     app.draw_tab.close()
+    app.status.close()  # the status line's own timer (a message fades after a while)
     assert not app.root.tk.call("after", "info")
     app.close()
     with pytest.raises(tk.TclError):

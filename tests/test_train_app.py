@@ -13,18 +13,32 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_train_tab import digit_folder, finished, pump  # noqa: F401 (fixture)
+from test_draw_tab import assert_window_fits_a_laptop
+from test_train_tab import finished, pump
+from test_training_worker import write_digit_folder
 
 from app import main as app_main
+from app import training_worker
 from app.main import DigitsApp, create_app
+from engine.download import DownloadError
 from engine.modelfile import load_model
 
 pytestmark = pytest.mark.gui
 
 
+TRAIN_IMAGES = 600
+TEST_IMAGES = 100
+
+
+@pytest.fixture(scope="module")
+def digit_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return a synthetic MNIST folder of drawn digits."""
+    return write_digit_folder(tmp_path_factory.mktemp("digits"), TRAIN_IMAGES, TEST_IMAGES)
+
+
 @pytest.fixture
 def app(
-    digit_folder: Path,  # noqa: F811 (the fixture imported above)
+    digit_folder: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[DigitsApp]:
@@ -154,3 +168,54 @@ def test_quitting_when_idle_does_not_ask(app, monkeypatch):
     )
     app.quit()
     assert closed(app)
+
+
+MIRROR_FAILURES = "could not download train-images-idx3-ubyte.gz from any mirror:\n" + "\n".join(
+    f"  https://mirror-number-{i}.example.org/datasets/mnist/train-images-idx3-ubyte.gz:"
+    f" HTTP Error 503: Service Unavailable (attempt {i})"
+    for i in range(1, 9)
+)
+
+
+def test_a_failed_download_then_a_chosen_folder_clears_the_error(
+    app,
+    digit_folder,
+    tmp_path,
+    monkeypatch,
+):
+    def failing_download(folder: Path, progress: object, cancel: object) -> None:
+        raise DownloadError(MIRROR_FAILURES)
+
+    monkeypatch.setattr(training_worker, "download_mnist", failing_download)
+    tab = app.train_tab
+    tab.use_data_folder(tmp_path / "empty")
+    tab.data.download_button.invoke()
+    pump(app.root, lambda: tab.run.headline.cget("text").startswith("The download failed"))
+    app.root.update()
+    assert_window_fits_a_laptop(app)
+    assert tab.data.data_label.cget("text") == (
+        "could not download train-images-idx3-ubyte.gz from any mirror"
+    )
+    assert tab.data.details_button.winfo_ismapped(), "the mirror list is behind Details…"
+    assert app.status.error and "MNIST download failed" in app.status.text
+
+    tab.use_data_folder(digit_folder)
+    app.root.update()
+    assert tab.run.headline.cget("text") == "Ready to train"
+    assert tab.data.data_label.cget("text") == f"Using {digit_folder}"
+    assert not tab.data.details_button.winfo_ismapped()
+    assert not app.status.error and str(digit_folder) in app.status.text
+
+
+def test_no_message_makes_the_window_taller_than_a_laptop_screen(app, monkeypatch):
+    tab = app.train_tab
+    tab.form.hidden.set("12-" * 40 + "x")
+    tab.train()
+    assert tab.run.headline.cget("text").startswith("Cannot train")
+    assert_window_fits_a_laptop(app)
+    app.set_status(MIRROR_FAILURES, error=True)
+    assert_window_fits_a_laptop(app)
+    tab.run.show_details("Training diverged: " + "the loss grew and grew. " * 30)
+    assert_window_fits_a_laptop(app)
+    tab.show_data_state(MIRROR_FAILURES)
+    assert_window_fits_a_laptop(app)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import tkinter as tk
 
 import pytest
+from test_train_tab import descendants
 
-from app.train_run import RunPanel
+from app.train_run import DETAILS_MAX_CHARS, RunPanel
 from app.train_style import configure_train_styles
-from app.training_worker import Failed
 
 pytestmark = pytest.mark.gui
 
@@ -55,16 +55,36 @@ def test_headline_progress_and_details(tk_root):
     assert panel.details.cget("text") == "Epoch 1/4"
 
 
+def test_a_long_text_shows_one_line_and_the_rest_behind_details(tk_root):
+    panel, _ = make_panel(tk_root)
+    assert not panel.details_button.winfo_ismapped()
+    height = panel.winfo_reqheight()
+    long_text = "Training diverged at epoch 3, batch 12: " + "the loss grew without bound. " * 20
+    panel.show_details(long_text, "How the run ended")
+    tk_root.update()
+    shown = panel.details.cget("text")
+    assert shown.endswith("…") and len(shown) <= DETAILS_MAX_CHARS
+    assert panel.winfo_reqheight() == height, "a long text does not make the card taller"
+    assert panel.details_button.winfo_ismapped()
+    panel.details_button.invoke()
+    window = next(w for w in panel.winfo_children() if isinstance(w, tk.Toplevel))
+    assert window.title() == "How the run ended"
+    text = next(w for w in descendants(window) if isinstance(w, tk.Text))
+    assert text.get("1.0", "end").strip() == long_text.strip()
+    panel.show_details("Epoch 1/3")
+    tk_root.update()
+    assert not panel.details_button.winfo_ismapped(), "a new state drops the old details"
+
+
 def test_a_failure_offers_its_traceback(tk_root):
     panel, _ = make_panel(tk_root)
-    assert not panel.failure_button.winfo_ismapped()
-    panel.show_failure(Failed("training", "RuntimeError: boom", "Traceback (most recent)…"))
+    panel.show_more(("The training failed", "Traceback (most recent call last):\n  boom"))
     tk_root.update()
-    assert panel.failure_button.winfo_ismapped()
-    panel.failure_button.invoke()
+    assert panel.details_button.winfo_ismapped()
+    panel.details_button.invoke()
     window = next(w for w in panel.winfo_children() if isinstance(w, tk.Toplevel))
-    text = next(w for w in window.winfo_children() if isinstance(w, tk.Text))
+    text = next(w for w in descendants(window) if isinstance(w, tk.Text))
     assert text.get("1.0", "end").startswith("Traceback")
-    panel.show_failure(None)
+    panel.show_more(None)
     tk_root.update()
-    assert not panel.failure_button.winfo_ismapped()
+    assert not panel.details_button.winfo_ismapped()
