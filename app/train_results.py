@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import tkinter as tk
 from collections.abc import Callable
-from pathlib import Path
 from tkinter import ttk
 
 from app.results import ConfusionMatrix, DigitGallery, GalleryItem, cell_indices
 from app.train_style import COMPACT_BUTTON_STYLE
 from app.training_worker import Finished
-from engine.network import Network
 
 GALLERY_SIZE = (400, 190)
 EMPTY_SUMMARY = "Results appear here when a run ends."
@@ -108,17 +106,3 @@ class ResultsPage(ttk.Frame):
         indices = cell_indices(labels, predictions, true, predicted)
         title = f"{true}s read right" if true == predicted else f"{true}s read as {predicted}"
         self._show_gallery(indices, title)
-
-
-def suggested_model_name(network: Network, accuracy: float | None, folder: Path) -> str:
-    """Return a file name saying what the model is, e.g. "digits-784-128-10-relu-97.5pct.json"
-    (no accuracy when it was not tested), with "-2", "-3"… added when folder already holds
-    that name."""
-    stem = f"digits-{network.architecture}-{network.activation}"
-    if accuracy is not None:
-        stem += f"-{accuracy * 100:.1f}pct"
-    name, number = f"{stem}.json", 1
-    while (folder / name).exists():
-        number += 1
-        name = f"{stem}-{number}.json"
-    return name

@@ -28,7 +28,7 @@ from app.settings import path_value
 from app.train_data import DataPanel
 from app.train_form import DEFAULT_EPOCHS, SettingsForm, remembered_fields
 from app.train_plots import PlotsPanel
-from app.train_results import ResultsPage, suggested_model_name
+from app.train_results import ResultsPage
 from app.train_run import RunPanel
 from app.train_style import (
     ERROR_COLOUR,
@@ -63,6 +63,7 @@ from app.training_worker import (
 from app.widgets import screen_scale
 from engine.datadir import resolve_data_dir, user_models_dir
 from engine.modelfile import ModelFileError, save_model
+from engine.modelname import model_file_name, unused_model_name
 from engine.network import Network
 from engine.train import BatchEnd
 
@@ -482,7 +483,9 @@ class TrainTab(ttk.Frame):
             return
         folder = self.context.settings.folder("model", models_folder())
         accuracy = None if self.finished is None else self.finished.evaluation.accuracy
-        name = suggested_model_name(network, accuracy, folder)
+        name = unused_model_name(
+            folder, model_file_name(network.architecture, network.activation, accuracy)
+        )
         path = ask_save_path(
             self, self.context.settings, "model", "Save model", MODEL_FILE_TYPES, name, folder
         )
