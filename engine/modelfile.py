@@ -83,6 +83,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
+from engine.atomicfile import write_text_atomically
 from engine.distribution import MODELS_PACKAGE, shipped_folder
 from engine.network import Network, check_architecture, format_architecture
 from engine.regularfile import NotRegularFile, kind_name, open_regular
@@ -100,8 +101,6 @@ INPUT_SPEC = {
     "ink": "high",
     "preprocessing": "mnist-centre-of-mass-20px",
 }
-# mkstemp makes its file readable by the owner only; a model is no secret.
-NEW_FILE_MODE = 0o644
 TEMP_SUFFIX = ".tmp"
 WRITE_PERMISSION_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 SHIPPED_MODELS_DIR = shipped_folder(MODELS_PACKAGE)
@@ -161,22 +160,9 @@ def save_model(network: Network, path: str | os.PathLike) -> None:
         raise ModelFileError(
             f"cannot save the model to {path}: {error}", SUMMARY_CANNOT_SAVE, path
         ) from None
-    temp_path: str | None = None
     try:
         with _interrupts_held():
-            descriptor, temp_path = tempfile.mkstemp(
-                prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent
-            )
-            try:
-                with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-                    file.write(text)
-                    file.flush()
-                    os.fsync(file.fileno())
-                os.chmod(temp_path, NEW_FILE_MODE)
-                os.replace(temp_path, target)
-            except BaseException:
-                os.unlink(temp_path)
-                raise
+            write_text_atomically(target, text)
     except OSError as error:
         reason = error.strerror or str(error)
         raise ModelFileError(

@@ -104,7 +104,7 @@ def test_save_failing_mid_write_keeps_the_old_file_and_leaves_no_temp_file(saved
 
 def temp_files(folder: Path) -> list[str]:
     """Return the names of hidden temporary files save_model may have left in folder."""
-    return sorted(path.name for path in folder.iterdir() if path.name.endswith(".tmp"))
+    return sorted(path.name for path in folder.iterdir() if path.name.startswith("."))
 
 
 def test_interrupt_mid_write_keeps_the_old_file_and_leaves_no_temp_file(saved, monkeypatch):
