@@ -292,8 +292,9 @@ def _read_document(path: Path) -> object:
                     SUMMARY_TOO_BIG,
                     path,
                 )
-            # Read one byte past the limit, in case the file grows after the size check.
-            data = file.read(MAX_FILE_BYTES + 1)
+            # One byte past the size, to notice a file growing after the check; not the limit,
+            # which would make Python set aside 64 MB for every read.
+            data = file.read(size + 1)
     except FileNotFoundError:
         raise ModelFileError(f"model file {path} does not exist", SUMMARY_MISSING, path) from None
     except NotRegularFile as error:
@@ -309,10 +310,10 @@ def _read_document(path: Path) -> object:
     def damaged(reason: str) -> ModelFileError:
         return ModelFileError(f"{path} is not a Digits model file: {reason}", SUMMARY_DAMAGED, path)
 
-    if len(data) > MAX_FILE_BYTES:
+    if len(data) > size:
         raise ModelFileError(
-            f"{path} is not a Digits model file: it grew beyond the size limit",
-            SUMMARY_TOO_BIG,
+            f"{path} is not a Digits model file: it grew while being read",
+            SUMMARY_UNREADABLE,
             path,
         )
     if not data.strip():
