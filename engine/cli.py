@@ -285,6 +285,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="how the learning rate falls over the run",
     )
     training.add_argument(
+        "--skip-confidence",
+        type=float,
+        default=defaults["skip_confidence"],
+        metavar="P",
+        help="skip the backward pass of samples already read right with p > P (1 never skips)",
+    )
+    training.add_argument(
         "--limit",
         type=_positive_integer,
         default=defaults["limit"],
@@ -521,6 +528,7 @@ def run_train(args: argparse.Namespace, report: TextIO) -> tuple[dict, int]:
             limit=args.limit,
             on_divergence=args.on_divergence,
             workers=args.workers,
+            skip_confidence=args.skip_confidence,
         )
     except ValueError as error:
         args.parser.error(str(error))
@@ -544,7 +552,8 @@ def run_train(args: argparse.Namespace, report: TextIO) -> tuple[dict, int]:
         f"Training {network.architecture} ({args.activation}, {args.loss}) on {train_images:,}"
         f" images from {folder}, testing on {len(test_set):,}: {_plural(config.epochs, 'epoch')},"
         f" batch {config.batch_size}, learning rate {config.learning_rate:g} ({config.schedule}),"
-        f" momentum {config.momentum:g}"
+        f" momentum {config.momentum:g}, skipping the backward pass above p"
+        f" {config.skip_confidence:g}"
         + (", augmented" if config.augment else "")
         + (f", {config.workers} worker processes" if config.workers > 1 else ""),
         file=report,
@@ -627,6 +636,7 @@ def run_train(args: argparse.Namespace, report: TextIO) -> tuple[dict, int]:
         "divergences": result.divergences,
         "final_learning_rate": result.final_learning_rate,
         "hint": hint,
+        "skipped_samples": result.skipped_samples,
         "history": [asdict(epoch) for epoch in result.history],
     }
     return figures, EXIT_FAILURE if result.reason == "diverged" else EXIT_OK

@@ -7,13 +7,29 @@ per output unit, in fixed point. Then
     by level, so the first layer costs one big-integer addition per inked pixel; ReLU, its
     derivative mask and the rescaling between layers are done on all lanes at once;
   - backward: the weight gradient of row i is a_i · δ, so each inked pixel costs one more
-    addition of the packed error δ, straight into row i's velocity (decayed by the momentum at
-    the start of the batch); δ reaches a hidden layer through a transposed packing of the
-    weights above it, rebuilt once per batch;
+    addition of the packed error δ; δ reaches a hidden layer through a transposed packing of
+    the weights above it, rebuilt once per batch;
   - rounding to fixed point is stochastic (dithered), so it adds noise but no bias.
-Weight decay multiplies a whole layer by a float `scale` instead of touching every lane; momentum
-scales lanes with `LaneCodec.scale`. The arithmetic is the update rule of `engine.reference`, up
-to fixed-point rounding and the input quantisation; tests hold the two together.
+
+Two update rules, chosen by the momentum:
+  - plain SGD (momentum 0, the default recipe): each sample's step, learning_rate / batch size
+    times its gradient, is added straight into the packed weights as soon as it is computed, so
+    later samples of the batch already see it; the transposed weights used to backpropagate
+    are those of the batch's start, and biases move once a batch. No pass over all the rows;
+  - momentum (μ > 0): steps add into velocity rows, which are decayed by μ at the start of a
+    batch and subtracted from the weights at its end: exactly `reference.sgd_step`, at the
+    cost of two passes over every row a batch.
+Weight decay works with both: it multiplies a whole layer by a float `scale` instead of touching
+every lane. Samples the network already reads right with p[label] above `skip_confidence` skip
+the backward pass (after the first epoch most of MNIST does): they would barely move anything.
+
+The first layer, where most of the work is, starts in 24-bit lanes (`NARROW_LANE_BITS`): 128 of
+them fit a 384-byte int, every addition is cheaper, but a forward sum has range for |z| < 64
+only. Every forward sum's lanes are checked; when one leaves its range, the layer moves to
+32-bit lanes for good (`widenings` counts it) and the sample is computed again. Momentum runs on
+32-bit lanes from the start (its velocity scaling needs their headroom). The arithmetic is the
+update rule of `engine.reference`, up to fixed-point rounding and the input quantisation; tests
+hold the two together.
 """
 
 from __future__ import annotations
@@ -24,7 +40,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import compress
 from math import floor
-from operator import add, mul
+from operator import mul
+from typing import NamedTuple
 
 from engine.lanes import LaneCodec, LaneOverflow
 from engine.network import Network, softmax
@@ -32,23 +49,33 @@ from engine.network import Network, softmax
 INPUT_LEVELS = 4
 # The first layer does most of the work, so it gets narrow lanes (cheaper big-int additions)
 # and fewer fractional bits; dithered rounding keeps its small weight updates unbiased.
-FIRST_LANE_BITS = 32
-FIRST_WEIGHT_BITS = 16
+NARROW_LANE_BITS = 24
+WIDE_LANE_BITS = 32
+FIRST_WEIGHT_BITS = {NARROW_LANE_BITS: 14, WIDE_LANE_BITS: 16}
 LANE_BITS = 64
 WEIGHT_BITS = 28
 ACTIVATION_BITS = 12
 ACTIVATION_UNIT = float(1 << ACTIVATION_BITS)
 # Fractional bits of the transposed weights used to backpropagate, by lane width.
-TRANSPOSED_BITS = {32: 14, 64: 28}
+TRANSPOSED_BITS = {NARROW_LANE_BITS: 10, WIDE_LANE_BITS: 14, LANE_BITS: 28}
 # Bits left free below a lane's sign when sizing the backpropagated sums.
 LANE_MARGIN_BITS = 3
 RENORMALISE_BELOW = 0.5
-RANGE_CHECK_EVERY = 50
-MAX_FIRST_LAYER_INPUT = INPUT_LEVELS * 784
+RANGE_CHECK_EVERY = 100
+# A forward sum is checked on every sample, which catches it anywhere within 3× its lanes'
+# range; beyond that it could wrap unseen. So narrow lanes are kept only while the largest sum
+# an image of up to WORST_CASE_PIXELS inked pixels could make stays within that: the most any
+# MNIST digit has is 344.
+WORST_CASE_PIXELS = 400
+DETECTABLE_RANGES = 3
 DITHER_TABLE_SIZE = 4096
+# Random lanes for the backward pass's stochastic rounding are drawn once into a pool per
+# shift and picked at random: drawing 3,072 fresh random bits for every sample costs more.
+DITHER_POOL_SIZE = 256
 MIN_PROBABILITY = 1e-12
 LEAKY_SLOPE = 0.01
 SIGMOID_CLAMP = 700.0
+NEVER_SKIP = 1.0
 
 LEVEL_OF_PIXEL = bytes((value * INPUT_LEVELS + 127) // 255 for value in range(256))
 LEVEL_MASKS = tuple(
@@ -63,6 +90,14 @@ Parameters = list[tuple[list[int], list[float]]]
 
 class Diverged(ArithmeticError):
     """Raised when training produces a non-finite loss or overflows its fixed-point lanes."""
+
+
+class BatchFigures(NamedTuple):
+    """What one mini-batch measured: summed loss, samples read right, backward passes skipped."""
+
+    loss_sum: float
+    correct: int
+    skipped: int
 
 
 def sparse_image(pixels: bytes) -> SparseImage:
@@ -87,13 +122,13 @@ def quantised_inputs(pixels: bytes) -> list[float]:
     return [level / INPUT_LEVELS for level in pixels.translate(LEVEL_OF_PIXEL)]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Hidden:
     """Hold one hidden layer's output for one sample, as the next layer consumes it.
 
     `positions` are the units passed on and `values` their activations in the next layer's
-    input units. ReLU layers carry `mask`, a packed all-ones mask of their active lanes; other
-    activations carry `derivatives`, da/dz of every unit.
+    input units. ReLU layers carry `mask` (`LaneCodec.relu`'s mask of their active lanes);
+    other activations carry `derivatives`, da/dz of every unit.
     """
 
     positions: tuple[int, ...]
@@ -102,13 +137,14 @@ class _Hidden:
     derivatives: list[float] | None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Layer:
     """One dense layer in packed form.
 
     Row i holds w[j][i] · weight_unit / scale in lane j. A forward sum holds z · sum_unit,
     where sum_unit = weight_unit · input_scale / scale and input_scale is what an input of 1.0
-    is worth as an integer.
+    is worth as an integer; a packed step δ of the rows moves the packed biases by
+    δ · input_scale² (`bias_multiplier`). `velocity` rows exist only under momentum.
     """
 
     rows: list[int]
@@ -117,48 +153,51 @@ class _Layer:
     weight_unit: float
     codec: LaneCodec
     input_scale: float = 1.0
+    sum_unit: float = 1.0
+    bias_multiplier: int = 1
     activation_shift: int = 0
     packed_biases: int = 0
     transposed: tuple[int, ...] = ()
     transposed_max: int = 1
-    bias_gradients: list[float] | None = None
     packed_bias_gradients: int = 0
     velocity: list[int] | None = None
     bias_velocity: list[float] | None = None
 
-    @property
-    def sum_unit(self) -> float:
-        """Return what a pre-activation of 1.0 is worth in this layer's forward-sum lanes."""
-        return self.weight_unit * self.input_scale / self.scale
-
 
 class FastNetwork:
-    """Train and run a `Network` in packed fixed-point form; convert back with `to_network`."""
+    """Train and run a `Network` in packed fixed-point form; convert back with `to_network`.
 
-    def __init__(self, network: Network, seed: int = 0) -> None:
+    `first_lane_bits` is the first layer's starting lane width (24, or 32 to never narrow).
+    """
+
+    def __init__(
+        self, network: Network, seed: int = 0, first_lane_bits: int = NARROW_LANE_BITS
+    ) -> None:
+        if first_lane_bits not in FIRST_WEIGHT_BITS:
+            raise ValueError(f"the first layer's lanes are 24 or 32 bits, not {first_lane_bits}")
         self.layer_sizes = list(network.layer_sizes)
         self.activation = network.activation
         self.loss = network.loss
         self.metadata = dict(network.metadata)
+        self.widenings = 0
         self._random = random.Random(seed)
         self._dither = [self._random.random() for _ in range(2 * DITHER_TABLE_SIZE)]
+        self._dither_pools: dict[tuple[int, int, int], list[int]] = {}
         self._learning_rate_before: float | None = None
         self._batches = 0
         self.layers: list[_Layer] = []
         for index, (weights, biases) in enumerate(zip(network.weights, network.biases)):
-            first = index == 0
-            fan_out, fan_in = len(weights), len(weights[0])
             layer = _Layer(
                 rows=[],
                 biases=list(biases),
                 scale=1.0,
-                weight_unit=float(1 << (FIRST_WEIGHT_BITS if first else WEIGHT_BITS)),
-                codec=LaneCodec(fan_out, FIRST_LANE_BITS if first else LANE_BITS),
-                bias_gradients=[0.0] * fan_out,
-                velocity=[0] * fan_in,
-                bias_velocity=[0.0] * fan_out,
+                weight_unit=float(1 << WEIGHT_BITS),
+                codec=LaneCodec(len(weights), LANE_BITS),
             )
-            self._set_weights(layer, weights)
+            if index == 0:
+                self._set_first_weights(layer, weights, first_lane_bits)
+            else:
+                self._set_weights(layer, weights)
             self.layers.append(layer)
         self._refresh_units()
 
@@ -169,6 +208,40 @@ class FastNetwork:
         layer.rows = [
             layer.codec.pack([round(w * factor) for w in column]) for column in zip(*weights)
         ]
+
+    def _set_first_weights(self, layer: _Layer, weights: list[list[float]], bits: int) -> None:
+        """Pack the first layer in `bits`-bit lanes, or in wide ones if narrow could overflow."""
+        layer.codec = LaneCodec(len(weights), bits)
+        layer.weight_unit = float(1 << FIRST_WEIGHT_BITS[bits])
+        try:
+            self._set_weights(layer, weights)
+            fits = bits == WIDE_LANE_BITS or self._narrow_lanes_hold(layer)
+        except LaneOverflow:
+            if bits == WIDE_LANE_BITS:
+                raise
+            fits = False
+        if not fits:
+            self._set_first_weights(layer, weights, WIDE_LANE_BITS)
+            self.widenings += 1
+
+    def _worst_first_sum(self, layer: _Layer, pixels: int) -> float:
+        """Return the largest |lane| a forward sum of `layer` over `pixels` inked pixels can reach.
+
+        Raises LaneOverflow if a weight itself left its lane's range.
+        """
+        count = layer.codec.count
+        values = layer.codec.unpack_rows(layer.rows)
+        maxima = sorted(
+            max(max(row), -min(row))
+            for row in (values[start : start + count] for start in range(0, len(values), count))
+        )
+        biggest_bias = max(map(abs, layer.biases)) * layer.weight_unit * INPUT_LEVELS / layer.scale
+        return INPUT_LEVELS * sum(maxima[-pixels:]) + biggest_bias
+
+    def _narrow_lanes_hold(self, layer: _Layer) -> bool:
+        """Return whether every sum of an image of up to WORST_CASE_PIXELS pixels is checkable."""
+        limit = DETECTABLE_RANGES * layer.codec.limit
+        return self._worst_first_sum(layer, WORST_CASE_PIXELS) < limit
 
     def weights(self, layer_index: int) -> list[list[float]]:
         """Return the float weights of one layer as `weights[j][i]` (fan_out × fan_in)."""
@@ -228,17 +301,26 @@ class FastNetwork:
             layer.biases = [math.fsum(map(mul, weights, column)) / total for column in bias_columns]
         self._refresh_units()
 
+    @property
+    def first_lane_bits(self) -> int:
+        """Return the width of the first layer's lanes now (24 until a sum overflowed them)."""
+        return self.layers[0].codec.bits
+
     def _refresh_units(self) -> None:
         """Recompute each layer's input unit, ReLU rescaling shift and packed biases."""
         input_scale = float(INPUT_LEVELS)
         for layer in self.layers:
             layer.input_scale = input_scale
-            sum_unit = layer.sum_unit
+            layer.bias_multiplier = round(input_scale * input_scale)
+            layer.sum_unit = sum_unit = layer.weight_unit * input_scale / layer.scale
             layer.packed_biases = layer.codec.pack([round(b * sum_unit) for b in layer.biases])
             if self.activation == "relu":
                 # Shift ReLU outputs down to about ACTIVATION_BITS fractional bits, so that the
-                # next layer's products keep clear of its lane limit.
-                layer.activation_shift = max(0, math.frexp(sum_unit)[1] - 1 - ACTIVATION_BITS)
+                # next layer's products keep clear of its lane limit, and far enough that
+                # narrow lanes are read with one struct call.
+                layer.activation_shift = max(
+                    math.frexp(sum_unit)[1] - 1 - ACTIVATION_BITS, layer.codec.min_relu_shift
+                )
                 input_scale = sum_unit / (1 << layer.activation_shift)
             else:
                 input_scale = ACTIVATION_UNIT
@@ -252,6 +334,14 @@ class FastNetwork:
         allows for the others. A network read from a file may have weights far larger than
         training makes; when this is False, inference must not use the fast path.
         """
+        if self.first_lane_bits == NARROW_LANE_BITS:
+            # A sum that leaves narrow lanes moves the layer to wide ones (see the module
+            # docstring): what matters is whether those hold every image.
+            try:
+                wide = FastNetwork(self.to_network(), first_lane_bits=WIDE_LANE_BITS)
+            except LaneOverflow:
+                return False
+            return wide.fits_every_image()
         largest_inputs = [INPUT_LEVELS] * self.layer_sizes[0]
         try:
             for layer in self.layers:
@@ -276,14 +366,41 @@ class FastNetwork:
             return math.ceil(bound / layer.sum_unit * ACTIVATION_UNIT) + 1
         return int(ACTIVATION_UNIT)  # sigmoid and tanh stay within [-1, 1]
 
+    def _widen_first_layer(self) -> bool:
+        """Move the first layer to 32-bit lanes; return False if it already has them.
+
+        Raises LaneOverflow if its weights themselves no longer fit. Called between samples:
+        the batch's packed bias gradients move along; there is never a velocity to move,
+        because momentum runs on wide lanes from its first batch.
+        """
+        first = self.layers[0]
+        if first.codec.bits >= WIDE_LANE_BITS:
+            return False
+        weights = self.weights(0)
+        # Every layer's units change (the ReLU shift and the inputs above with it), so plain
+        # SGD's biases moved in this batch are read back before they are packed again.
+        for layer in self.layers:
+            self._read_biases(layer)
+        gradients = first.codec.unpack(first.packed_bias_gradients)
+        ratio = 1 << (FIRST_WEIGHT_BITS[WIDE_LANE_BITS] - FIRST_WEIGHT_BITS[first.codec.bits])
+        self._set_first_weights(first, weights, WIDE_LANE_BITS)
+        first.packed_bias_gradients = first.codec.pack([ratio * g for g in gradients])
+        self.widenings += 1
+        self._refresh_units()
+        return True
+
+    def _read_biases(self, layer: _Layer) -> None:
+        """Set the float biases from the packed ones, which plain SGD moves sample by sample."""
+        unit = 1.0 / layer.sum_unit
+        layer.biases = [lane * unit for lane in layer.codec.unpack(layer.packed_biases)]
+
     # ----- forward ----------------------------------------------------------------------------
 
     def _activate(self, layer: _Layer, total: int) -> _Hidden:
         """Return a hidden layer's activations from its packed forward sum."""
         codec = layer.codec
         if self.activation == "relu":
-            mask = codec.sign_mask(total)
-            lanes = codec.unpack(codec.shift(total, layer.activation_shift, mask))
+            mask, lanes = codec.relu(total, layer.activation_shift)
             return _Hidden(
                 tuple(compress(POSITIONS, lanes)), list(compress(lanes, lanes)), mask, None
             )
@@ -302,7 +419,24 @@ class FastNetwork:
         return _Hidden(POSITIONS[: len(zs)], values, None, derivatives)
 
     def _forward(self, image: SparseImage) -> tuple[list[_Hidden], list[float]]:
-        """Return the hidden layers' activations and the output pre-activations for one image."""
+        """Return the hidden layers' activations and the output pre-activations for one image.
+
+        When a first-layer sum leaves its narrow lanes, widen them and compute it again; an
+        image with more ink than narrow lanes are checked for widens them first.
+        """
+        if (
+            self.layers[0].codec.bits < WIDE_LANE_BITS
+            and sum([len(positions) for _, positions in image]) > WORST_CASE_PIXELS
+        ):
+            self._widen_first_layer()
+        try:
+            return self._forward_packed(image)
+        except LaneOverflow:
+            if not self._widen_first_layer():
+                raise
+            return self._forward_packed(image)
+
+    def _forward_packed(self, image: SparseImage) -> tuple[list[_Hidden], list[float]]:
         layer = self.layers[0]
         rows = layer.rows.__getitem__
         total = layer.packed_biases
@@ -338,14 +472,19 @@ class FastNetwork:
         learning_rate: float,
         momentum: float = 0.0,
         weight_decay: float = 0.0,
-    ) -> tuple[float, int]:
-        """Apply one SGD step on a mini-batch of (sparse image, label); return (loss sum, correct).
+        skip_confidence: float = NEVER_SKIP,
+    ) -> BatchFigures:
+        """Apply one SGD step on a mini-batch of (sparse image, label); return its figures.
 
+        Momentum 0 writes each sample's step straight into the weights; momentum > 0 applies
+        the batch's mean gradient through the velocity at the end (see the module docstring).
+        A sample read right with p[label] > skip_confidence (0 < skip_confidence ≤ 1; 1 never
+        skips) counts for the loss and accuracy but has no backward pass.
         Raises Diverged on a non-finite loss or a fixed-point overflow; the caller then restores
         its last good copy, because the parameters may be half updated.
         """
         try:
-            return self._train_batch(batch, learning_rate, momentum, weight_decay)
+            return self._train_batch(batch, learning_rate, momentum, weight_decay, skip_confidence)
         except (LaneOverflow, OverflowError, ValueError) as error:
             raise Diverged(f"training diverged: {error}") from None
 
@@ -362,23 +501,40 @@ class FastNetwork:
             )
             layer.transposed_max = max(1, round(max(max(values), -min(values)) * factor))
 
+    def _delta_factors(self, step: float, scales: list[float], sign: float) -> list[float]:
+        """Return what δ = 1 is worth in each layer's packed steps (lane units of its rows)."""
+        return [
+            sign * step * layer.weight_unit / (scale * layer.input_scale)
+            for layer, scale in zip(self.layers, scales)
+        ]
+
     def _dithered(self, values: list[float], factor: float) -> list[int]:
         """Return ⌊v · factor + u⌋ for each value, u uniform in [0, 1): unbiased rounding."""
         start = self._random.randrange(DITHER_TABLE_SIZE)
         dither = self._dither[start : start + len(values)]
         return [floor(value * factor + u) for value, u in zip(values, dither)]
 
+    def _random_lanes(self, codec: LaneCodec, shift: int) -> int:
+        """Return random lanes in [0, 2^shift) for `codec`, picked from a seeded pool."""
+        key = (codec.count, codec.bits, shift)
+        pool = self._dither_pools.get(key)
+        if pool is None:
+            source = self._random.getrandbits
+            pool = [codec.random_bits(shift, source) for _ in range(DITHER_POOL_SIZE)]
+            self._dither_pools[key] = pool
+        return pool[self._random.randrange(DITHER_POOL_SIZE)]
+
     def _backpropagate(
         self, layer: _Layer, below: _Layer, state: _Hidden, delta: list[float], below_factor: float
     ) -> int:
         """Return the packed, scaled error of the layer below: lanes ≈ δ_below · below_factor."""
-        largest = max(map(abs, delta))
-        if largest == 0.0:
+        total = sum(map(abs, delta))
+        if total == 0.0:
             return 0
         codec = below.codec
         # Choose the error's fixed-point precision so the backpropagated sum fits its lanes.
         room = (1 << (codec.bits - LANE_MARGIN_BITS)) / (
-            len(delta) * largest * below_factor * layer.transposed_max
+            total * abs(below_factor) * layer.transposed_max
         )
         fraction_bits = TRANSPOSED_BITS[codec.bits]
         extra_bits = min(math.frexp(room)[1] - 1, codec.bits - LANE_MARGIN_BITS - fraction_bits)
@@ -387,8 +543,9 @@ class FastNetwork:
         quantised = [round(d * factor) for d in delta]
         back = sum(map(mul, quantised, layer.transposed))
         if state.mask is not None:
-            dither = codec.random_bits(shift, self._random.getrandbits)
-            return codec.shift(back, shift, state.mask, dither)
+            if shift < 1:
+                raise LaneOverflow("the backpropagated error is too large for its lanes")
+            return codec.shift(back, shift, state.mask, self._random_lanes(codec, shift))
         unit = 2.0**-shift
         errors = [lane * unit * d for lane, d in zip(codec.unpack(back), state.derivatives)]
         return codec.pack(self._dithered(errors, 1.0))
@@ -399,69 +556,106 @@ class FastNetwork:
         learning_rate: float,
         momentum: float,
         weight_decay: float,
-    ) -> tuple[float, int]:
+        skip_confidence: float,
+    ) -> BatchFigures:
         decay = 1.0 - learning_rate * weight_decay
         step = learning_rate / len(batch)
+        direct = not momentum
+        if direct:
+            self._drop_velocities()
+            if decay != 1.0:
+                for layer in self.layers:
+                    layer.scale *= decay
+                self._refresh_units()
+            new_scales = [layer.scale for layer in self.layers]
+        else:
+            self._widen_first_layer()
+            new_scales = [layer.scale * decay for layer in self.layers]
+            # This batch's steps add straight into the decayed velocities (v ← μ·v + step).
+            self._decay_velocities(learning_rate, momentum, new_scales)
+        # Plain SGD adds -step straight into the rows, momentum adds +step into the velocity.
+        sign = -1.0 if direct else 1.0
         self._prepare_transposed()
-        new_scales = [layer.scale * decay for layer in self.layers]
-        delta_factors = [
-            step * layer.weight_unit / (new_scale * layer.input_scale)
-            for layer, new_scale in zip(self.layers, new_scales)
-        ]
-        # This batch's steps add straight into the decayed velocities (v ← μ·v + step).
-        self._decay_velocities(learning_rate, momentum, new_scales)
+        delta_factors = self._delta_factors(step, new_scales, sign)
+        widenings = self.widenings
         last = len(self.layers) - 1
         output = self.layers[last]
+        cross_entropy = self.loss == "cross_entropy"
         loss_sum = 0.0
-        correct = 0
+        correct = skipped = 0
         for image, label in batch:
             hidden, zs = self._forward(image)
+            if self.widenings != widenings:
+                # The first layer moved to wider lanes: new step sizes and transposed weights.
+                widenings = self.widenings
+                self._prepare_transposed()
+                delta_factors = self._delta_factors(step, new_scales, sign)
             outputs = self._outputs(zs)
             probability = outputs[label]
-            if self.loss == "cross_entropy":
+            if cross_entropy:
                 loss_sum -= math.log(max(probability, MIN_PROBABILITY))
+            else:
+                loss_sum += 0.5 * (sum(a * a for a in outputs) + 1.0 - 2.0 * probability)
+            if max(outputs) == probability:
+                correct += 1
+                if probability > skip_confidence:
+                    skipped += 1
+                    continue
+            if cross_entropy:
                 delta = list(outputs)
                 delta[label] -= 1.0
             else:
-                targets = [0.0] * len(outputs)
-                targets[label] = 1.0
-                loss_sum += 0.5 * sum((a - y) ** 2 for a, y in zip(outputs, targets))
-                delta = [(a - y) * a * (1.0 - a) for a, y in zip(outputs, targets)]
-            if max(outputs) == probability:
-                correct += 1
-            output.bias_gradients = list(map(add, output.bias_gradients, delta))
+                delta = [a * a * (1.0 - a) for a in outputs]
+                delta[label] = (probability - 1.0) * probability * (1.0 - probability)
             packed_delta = output.codec.pack(self._dithered(delta, delta_factors[last]))
             for index in range(last, 0, -1):
                 layer, below, state = self.layers[index], self.layers[index - 1], hidden[index - 1]
-                velocity = layer.velocity
+                if direct:
+                    target = layer.rows
+                    layer.packed_biases += layer.bias_multiplier * packed_delta
+                else:
+                    target = layer.velocity
+                    layer.packed_bias_gradients += packed_delta
                 for position, value in zip(state.positions, state.values):
-                    velocity[position] += value * packed_delta
+                    target[position] += value * packed_delta
                 packed_delta = self._backpropagate(
                     layer, below, state, delta, delta_factors[index - 1]
                 )
-                below.packed_bias_gradients += packed_delta
                 if index > 1:
                     scale = 1.0 / delta_factors[index - 1]
                     delta = [lane * scale for lane in below.codec.unpack(packed_delta)]
-            velocity = self.layers[0].velocity
+            first = self.layers[0]
+            if direct:
+                target = first.rows
+                first.packed_biases += first.bias_multiplier * packed_delta
+            else:
+                target = first.velocity
+                first.packed_bias_gradients += packed_delta
             for level, positions in image:
                 step_row = packed_delta if level == 1 else level * packed_delta
                 for position in positions:
-                    velocity[position] += step_row
+                    target[position] += step_row
         if not math.isfinite(loss_sum):
             raise Diverged(f"training diverged: the loss became {loss_sum}")
         self._apply(len(batch), learning_rate, momentum, new_scales, delta_factors)
-        return loss_sum, correct
+        return BatchFigures(loss_sum, correct, skipped)
+
+    def _drop_velocities(self) -> None:
+        """Forget the velocities: plain SGD has none, and momentum restarts from zero."""
+        for layer in self.layers:
+            layer.velocity = layer.bias_velocity = None
+        self._learning_rate_before = None
 
     def _decay_velocities(
         self, learning_rate: float, momentum: float, new_scales: list[float]
     ) -> None:
-        """Multiply every velocity by the momentum, or clear it when there is none."""
+        """Multiply every velocity by the momentum (creating zero velocities the first time)."""
         previous_rate = self._learning_rate_before or learning_rate
         self._learning_rate_before = learning_rate
         for layer, new_scale in zip(self.layers, new_scales):
-            if not momentum:
+            if layer.velocity is None or layer.bias_velocity is None:
                 layer.velocity = [0] * len(layer.rows)
+                layer.bias_velocity = [0.0] * len(layer.biases)
                 continue
             # The velocity is stored as a step in lane units; rescale it for the new learning
             # rate and layer scale before this batch's step is added.
@@ -478,24 +672,20 @@ class FastNetwork:
         new_scales: list[float],
         delta_factors: list[float],
     ) -> None:
-        last = len(self.layers) - 1
-        for index, (layer, new_scale) in enumerate(zip(self.layers, new_scales)):
-            if index < last:
-                unit = 1.0 / (delta_factors[index] * batch_size)
-                packed = layer.codec.unpack(layer.packed_bias_gradients)
-                mean_bias_gradients = [g * unit for g in packed]
-                layer.packed_bias_gradients = 0
+        """Finish a batch: under momentum, move weights and biases by the velocities."""
+        for layer, new_scale, delta_factor in zip(self.layers, new_scales, delta_factors):
+            if layer.velocity is None or layer.bias_velocity is None:
+                self._read_biases(layer)
             else:
-                mean_bias_gradients = [g / batch_size for g in layer.bias_gradients]
-                layer.bias_gradients = [0.0] * len(layer.biases)
-            layer.bias_velocity = [
-                momentum * v + g for v, g in zip(layer.bias_velocity, mean_bias_gradients)
-            ]
-            layer.rows = list(map(_subtract, layer.rows, layer.velocity))
-            layer.biases = [
-                b - learning_rate * s for b, s in zip(layer.biases, layer.bias_velocity)
-            ]
-            layer.scale = new_scale
+                unit = 1.0 / (delta_factor * batch_size)
+                packed = layer.codec.unpack(layer.packed_bias_gradients)
+                layer.packed_bias_gradients = 0
+                layer.bias_velocity = steps = [
+                    momentum * v + g * unit for v, g in zip(layer.bias_velocity, packed)
+                ]
+                layer.biases = [b - learning_rate * s for b, s in zip(layer.biases, steps)]
+                layer.rows = list(map(_subtract, layer.rows, layer.velocity))
+                layer.scale = new_scale
             if layer.scale < RENORMALISE_BELOW:
                 self._renormalise(layer)
         self._batches += 1
@@ -504,20 +694,28 @@ class FastNetwork:
         self._refresh_units()
 
     def _check_range(self) -> None:
-        """Raise LaneOverflow if first-layer weights grew beyond what a full image can sum."""
+        """Raise LaneOverflow if a weight left its lanes or a first-layer sum could overflow unseen.
+
+        Narrow first-layer lanes that could overflow unseen move to wide lanes instead; wide ones
+        are checked against a fully inked image.
+        """
+        for layer in self.layers[1:]:
+            layer.codec.unpack_rows(layer.rows)
         first = self.layers[0]
-        limit = first.codec.limit // MAX_FIRST_LAYER_INPUT
-        lanes = first.codec.unpack_rows(first.rows)
-        if max(lanes) > limit or min(lanes) < -limit:
+        if first.codec.bits < WIDE_LANE_BITS and not self._narrow_lanes_hold(first):
+            self._widen_first_layer()
+        worst = self._worst_first_sum(first, len(first.rows))
+        if worst >= DETECTABLE_RANGES * first.codec.limit:
             raise LaneOverflow("first-layer weights grew beyond the fixed-point range")
 
     def _renormalise(self, layer: _Layer) -> None:
         """Fold the layer's scale back into its lanes so they keep their precision."""
         weights = self.weights(self.layers.index(layer))
-        layer.velocity = [
-            layer.codec.pack([round(value * layer.scale) for value in layer.codec.unpack(v)])
-            for v in layer.velocity
-        ]
+        if layer.velocity is not None:
+            layer.velocity = [
+                layer.codec.pack([round(value * layer.scale) for value in layer.codec.unpack(v)])
+                for v in layer.velocity
+            ]
         layer.scale = 1.0
         self._set_weights(layer, weights)
 

@@ -1,12 +1,13 @@
 """Many small signed integers packed into one Python int: SIMD within a register.
 
-A `LaneCodec` packs n signed integers v_0 … v_{n-1} into P = Σ v_j · 2^(b·j), with b = 32 or 64
-bits a lane. Adding two packed ints adds every lane at once, and multiplying one by a small int
-scales every lane, each in a single big-integer operation running at C speed. That is how
-`engine.fast` updates a whole row of hidden units per input pixel. Lanes stay exact as long as
-every v_j lies in [-2^(b-2), 2^(b-2)); `unpack` raises `LaneOverflow` when a result leaves that
-range, a factor of 2 before a lane would really overflow.
-Narrow lanes make every operation cheaper (the cost grows with the bits of the int).
+A `LaneCodec` packs n signed integers v_0 … v_{n-1} into P = Σ v_j · 2^(b·j), with b = 24, 32
+or 64 bits a lane. Adding two packed ints adds every lane at once, and multiplying one by a small
+int scales every lane, each in a single big-integer operation running at C speed. That is how
+`engine.fast` updates a whole row of hidden units per input pixel. Sums are exact whatever
+happens on the way: only the final lanes must fit. `unpack` and `relu` raise `LaneOverflow` when
+a lane leaves [-2^(b-2), 2^(b-2)), a factor of 2 before it would really overflow.
+Narrow lanes make every operation cheaper (the cost grows with the bits of the int): 128 lanes
+of 24 bits are 384 bytes, below the 512 bytes above which CPython allocates ints with malloc.
 """
 
 from __future__ import annotations
@@ -15,9 +16,15 @@ import math
 import struct
 from collections.abc import Callable
 
-STRUCT_CODES = {32: "i", 64: "q"}
+LANE_WIDTHS = (24, 32, 64)
+# struct has no 3-byte integer: 24-bit lanes are staged through 32-bit ones.
+STRUCT_CODES = {24: "i", 32: "i", 64: "q"}
+UNSIGNED_CODES = {32: "I", 64: "Q"}
 # Precision of `LaneCodec.scale` multipliers: narrow lanes keep more headroom for the product.
-SCALE_BITS = {32: 8, 64: 16}
+SCALE_BITS = {24: 6, 32: 8, 64: 16}
+# The sign byte of every byte value: what the fourth byte of a widened 24-bit lane must hold.
+SIGN_EXTENSION = bytes(0xFF if value >= 0x80 else 0 for value in range(256))
+NARROW_RELU_BITS = 16
 
 
 class LaneOverflow(ArithmeticError):
@@ -25,14 +32,20 @@ class LaneOverflow(ArithmeticError):
 
 
 class LaneCodec:
-    """Pack and unpack `count` signed lanes of `bits` (32 or 64) bits to and from one int."""
+    """Pack and unpack `count` signed lanes of `bits` (24, 32 or 64) bits to and from one int."""
 
     def __init__(self, count: int, bits: int = 64) -> None:
+        if bits not in LANE_WIDTHS:
+            raise ValueError(f"lanes must be one of {LANE_WIDTHS} bits wide, not {bits}")
         self.count = count
         self.bits = bits
         self.limit = 1 << (bits - 2)
+        self._lane_bytes = bits // 8
+        self._narrow = bits == 24
+        # The smallest `relu` shift for which its lanes are read with one struct call.
+        self.min_relu_shift = bits - 1 - NARROW_RELU_BITS if self._narrow else 0
         self._struct = struct.Struct(f"<{count}{STRUCT_CODES[bits]}")
-        self._bytes = count * bits // 8
+        self._bytes = count * self._lane_bytes
         ones = sum(1 << (bits * j) for j in range(count))
         # Adding 2^(b-1) to every lane makes them all non-negative, so no lane borrows from the
         # next; flipping the top bit then turns that biased lane into ordinary two's complement.
@@ -43,16 +56,18 @@ class LaneCodec:
         self._scale_unit = ones << (bits - 2 * self._scale_bits - 2)
         self._scale_half = ones << (self._scale_bits - 1)
         self._ones = ones
-        self._lane_max = (1 << bits) - 1
-        self._shift_masks: dict[int, tuple[int, int, int]] = {}
+        self._shift_masks: dict[int, tuple[int, int, int, int]] = {}
         self._rows_top_bits: dict[int, int] = {}
+        self._relu_readers: dict[int, Callable[[bytes], tuple[int, ...]]] = {}
 
     def pack(self, values: list[int]) -> int:
-        """Return the int whose lanes hold `values` (count ints, each |v| < 2^(bits-2))."""
+        """Return the int whose lanes hold `values` (count ints, each fitting a signed lane)."""
         try:
             raw = self._struct.pack(*values)
         except struct.error as error:
             raise LaneOverflow(f"value does not fit a {self.bits}-bit lane: {error}") from None
+        if self._narrow:
+            raw = _narrowed(raw)
         return (int.from_bytes(raw, "little") ^ self._top_bits) - self._top_bits
 
     def unpack(self, packed: int) -> tuple[int, ...]:
@@ -67,7 +82,7 @@ class LaneCodec:
             raw = (biased ^ top).to_bytes(self._bytes, "little")
         except OverflowError:
             raise LaneOverflow("packed value overflowed its lanes") from None
-        return self._struct.unpack(raw)
+        return self._struct.unpack(_widened(raw) if self._narrow else raw)
 
     def unpack_rows(self, rows: list[int]) -> tuple[int, ...]:
         """Return the lanes of every packed int in `rows`, row after row (len(rows) · count).
@@ -84,6 +99,8 @@ class LaneCodec:
         joined = int.from_bytes(raw, "little")
         if (joined ^ (joined << 1)) & self._top_bits_of_rows(len(rows)):
             raise LaneOverflow("a lane came within a factor of 2 of overflowing")
+        if self._narrow:
+            raw = _widened(raw)
         code = STRUCT_CODES[self.bits]
         return struct.unpack(f"<{len(rows) * self.count}{code}", raw)
 
@@ -95,6 +112,42 @@ class LaneCodec:
             top_bits = int.from_bytes(one_row * row_count, "little")
             self._rows_top_bits[row_count] = top_bits
         return top_bits
+
+    def relu(self, packed: int, shift: int) -> tuple[int, tuple[int, ...]]:
+        """Return (mask, lanes): ReLU of every lane of `packed`, divided by 2^shift and rounded.
+
+        `mask` has the low bits-1 bits set in the lanes that are ≥ 0 and nothing elsewhere; it
+        is the ReLU's derivative for `shift`. No multiplication: the lanes' biased top bits
+        become the mask with one shift and one subtraction. Raises LaneOverflow like `unpack`.
+        """
+        top, high = self._top_bits, self.bits - 1
+        biased = packed + top
+        if (biased ^ (biased << 1)) & top != top:
+            raise LaneOverflow("a lane came within a factor of 2 of overflowing")
+        signs = (biased >> high) & self._ones
+        mask = (signs << high) - signs
+        _, keep_mask, _, half = self._masks(shift)
+        kept = ((biased & mask) + half >> shift) & keep_mask
+        return mask, self._relu_reader(shift)(kept.to_bytes(self._bytes, "little"))
+
+    def _relu_reader(self, shift: int) -> Callable[[bytes], tuple[int, ...]]:
+        """Return the cheapest struct call that reads non-negative lanes shifted by `shift`."""
+        reader = self._relu_readers.get(shift)
+        if reader is None:
+            if not self._narrow:
+                reader = struct.Struct(f"<{self.count}{UNSIGNED_CODES[self.bits]}").unpack
+            elif shift >= self.min_relu_shift:
+                # Lanes in range are below 2^(bits-2), so after the rounded shift they fit 16
+                # bits: read two bytes of each lane and skip the third.
+                reader = struct.Struct("<" + "Hx" * self.count).unpack
+            else:
+                reader = self._widened_reader()
+            self._relu_readers[shift] = reader
+        return reader
+
+    def _widened_reader(self) -> Callable[[bytes], tuple[int, ...]]:
+        unpack = self._struct.unpack
+        return lambda raw: unpack(_widened(raw))
 
     def scale(self, rows: list[int], multiplier: float, dither: int | None = None) -> list[int]:
         """Return each packed int of `rows` with every lane multiplied by `multiplier` (≥ 0).
@@ -122,11 +175,6 @@ class LaneCodec:
         """Return random lanes for `scale`'s rounding, drawn from `source(bits)`."""
         return self.random_bits(self._scale_bits, source)
 
-    def sign_mask(self, packed: int) -> int:
-        """Return an int with all bits set in the lanes of `packed` that are ≥ 0, 0 elsewhere."""
-        biased = packed + self._top_bits
-        return ((biased >> (self.bits - 1)) & self._ones) * self._lane_max
-
     def random_bits(self, shift: int, source: Callable[[int], int]) -> int:
         """Return lanes of uniform random ints in [0, 2^shift), drawn from `source(bits)`."""
         return source(self.count * self.bits) & self._masks(shift)[0]
@@ -135,13 +183,16 @@ class LaneCodec:
         """Return lanes ⌊(v + d) / 2^shift⌋ where `mask` is set and 0 elsewhere.
 
         `dither` holds lanes d in [0, 2^shift) (see `random_bits`): with uniform random d the
-        result is v / 2^shift stochastically rounded, unbiased. `shift` < bits - 2.
+        result is v / 2^shift stochastically rounded, unbiased. 1 ≤ `shift` < bits - 2 (a mask
+        from `relu` covers the low bits-1 bits of a lane, all a shifted lane can occupy).
         """
-        _, keep_mask, offset = self._masks(shift)
+        _, keep_mask, offset, _ = self._masks(shift)
         shifted = ((packed + self._top_bits + dither) >> shift) & keep_mask
         return (shifted & mask) - (offset & mask)
 
-    def _masks(self, shift: int) -> tuple[int, int, int]:
+    def _masks(self, shift: int) -> tuple[int, int, int, int]:
+        """Return lanes of: the low `shift` bits, the bits kept after the shift, the shifted
+        sign offset, and half a unit of the shift (for rounding), all cached."""
         masks = self._shift_masks.get(shift)
         if masks is None:
             if not 0 <= shift < self.bits - 2:
@@ -150,6 +201,31 @@ class LaneCodec:
                 self._ones * ((1 << shift) - 1),
                 self._ones * ((1 << (self.bits - shift)) - 1),
                 self._top_bits >> shift,
+                self._ones << (shift - 1) if shift else 0,
             )
             self._shift_masks[shift] = masks
         return masks
+
+
+def _narrowed(raw: bytes) -> bytes:
+    """Return 32-bit two's complement lanes cut to 24 bits; raise LaneOverflow if one does not fit.
+
+    Slice assignments copy every lane's byte k at once, at C speed.
+    """
+    if raw[3::4] != raw[2::4].translate(SIGN_EXTENSION):
+        raise LaneOverflow("value does not fit a 24-bit lane")
+    narrow = bytearray(len(raw) // 4 * 3)
+    narrow[0::3] = raw[0::4]
+    narrow[1::3] = raw[1::4]
+    narrow[2::3] = raw[2::4]
+    return narrow
+
+
+def _widened(raw: bytes) -> bytearray:
+    """Return 24-bit two's complement lanes sign-extended to 32 bits, for struct to read."""
+    wide = bytearray(len(raw) // 3 * 4)
+    wide[0::4] = raw[0::3]
+    wide[1::4] = raw[1::3]
+    wide[2::4] = raw[2::3]
+    wide[3::4] = raw[2::3].translate(SIGN_EXTENSION)
+    return wide

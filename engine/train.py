@@ -30,14 +30,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine.augment import AugmentSettings, augment
-from engine.fast import Diverged, FastNetwork, SparseImage, sparse_image
+from engine.fast import (
+    NARROW_LANE_BITS,
+    WIDE_LANE_BITS,
+    Diverged,
+    FastNetwork,
+    SparseImage,
+    sparse_image,
+)
 from engine.lanes import LaneOverflow
 from engine.layerstats import LayerStatistics, StatisticsProbe
 from engine.mnist import Dataset
 from engine.network import Network
 from engine.reference import loss_value
 
-SCHEDULES = ("constant", "cosine", "step")
+SCHEDULES = ("constant", "cosine", "step", "one-cycle")
+# One-cycle: the rate climbs from WARMUP_START × base to base over the first WARMUP_SHARE of
+# the run, then falls to 0 along half a cosine.
+WARMUP_SHARE = 0.1
+WARMUP_START = 0.1
 DIVERGENCE_POLICIES = ("recover", "stop")
 MAX_DIVERGENCES_IN_A_ROW = 8
 RECOVERY_RATE_FACTOR = 0.5
@@ -56,7 +67,13 @@ AUGMENT_SETTINGS = AugmentSettings(stroke_change_probability=0.3, warp=1.0)
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hold the settings of one training run (learning rate is per batch-mean gradient)."""
+    """Hold the settings of one training run (learning rate is per batch-mean gradient).
+
+    Momentum 0 trains with plain SGD, each step written straight into the packed weights (the
+    fast path's cheapest rule); momentum > 0 keeps velocities, at about 1.5× the time a sample.
+    A sample the network already reads right with p[label] > skip_confidence skips its backward
+    pass; 1.0 never skips.
+    """
 
     epochs: int = 5
     batch_size: int = 32
@@ -69,6 +86,7 @@ class TrainConfig:
     limit: int | None = None
     on_divergence: str = "recover"
     workers: int = 1
+    skip_confidence: float = 0.99
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -89,6 +107,8 @@ class TrainConfig:
             )
         if not 1 <= self.workers <= MAX_WORKERS:
             raise ValueError(f"workers must be between 1 and {MAX_WORKERS}")
+        if not 0.0 < self.skip_confidence <= 1.0:
+            raise ValueError("skip confidence must be in (0, 1]; 1 never skips")
 
 
 def check_learning_rate(learning_rate: float) -> None:
@@ -127,6 +147,7 @@ class BatchEnd:
     elapsed_seconds: float
     momentum: float = 0.0
     weight_decay: float = 0.0
+    skipped: int = 0
 
     def remaining_seconds(self) -> float | None:
         """Return the training time left at the run's average speed so far (None at first)."""
@@ -147,6 +168,7 @@ class EpochEnd:
     test_accuracy: float | None
     samples_per_second: float
     elapsed_seconds: float
+    skipped_samples: int = 0
 
 
 @dataclass(frozen=True)
@@ -231,6 +253,7 @@ class TrainingResult:
     divergences: int = 0
     final_learning_rate: float = 0.0
     first_loss: float | None = None
+    skipped_samples: int = 0
 
 
 @dataclass(frozen=True)
@@ -423,8 +446,14 @@ class TrainingControl:
 def scheduled_learning_rate(base: float, schedule: str, progress: float) -> float:
     """Return the learning rate at `progress` (0..1 of the run) for a base rate and schedule.
 
-    "cosine" falls from base to 0 along half a cosine; "step" divides by 10 at 50% and 75%.
+    "cosine" falls from base to 0 along half a cosine; "step" divides by 10 at 50% and 75%;
+    "one-cycle" warms up linearly from a tenth of base over the first 10%, then falls as cosine.
     """
+    if schedule == "one-cycle":
+        if progress < WARMUP_SHARE:
+            return base * (WARMUP_START + (1.0 - WARMUP_START) * progress / WARMUP_SHARE)
+        progress = (progress - WARMUP_SHARE) / (1.0 - WARMUP_SHARE)
+        schedule = "cosine"
     if schedule == "cosine":
         return base * 0.5 * (1.0 + math.cos(math.pi * progress))
     if schedule == "step":
@@ -496,7 +525,8 @@ def train(
     test_samples = sparse_dataset(test_set) if test_set is not None else []
     augment_settings = AUGMENT_SETTINGS
 
-    fast = _fast_network_to_train(network, config.seed)
+    momentum = control.momentum(config.momentum)
+    fast = _fast_network_to_train(network, config.seed, lane_bits(momentum))
     checkpoint = fast.to_network()
     size = len(train_set)
     batches_per_epoch = math.ceil(size / config.batch_size)
@@ -506,6 +536,7 @@ def train(
     best_loss = math.inf
     window_loss, window_batches = 0.0, 0
     samples_seen = 0
+    skipped_samples = 0
     batches_done = 0
     batches_since_recovery = 0
     divergences = 0
@@ -532,6 +563,7 @@ def train(
         epoch_loss = 0.0
         epoch_correct = 0
         epoch_seen = 0
+        epoch_skipped = 0
         for batch_index in range(batches_per_epoch):
             if control.paused and not control.stop_event.is_set():
                 hold(control, emit, Paused(epoch, batch_index + 1, samples_seen))
@@ -558,7 +590,9 @@ def train(
             weight_decay = control.weight_decay(config.weight_decay)
             cause = None
             try:
-                loss_sum, correct = fast.train_batch(batch, learning_rate, momentum, weight_decay)
+                loss_sum, correct, skipped = fast.train_batch(
+                    batch, learning_rate, momentum, weight_decay, config.skip_confidence
+                )
             except Diverged as error:
                 cause = str(error).removeprefix("training diverged: ")
             else:
@@ -574,6 +608,8 @@ def train(
                 epoch_loss += loss_sum
                 epoch_correct += correct
                 epoch_seen += len(batch)
+                epoch_skipped += skipped
+                skipped_samples += skipped
                 if batches_since_recovery > DIVERGENCE_WARMUP_BATCHES and (
                     running_loss > DIVERGENCE_FACTOR * max(first_loss, 0.1)
                 ):
@@ -589,7 +625,9 @@ def train(
                 control.set_learning_rate(lowered)
                 # The failed step may have left the parameters half updated: start afresh
                 # from the checkpoint, with the momentum cleared.
-                fast = FastNetwork(checkpoint, seed=config.seed + divergences)
+                fast = FastNetwork(
+                    checkpoint, seed=config.seed + divergences, first_lane_bits=lane_bits(momentum)
+                )
                 running_loss = None
                 batches_since_recovery = 0
                 window_loss, window_batches = 0.0, 0
@@ -637,6 +675,7 @@ def train(
                     elapsed_seconds=now,
                     momentum=momentum,
                     weight_decay=weight_decay,
+                    skipped=skipped,
                 )
             )
             control.batch_done()
@@ -673,6 +712,7 @@ def train(
             test_accuracy=figures.test_correct / figures.test_count if tested else None,
             samples_per_second=samples_seen / now if now > 0 else 0.0,
             elapsed_seconds=now,
+            skipped_samples=epoch_skipped,
         )
         history.append(end)
         emit(end)
@@ -698,6 +738,7 @@ def train(
             "momentum": control.momentum(config.momentum),
             "weight_decay": control.weight_decay(config.weight_decay),
             "schedule": config.schedule,
+            "skip_confidence": config.skip_confidence,
             "augment": config.augment,
             "seed": config.seed,
             "train_images": team.train_images(size),
@@ -720,7 +761,13 @@ def train(
         divergences=divergences,
         final_learning_rate=trained.metadata["final_learning_rate"],
         first_loss=first_loss,
+        skipped_samples=skipped_samples,
     )
+
+
+def lane_bits(momentum: float) -> int:
+    """Return the first layer's lane width for a momentum: 32 bits give velocities headroom."""
+    return WIDE_LANE_BITS if momentum else NARROW_LANE_BITS
 
 
 def measure_statistics(
@@ -747,13 +794,13 @@ def hold(control: TrainingControl, emit: Callable[[TrainingEvent], None], paused
     control.wait_while_paused()
 
 
-def _fast_network_to_train(network: Network, seed: int) -> FastNetwork:
+def _fast_network_to_train(network: Network, seed: int, first_lane_bits: int) -> FastNetwork:
     """Return the fast form of `network`; raise ValueError if its weights overflow the lanes.
 
     Training makes no such weights, but a model file may hold them (see engine.inference).
     """
     try:
-        fast = FastNetwork(network, seed=seed)
+        fast = FastNetwork(network, seed=seed, first_lane_bits=first_lane_bits)
         if fast.fits_every_image():
             return fast
     except LaneOverflow:

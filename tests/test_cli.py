@@ -129,6 +129,9 @@ def test_train_learns_the_patterns_and_reports_json(trained):
     assert [epoch["epoch"] for epoch in figures["history"]] == [1, 2, 3]
     assert (figures["divergences"], figures["final_learning_rate"]) == (0, 0.05)
     assert "hint" in figures
+    # Patterns this easy are soon read with p > 0.99: their backward pass is skipped.
+    skipped = [epoch["skipped_samples"] for epoch in figures["history"]]
+    assert figures["skipped_samples"] == sum(skipped) and skipped[-1] > skipped[0]
     network = load_model(model)
     assert network.architecture == "784-24-10"
     assert network.metadata["epochs"] == 3
@@ -363,6 +366,10 @@ def test_train_defaults_come_from_train_config():
         config.seed,
     )
     assert arguments.on_divergence == config.on_divergence == "recover"
+    assert (arguments.weight_decay, arguments.skip_confidence) == (
+        config.weight_decay,
+        config.skip_confidence,
+    )
 
 
 @pytest.mark.skipif(os.name == "nt", reason="sends SIGINT, which Windows does not deliver so")

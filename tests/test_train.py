@@ -61,16 +61,57 @@ def test_training_learns_and_reports_events():
     assert result.network.metadata["epochs"] == 2
 
 
-def test_training_is_reproducible_with_a_seed():
-    def run():
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_training_is_reproducible_with_a_seed(activation, momentum):
+    def run(seed: int) -> list:
         return train(
-            Network.create([784, 8, 10], "tanh", seed=3),
+            Network.create([784, 8, 10], activation, seed=3),
             pattern_dataset(100, seed=4),
             None,
-            TrainConfig(epochs=1, batch_size=8, seed=9),
+            TrainConfig(epochs=2, batch_size=8, seed=seed, momentum=momentum),
         ).network.weights
 
-    assert run() == run()
+    assert run(9) == run(9)
+    assert run(9) != run(10)
+
+
+def test_skipped_backward_passes_are_counted_everywhere():
+    events = []
+    result = train(
+        Network.create([784, 16, 10], "relu", seed=0),
+        pattern_dataset(300, seed=1),
+        None,
+        TrainConfig(epochs=3, batch_size=10, learning_rate=0.1, skip_confidence=0.9),
+        on_event=events.append,
+    )
+    batches = [e for e in events if isinstance(e, BatchEnd)]
+    epochs = [e for e in events if isinstance(e, EpochEnd)]
+    assert sum(e.skipped for e in batches) == result.skipped_samples
+    assert [e.skipped_samples for e in epochs] == [
+        sum(e.skipped for e in batches if e.epoch == epoch) for epoch in (1, 2, 3)
+    ]
+    # Confident samples are rare at first and common once the patterns are learnt.
+    assert epochs[0].skipped_samples < epochs[2].skipped_samples
+    assert epochs[2].skipped_samples > 150
+    assert result.network.metadata["skip_confidence"] == 0.9
+    never = train(
+        Network.create([784, 16, 10], "relu", seed=0),
+        pattern_dataset(300, seed=1),
+        None,
+        TrainConfig(epochs=1, batch_size=10, learning_rate=0.1, skip_confidence=1.0),
+    )
+    assert never.skipped_samples == 0
+
+
+def test_one_cycle_warms_up_then_falls_as_a_cosine():
+    rates = [scheduled_learning_rate(0.7, "one-cycle", step / 100) for step in range(101)]
+    assert rates[0] == pytest.approx(0.07)
+    assert rates[10] == pytest.approx(0.7) and max(rates) == rates[10]
+    assert rates[55] == pytest.approx(0.35)
+    assert rates[100] == pytest.approx(0.0)
+    assert all(a < b for a, b in zip(rates[:10], rates[1:11]))
+    assert all(a > b for a, b in zip(rates[10:100], rates[11:101]))
 
 
 def test_stop_event_ends_the_run_within_a_batch():
@@ -460,3 +501,6 @@ def test_training_refuses_a_start_model_whose_weights_overflow_the_lanes():
     dataset = Dataset([bytes(784)] * 4, [0, 1, 2, 3])
     with pytest.raises(ValueError, match="first-layer weights are too large for training"):
         train(network, dataset, None, TrainConfig(epochs=1))
+    for confidence in (0.0, 1.5):
+        with pytest.raises(ValueError, match="skip confidence"):
+            TrainConfig(skip_confidence=confidence)
