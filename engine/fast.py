@@ -610,12 +610,7 @@ class FastNetwork:
             packed_delta = output.codec.pack(self._dithered(delta, delta_factors[last]))
             for index in range(last, 0, -1):
                 layer, below, state = self.layers[index], self.layers[index - 1], hidden[index - 1]
-                if direct:
-                    target = layer.rows
-                    layer.packed_biases += layer.bias_multiplier * packed_delta
-                else:
-                    target = layer.velocity
-                    layer.packed_bias_gradients += packed_delta
+                target = _step_biases(layer, packed_delta, direct)
                 for position, value in zip(state.positions, state.values):
                     target[position] += value * packed_delta
                 packed_delta = self._backpropagate(
@@ -624,13 +619,7 @@ class FastNetwork:
                 if index > 1:
                     scale = 1.0 / delta_factors[index - 1]
                     delta = [lane * scale for lane in below.codec.unpack(packed_delta)]
-            first = self.layers[0]
-            if direct:
-                target = first.rows
-                first.packed_biases += first.bias_multiplier * packed_delta
-            else:
-                target = first.velocity
-                first.packed_bias_gradients += packed_delta
+            target = _step_biases(self.layers[0], packed_delta, direct)
             for level, positions in image:
                 step_row = packed_delta if level == 1 else level * packed_delta
                 for position in positions:
@@ -726,6 +715,18 @@ def _sigmoids(zs: list[float]) -> list[float]:
         return [1.0 / (1.0 + math.exp(-z)) for z in zs]
     except OverflowError:
         return [1.0 / (1.0 + math.exp(-max(-SIGMOID_CLAMP, z))) for z in zs]
+
+
+def _step_biases(layer: _Layer, packed_delta: int, direct: bool) -> list[int]:
+    """Apply one sample's packed step to the layer's biases and return the rows its weight steps
+    go into: plain SGD moves the packed biases and weights at once, momentum adds to the batch's
+    bias gradient and velocity."""
+    if direct:
+        layer.packed_biases += layer.bias_multiplier * packed_delta
+        return layer.rows
+    layer.packed_bias_gradients += packed_delta
+    assert layer.velocity is not None
+    return layer.velocity
 
 
 def _subtract(a: int, b: int) -> int:
