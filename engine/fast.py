@@ -84,8 +84,8 @@ LEVEL_MASKS = tuple(
 POSITIONS = tuple(range(4096))
 
 SparseImage = tuple[tuple[int, tuple[int, ...]], ...]
-# Per layer: the packed rows and the biases (see `FastNetwork.parameters`).
-Parameters = list[tuple[list[int], list[float]]]
+# Per layer: the packed rows, the biases and the rows' lane width (see `FastNetwork.parameters`).
+Parameters = list[tuple[list[int], list[float], int]]
 
 
 class Diverged(ArithmeticError):
@@ -271,7 +271,7 @@ class FastNetwork:
         for layer in self.layers:
             if layer.scale != 1.0:
                 self._renormalise(layer)
-        return [(list(layer.rows), list(layer.biases)) for layer in self.layers]
+        return [(list(layer.rows), list(layer.biases), layer.codec.bits) for layer in self.layers]
 
     def set_mean(
         self, states: list[Parameters], weights: list[int], random_bits: Callable[[int], int]
@@ -282,17 +282,26 @@ class FastNetwork:
         of packed rows and one dithered shift (`LaneCodec.shift`, unbiased); `random_bits`
         draws the dither, so networks given the same states and source end up identical.
         Biases are averaged with `math.fsum`, which does not depend on the order of workers.
-        Velocities (momentum) stay this network's own.
+        Velocities (momentum) stay this network's own. When some copies' first layer has moved
+        to wide lanes, every copy moves to them first.
         """
         total = sum(weights)
         shift = total.bit_length() - 1
         if total != 1 << shift:
             raise ValueError(f"weights must sum to a power of two, not {total}")
+        if any(state[0][2] > self.first_lane_bits for state in states):
+            self._widen_first_layer()
         for index, layer in enumerate(self.layers):
             codec = layer.codec
             weighted = [
                 rows if weight == 1 else [row * weight for row in rows]
-                for weight, rows in zip(weights, (state[index][0] for state in states))
+                for weight, rows in zip(
+                    weights,
+                    (
+                        self._rows_in_lanes_of(layer, state[index][0], state[index][2])
+                        for state in states
+                    ),
+                )
             ]
             dither = codec.random_bits(shift, random_bits)
             layer.rows = [codec.shift(sum(column), shift, -1, dither) for column in zip(*weighted)]
@@ -300,6 +309,19 @@ class FastNetwork:
             bias_columns = zip(*(state[index][1] for state in states))
             layer.biases = [math.fsum(map(mul, weights, column)) / total for column in bias_columns]
         self._refresh_units()
+
+    @staticmethod
+    def _rows_in_lanes_of(layer: _Layer, rows: list[int], bits: int) -> list[int]:
+        """Return packed rows of `bits`-bit lanes in the lanes of `layer` (the same if equal)."""
+        if bits == layer.codec.bits:
+            return rows
+        ratio = 1 << (FIRST_WEIGHT_BITS[layer.codec.bits] - FIRST_WEIGHT_BITS[bits])
+        values = LaneCodec(layer.codec.count, bits).unpack_rows(rows)
+        count, pack = layer.codec.count, layer.codec.pack
+        return [
+            pack([ratio * value for value in values[start : start + count]])
+            for start in range(0, len(values), count)
+        ]
 
     @property
     def first_lane_bits(self) -> int:

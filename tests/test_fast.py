@@ -403,3 +403,19 @@ def test_narrow_lanes_reject_values_that_do_not_fit_24_bits():
         codec.pack([2**23, 0, 0])
     with pytest.raises(LaneOverflow):
         codec.pack([0, -(2**23) - 1, 0])
+
+
+def test_averaging_copies_in_narrow_and_wide_lanes_widens_them_all():
+    network = Network.create([784, 12, 10], "relu", seed=22)
+    narrow, wide = FastNetwork(network), FastNetwork(network, first_lane_bits=WIDE_LANE_BITS)
+    wide.layers[0].biases[0] = 0.5  # so the mean differs from either copy
+    states = [narrow.parameters(), wide.parameters()]
+    for copy in (narrow, wide):
+        copy.set_mean(states, [1, 1], random.Random(23).getrandbits)
+        assert copy.first_lane_bits == WIDE_LANE_BITS
+        assert max_difference(copy.weights(0), network.weights[0]) < 1e-4
+        assert copy.layers[0].biases[0] == pytest.approx(0.25)
+    assert narrow.weights(0) == wide.weights(0)
+    lone = FastNetwork(network)
+    lone.set_mean([lone.parameters(), lone.parameters()], [1, 1], random.Random(24).getrandbits)
+    assert lone.first_lane_bits == NARROW_LANE_BITS
