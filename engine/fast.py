@@ -25,11 +25,15 @@ the backward pass (after the first epoch most of MNIST does): they would barely 
 
 The first layer, where most of the work is, starts in 24-bit lanes (`NARROW_LANE_BITS`): 128 of
 them fit a 384-byte int, every addition is cheaper, but a forward sum has range for |z| < 64
-only. Every forward sum's lanes are checked; when one leaves its range, the layer moves to
-32-bit lanes for good (`widenings` counts it) and the sample is computed again. Momentum runs on
-32-bit lanes from the start (its velocity scaling needs their headroom). The arithmetic is the
-update rule of `engine.reference`, up to fixed-point rounding and the input quantisation; tests
-hold the two together.
+only. Every forward sum's lanes are checked, which catches a sum anywhere within 3× that range,
+and every RANGE_CHECK_EVERY batches the largest sum any image of up to WORST_CASE_PIXELS inked
+pixels could make is bounded from the weights, so that no sum gets further unseen. When a sum
+leaves its range, or the bound does, the layer moves to 32-bit lanes for good (`widenings`
+counts it) and the sample is computed again. 32-bit lanes hold any image's sum while every
+weight is below 5.2 (checked with the bound), as in a healthy run; a run whose weights grow
+beyond has diverged. Momentum runs on 32-bit lanes from the start (velocities need them). The
+arithmetic is the update rule of `engine.reference`, up to fixed-point rounding and the input
+quantisation; tests hold the two together.
 """
 
 from __future__ import annotations
@@ -51,8 +55,8 @@ INPUT_LEVELS = 4
 # and fewer fractional bits; dithered rounding keeps its small weight updates unbiased.
 NARROW_LANE_BITS = 24
 WIDE_LANE_BITS = 32
-FIRST_WEIGHT_BITS = {NARROW_LANE_BITS: 14, WIDE_LANE_BITS: 16}
 LANE_BITS = 64
+FIRST_WEIGHT_BITS = {NARROW_LANE_BITS: 14, WIDE_LANE_BITS: 16}
 WEIGHT_BITS = 28
 ACTIVATION_BITS = 12
 ACTIVATION_UNIT = float(1 << ACTIVATION_BITS)
@@ -61,7 +65,7 @@ TRANSPOSED_BITS = {NARROW_LANE_BITS: 10, WIDE_LANE_BITS: 14, LANE_BITS: 28}
 # Bits left free below a lane's sign when sizing the backpropagated sums.
 LANE_MARGIN_BITS = 3
 RENORMALISE_BELOW = 0.5
-RANGE_CHECK_EVERY = 100
+RANGE_CHECK_EVERY = 50
 # A forward sum is checked on every sample, which catches it anywhere within 3× its lanes'
 # range; beyond that it could wrap unseen. So narrow lanes are kept only while the largest sum
 # an image of up to WORST_CASE_PIXELS inked pixels could make stays within that: the most any
@@ -174,7 +178,7 @@ class FastNetwork:
         self, network: Network, seed: int = 0, first_lane_bits: int = NARROW_LANE_BITS
     ) -> None:
         if first_lane_bits not in FIRST_WEIGHT_BITS:
-            raise ValueError(f"the first layer's lanes are 24 or 32 bits, not {first_lane_bits}")
+            raise ValueError(f"first-layer lanes are 24 or 32 bits, not {first_lane_bits}")
         self.layer_sizes = list(network.layer_sizes)
         self.activation = network.activation
         self.loss = network.loss
@@ -210,17 +214,17 @@ class FastNetwork:
         ]
 
     def _set_first_weights(self, layer: _Layer, weights: list[list[float]], bits: int) -> None:
-        """Pack the first layer in `bits`-bit lanes, or in wide ones if narrow could overflow."""
+        """Pack the first layer in `bits`-bit lanes, or in wider ones if they could overflow."""
         layer.codec = LaneCodec(len(weights), bits)
         layer.weight_unit = float(1 << FIRST_WEIGHT_BITS[bits])
         try:
             self._set_weights(layer, weights)
-            fits = bits == WIDE_LANE_BITS or self._narrow_lanes_hold(layer)
+            fits = bits != NARROW_LANE_BITS or self._narrow_lanes_hold(layer)
         except LaneOverflow:
-            if bits == WIDE_LANE_BITS:
-                raise
             fits = False
         if not fits:
+            if bits == WIDE_LANE_BITS:
+                raise LaneOverflow("first-layer weights do not fit 32-bit lanes")
             self._set_first_weights(layer, weights, WIDE_LANE_BITS)
             self.widenings += 1
 
@@ -289,7 +293,7 @@ class FastNetwork:
         shift = total.bit_length() - 1
         if total != 1 << shift:
             raise ValueError(f"weights must sum to a power of two, not {total}")
-        if any(state[0][2] > self.first_lane_bits for state in states):
+        while max(state[0][2] for state in states) > self.first_lane_bits:
             self._widen_first_layer()
         for index, layer in enumerate(self.layers):
             codec = layer.codec
@@ -396,7 +400,8 @@ class FastNetwork:
         because momentum runs on wide lanes from its first batch.
         """
         first = self.layers[0]
-        if first.codec.bits >= WIDE_LANE_BITS:
+        old_bits = first.codec.bits
+        if old_bits == WIDE_LANE_BITS:
             return False
         weights = self.weights(0)
         # Every layer's units change (the ReLU shift and the inputs above with it), so plain
@@ -404,8 +409,8 @@ class FastNetwork:
         for layer in self.layers:
             self._read_biases(layer)
         gradients = first.codec.unpack(first.packed_bias_gradients)
-        ratio = 1 << (FIRST_WEIGHT_BITS[WIDE_LANE_BITS] - FIRST_WEIGHT_BITS[first.codec.bits])
         self._set_first_weights(first, weights, WIDE_LANE_BITS)
+        ratio = 1 << (FIRST_WEIGHT_BITS[WIDE_LANE_BITS] - FIRST_WEIGHT_BITS[old_bits])
         first.packed_bias_gradients = first.codec.pack([ratio * g for g in gradients])
         self.widenings += 1
         self._refresh_units()
@@ -422,7 +427,7 @@ class FastNetwork:
         """Return a hidden layer's activations from its packed forward sum."""
         codec = layer.codec
         if self.activation == "relu":
-            mask, lanes = codec.relu(total, layer.activation_shift)
+            mask, lanes = codec.relu(total, layer.activation_shift, codec.bits == NARROW_LANE_BITS)
             return _Hidden(
                 tuple(compress(POSITIONS, lanes)), list(compress(lanes, lanes)), mask, None
             )
@@ -447,7 +452,7 @@ class FastNetwork:
         image with more ink than narrow lanes are checked for widens them first.
         """
         if (
-            self.layers[0].codec.bits < WIDE_LANE_BITS
+            self.layers[0].codec.bits == NARROW_LANE_BITS
             and sum([len(positions) for _, positions in image]) > WORST_CASE_PIXELS
         ):
             self._widen_first_layer()
@@ -591,7 +596,8 @@ class FastNetwork:
                 self._refresh_units()
             new_scales = [layer.scale for layer in self.layers]
         else:
-            self._widen_first_layer()
+            if self.first_lane_bits == NARROW_LANE_BITS:
+                self._widen_first_layer()
             new_scales = [layer.scale * decay for layer in self.layers]
             # This batch's steps add straight into the decayed velocities (v ← μ·v + step).
             self._decay_velocities(learning_rate, momentum, new_scales)
@@ -707,17 +713,20 @@ class FastNetwork:
     def _check_range(self) -> None:
         """Raise LaneOverflow if a weight left its lanes or a first-layer sum could overflow unseen.
 
-        Narrow first-layer lanes that could overflow unseen move to wide lanes instead; wide ones
-        are checked against a fully inked image.
+        24-bit first-layer lanes that an image of WORST_CASE_PIXELS could overflow unseen move to
+        32-bit lanes instead; those must hold any image's sum.
         """
         for layer in self.layers[1:]:
             layer.codec.unpack_rows(layer.rows)
         first = self.layers[0]
-        if first.codec.bits < WIDE_LANE_BITS and not self._narrow_lanes_hold(first):
+        if first.codec.bits == NARROW_LANE_BITS and not self._narrow_lanes_hold(first):
             self._widen_first_layer()
-        worst = self._worst_first_sum(first, len(first.rows))
-        if worst >= DETECTABLE_RANGES * first.codec.limit:
-            raise LaneOverflow("first-layer weights grew beyond the fixed-point range")
+        if first.codec.bits == WIDE_LANE_BITS:
+            # Wide lanes are not checked sample by sample: no image may be able to overflow them.
+            limit = first.codec.limit // (INPUT_LEVELS * len(first.rows))
+            lanes = first.codec.unpack_rows(first.rows)
+            if max(lanes) > limit or min(lanes) < -limit:
+                raise LaneOverflow("first-layer weights grew beyond the fixed-point range")
 
     def _renormalise(self, layer: _Layer) -> None:
         """Fold the layer's scale back into its lanes so they keep their precision."""

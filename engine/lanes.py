@@ -113,16 +113,17 @@ class LaneCodec:
             self._rows_top_bits[row_count] = top_bits
         return top_bits
 
-    def relu(self, packed: int, shift: int) -> tuple[int, tuple[int, ...]]:
+    def relu(self, packed: int, shift: int, checked: bool = True) -> tuple[int, tuple[int, ...]]:
         """Return (mask, lanes): ReLU of every lane of `packed`, divided by 2^shift and rounded.
 
         `mask` has the low bits-1 bits set in the lanes that are ≥ 0 and nothing elsewhere; it
         is the ReLU's derivative for `shift`. No multiplication: the lanes' biased top bits
-        become the mask with one shift and one subtraction. Raises LaneOverflow like `unpack`.
+        become the mask with one shift and one subtraction. Raises LaneOverflow like `unpack`
+        when `checked`; unchecked lanes may use their whole range, and must (not for 24 bits).
         """
         top, high = self._top_bits, self.bits - 1
         biased = packed + top
-        if (biased ^ (biased << 1)) & top != top:
+        if checked and (biased ^ (biased << 1)) & top != top:
             raise LaneOverflow("a lane came within a factor of 2 of overflowing")
         signs = (biased >> high) & self._ones
         mask = (signs << high) - signs

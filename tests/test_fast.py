@@ -9,6 +9,7 @@ import pytest
 from engine import reference
 from engine.fast import (
     NARROW_LANE_BITS,
+    RANGE_CHECK_EVERY,
     WIDE_LANE_BITS,
     Diverged,
     FastNetwork,
@@ -287,14 +288,18 @@ def test_an_image_with_more_ink_than_narrow_lanes_check_widens_them():
     assert fast.first_lane_bits == WIDE_LANE_BITS
 
 
-def test_sums_beyond_wide_lanes_diverge():
+def test_weights_beyond_what_wide_lanes_hold_for_every_image_diverge():
     network = Network.create([784, 8, 10], "relu", seed=19)
-    network.weights[0][1] = [60.0] * 784  # 120 full pixels: z = 7200, beyond 32-bit lanes too
+    # A fully inked image would sum 784 · 6 = 4704 > 2^30 / 2^18 = 4096 in unit 1's lane.
+    network.weights[0][1] = [6.0] * 784
     fast = FastNetwork(network)
-    with pytest.raises(LaneOverflow):
-        fast.predict(image_with_ink(120))
-    with pytest.raises(Diverged):
-        FastNetwork(network).train_batch([(sparse_image(image_with_ink(120)), 3)], 0.1)
+    assert fast.first_lane_bits == WIDE_LANE_BITS
+    pixels = image_with_ink(120)  # z = 720: this image's sums fit
+    assert max_difference(fast.predict(pixels), network.predict(quantised_inputs(pixels))) < 1e-4
+    sample = [(sparse_image(pixels), 1)]
+    with pytest.raises(Diverged, match="fixed-point range"):
+        for _ in range(RANGE_CHECK_EVERY):
+            fast.train_batch(sample, 1e-9)
 
 
 # 24-bit lanes hold first-layer weights with 14 fractional bits and ReLU outputs with 9.
