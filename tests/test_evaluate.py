@@ -14,7 +14,7 @@ from engine.evaluate import (
     evaluate,
     evaluation_from_predictions,
 )
-from engine.fast import FastNetwork, quantised_inputs
+from engine.fast import WIDE_LANE_BITS, FastNetwork, quantised_inputs
 from engine.inference import predictor
 from engine.mnist import Dataset, load_mnist
 from engine.modelfile import DEFAULT_MODEL_PATH, load_model
@@ -153,7 +153,8 @@ def test_the_lane_bound_is_exact_enough_to_matter():
     """A network just inside the bound keeps the fast path and reads a full image right; a
     little further out it is refused, before any lane can wrap."""
     network = Network.create([784, 12, 10], seed=4)
-    fast = FastNetwork(network)
+    # The bound is that of wide lanes: narrow ones move to them when a sum would not fit.
+    fast = FastNetwork(network, first_lane_bits=WIDE_LANE_BITS)
     limit = fast.layers[0].codec.limit
     largest_sum = (
         max(sum(abs(row[i]) for i in range(784)) for row in network.weights[0])
