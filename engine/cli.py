@@ -43,6 +43,7 @@ from engine.datadir import (
 )
 from engine.distribution import version_line
 from engine.download import DEFAULT_MIRRORS, download_mnist
+from engine.drawn import KINDS
 from engine.drawnbench import (
     DEFAULT_PER_KIND,
     DEFAULT_SEED,
@@ -362,6 +363,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="canvases per kind, balanced over the digits",
     )
     drawn.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the drawings")
+    drawn.add_argument(
+        "--kind",
+        action="append",
+        choices=KINDS,
+        metavar="KIND",
+        help=f"measure only this kind (repeatable); one of: {', '.join(KINDS)}",
+    )
     drawn.add_argument(
         "--save-examples",
         type=Path,
@@ -763,6 +771,7 @@ def run_drawn(args: argparse.Namespace, report: TextIO) -> tuple[dict, int]:
         per_kind=args.per_kind,
         seed=args.seed,
         data_dir=resolve_data_dir(args.data),
+        kinds=args.kind or KINDS,
         examples_dir=args.save_examples,
     )
     print(format_table(benchmark), file=report)

@@ -1,13 +1,17 @@
 """Draw digits the way people put them on the app's 280×280 canvas, for the drawn-digits benchmark.
 
-Three kinds, each a deterministic function of an explicit ``random.Random``:
+Every kind is a deterministic function of an explicit ``random.Random``:
 
-- ``pen``: hand-designed stroke templates (several ways of writing each digit: 1 with and without
-  a flag and a base, open and closed 4, 7 with and without a crossbar, ...), warped a little,
-  slanted, rotated, jittered and drawn with a round pen of random width at a random size and
-  place, like a mouse drawing;
-- ``font``: the digits of every TrueType/OpenType font found on the machine, at a random size
-  and place;
+- pen kinds (``PEN_KINDS``): hand-designed stroke templates, warped a little, slanted, rotated,
+  jittered and drawn with a round pen at a random size and place, like a mouse drawing. ``pen``
+  mixes every way of writing each digit with ordinary proportions and pens; ``narrow``, ``wide``,
+  ``fat`` and ``thin`` change the hand's proportions or the pen; the style kinds (``slashed-0``,
+  ``flag-1``, ``flag-base-1``, ``looped-2``, ``open-4``, ``crossed-7``, ``curled-9``) draw one
+  digit in one style that people use and networks trained on MNIST tend to misread;
+- font kinds: the digits of the TrueType/OpenType fonts found on the machine at a random size and
+  place: ``font`` all of them, ``dejavu``, ``urw`` (the URW base-35 fonts: Nimbus, C059, P052,
+  Bookman, Gothic, Z003, ...) and ``noto`` one family each, ``heavy`` the bold weights made
+  bolder still (a heavy typeface);
 - ``mnist``: MNIST test digits redrawn as solid strokes (their smooth outline, no grey levels)
   at a random size and place.
 
@@ -29,7 +33,6 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from engine.mnist import DIGIT_CLASSES, IMAGE_COLUMNS, IMAGE_ROWS, DataError, load_mnist
 
-KINDS = ("pen", "font", "mnist")
 CANVAS_SIZE = 280
 # Strokes are drawn this many times larger and box-averaged down: exact anti-aliasing, as in
 # the app's drawing (Pillow's own lines have hard edges).
@@ -42,6 +45,17 @@ PEN_WIDTH_RANGE = (8.0, 30.0)
 # A person who sees the strokes of a small digit merge into a blob draws it bigger or with a
 # finer pen, so the pen is at most this fraction of the digit's height.
 MAX_PEN_TO_HEIGHT = 0.2
+# Proportions and pens of the hands that differ from the ordinary one. A narrow hand's pen is
+# also at most NARROW_PEN_TO_WIDTH of the digit's width (its height × aspect), so the loops of
+# its 8s and 9s stay open on the canvas as a person would draw them.
+NARROW_ASPECT_RANGE = (0.35, 0.6)
+NARROW_PEN_WIDTH_RANGE = (8.0, 40.0)
+NARROW_PEN_TO_WIDTH = 0.25
+WIDE_ASPECT_RANGE = (1.4, 2.0)
+FAT_PEN_WIDTH_RANGE = (24.0, 48.0)
+FAT_PEN_TO_HEIGHT = 0.28
+FAT_HEIGHT_FRACTION_RANGE = (0.5, 0.9)
+THIN_PEN_WIDTH_RANGE = (1.5, 6.0)
 SLANT_RANGE_DEGREES = (-20.0, 20.0)
 ROTATION_RANGE_DEGREES = (-5.0, 5.0)
 ASPECT_RANGE = (0.8, 1.25)
@@ -69,6 +83,27 @@ FONT_SUFFIXES = (".ttf", ".otf", ".ttc")
 FONT_REFERENCE_SIZE = 360
 # A code point no font maps (Unicode private use area): its glyph is the font's "missing" box.
 MISSING_GLYPH_PROBE = "\ue000"
+# Font families of the font kinds, matched against the start of a font's family name.
+FONT_FAMILIES = {
+    "dejavu": ("DejaVu",),
+    "urw": (
+        "Nimbus",
+        "C059",
+        "P052",
+        "URW",
+        "Z003",
+        "Standard Symbols",
+        "Century Schoolbook L",
+        "Bitstream Charter",
+    ),
+    "noto": ("Noto",),
+}
+# Families whose "digits" are pictures (the URW base-35 Dingbats is D050000L): never digits.
+PICTURE_FONT_FAMILIES = ("D050000L", "Dingbats", "Zapf Dingbats", "Wingdings", "Webdings")
+# Weights named like these are bold; the heavy kind draws them bolder by these outlines, as a
+# fraction of the font size (0.03 turns a bold into about a black or heavy weight).
+BOLD_STYLE_WORDS = ("bold", "black", "heavy", "demi", "extrabold", "semibold")
+HEAVY_OUTLINES = (0.0, 0.015, 0.03)
 MNIST_SIZE_RANGE = (80.0, 260.0)
 # MNIST ink level above which a pixel is part of the solid redrawn stroke: the outline through
 # the middle of the anti-aliased edge.
@@ -324,26 +359,226 @@ PEN_TEMPLATES: dict[int, tuple[tuple[str, tuple[StrokeTemplate, ...]], ...]] = {
 }
 
 
+NINE_LOOP = Arc(0.48, 0.28, 0.26, 0.26, 0, -360)
+ZERO_OVAL = Arc(0.5, 0.5, 0.3, 0.5, -90, -370)
+# Flags at least ~45° below the horizontal, as drawn: flatter ones a person takes for a 7 too.
+LONG_FLAGS = (
+    ("long flag", Line(((0.22, 0.36), (0.55, 0.0), (0.55, 1.0)))),
+    ("steep flag", Line(((0.32, 0.42), (0.55, 0.0), (0.55, 1.0)))),
+    ("short flag", Line(((0.38, 0.18), (0.55, 0.0), (0.55, 1.0)))),
+)
+# Styles people use that MNIST has few of, one digit each: (variant name, strokes).
+STYLE_TEMPLATES: dict[str, tuple[int, tuple[tuple[str, tuple[StrokeTemplate, ...]], ...]]] = {
+    "slashed-0": (
+        0,
+        (
+            ("slash inside", ((ZERO_OVAL,), (Line(((0.34, 0.78), (0.66, 0.22))),))),
+            ("slash through", ((ZERO_OVAL,), (Line(((0.14, 1.0), (0.86, 0.0))),))),
+            (
+                "clockwise, slash inside",
+                ((Arc(0.5, 0.5, 0.28, 0.5, -100, 375),), (Line(((0.3, 0.82), (0.7, 0.18))),)),
+            ),
+        ),
+    ),
+    "flag-1": (
+        1,
+        (
+            *((name, ((flag,),)) for name, flag in LONG_FLAGS),
+            (
+                "curved flag",
+                (
+                    (
+                        Line(((0.24, 0.4),)),
+                        CurveTo((0.36, 0.28), (0.5, 0.12), (0.55, 0.0)),
+                        Line(((0.55, 1.0),)),
+                    ),
+                ),
+            ),
+        ),
+    ),
+    "flag-base-1": (
+        1,
+        tuple(
+            (f"{name} and base", ((flag,), (Line(((left, 1.0), (right, 1.0))),)))
+            for (name, flag), (left, right) in zip(
+                LONG_FLAGS, ((0.25, 0.85), (0.35, 0.75), (0.2, 0.9)), strict=True
+            )
+        ),
+    ),
+    "looped-2": (
+        2,
+        (
+            *PEN_TEMPLATES[2][1:2],
+            (
+                "big loop",
+                (
+                    (
+                        Arc(0.5, 0.25, 0.3, 0.24, 190, 220),
+                        CurveTo((0.6, 0.6), (0.45, 0.75), (0.35, 0.82)),
+                        Arc(0.27, 0.82, 0.16, 0.15, 0, 360),
+                        Line(((0.9, 0.97),)),
+                    ),
+                ),
+            ),
+            (
+                "loop on the base",
+                (
+                    (
+                        Arc(0.48, 0.28, 0.3, 0.27, 200, 200),
+                        CurveTo((0.6, 0.65), (0.35, 0.85), (0.2, 0.95)),
+                        CurveTo((0.1, 1.02), (0.15, 0.78), (0.32, 0.92)),
+                        Line(((0.5, 1.0), (0.88, 1.0))),
+                    ),
+                ),
+            ),
+        ),
+    ),
+    "open-4": (
+        4,
+        (
+            *PEN_TEMPLATES[4][:1],
+            (
+                "upright sides",
+                (
+                    (Line(((0.2, 0.0), (0.2, 0.58), (0.88, 0.58))),),
+                    (Line(((0.7, 0.0), (0.7, 1.0))),),
+                ),
+            ),
+            (
+                "slanted side",
+                (
+                    (Line(((0.35, 0.0), (0.1, 0.6), (0.9, 0.6))),),
+                    (Line(((0.66, 0.18), (0.66, 1.0))),),
+                ),
+            ),
+        ),
+    ),
+    "crossed-7": (
+        7,
+        (
+            *PEN_TEMPLATES[7][1:2],
+            (
+                "curved stem, crossbar",
+                (
+                    (
+                        Line(((0.12, 0.02), (0.88, 0.02))),
+                        CurveTo((0.7, 0.35), (0.52, 0.65), (0.48, 1.0)),
+                    ),
+                    (Line(((0.4, 0.5), (0.82, 0.5))),),
+                ),
+            ),
+            (
+                "serif, crossbar",
+                (
+                    (Line(((0.12, 0.16), (0.12, 0.02), (0.88, 0.02), (0.45, 1.0))),),
+                    (Line(((0.5, 0.48), (0.86, 0.48))),),
+                ),
+            ),
+        ),
+    ),
+    "curled-9": (
+        9,
+        (
+            *PEN_TEMPLATES[9][1:2],
+            (
+                "hooked tail",
+                (
+                    (
+                        NINE_LOOP,
+                        Line(((0.74, 0.28), (0.74, 0.76))),
+                        CurveTo((0.74, 0.96), (0.55, 1.0), (0.36, 0.9)),
+                    ),
+                ),
+            ),
+            (
+                "round tail",
+                (
+                    (
+                        NINE_LOOP,
+                        CurveTo((0.78, 0.55), (0.75, 0.92), (0.5, 0.98)),
+                        CurveTo((0.38, 1.0), (0.28, 0.96), (0.25, 0.86)),
+                    ),
+                ),
+            ),
+        ),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Hand:
+    """How one pen kind writes: the ways of writing each digit, its proportions and its pen.
+
+    templates: for each digit it draws, (variant name, strokes) pairs, one picked at random.
+    aspect_range: the digit's width is its template's width times this (narrow < 1 < wide).
+    pen_width_range: round pen widths in canvas px.
+    height_fraction_range: the digit's height as a fraction of the canvas.
+    max_pen_to_height: the pen is at most this fraction of the digit's height.
+    max_pen_to_width: the pen is at most this fraction of the height × aspect (None: no limit).
+    """
+
+    templates: Mapping[int, tuple[tuple[str, tuple[StrokeTemplate, ...]], ...]]
+    aspect_range: tuple[float, float] = ASPECT_RANGE
+    pen_width_range: tuple[float, float] = PEN_WIDTH_RANGE
+    height_fraction_range: tuple[float, float] = HEIGHT_FRACTION_RANGE
+    max_pen_to_height: float = MAX_PEN_TO_HEIGHT
+    max_pen_to_width: float | None = None
+
+
+PEN_KINDS: dict[str, Hand] = {
+    "pen": Hand(PEN_TEMPLATES),
+    "narrow": Hand(
+        PEN_TEMPLATES,
+        aspect_range=NARROW_ASPECT_RANGE,
+        pen_width_range=NARROW_PEN_WIDTH_RANGE,
+        max_pen_to_width=NARROW_PEN_TO_WIDTH,
+    ),
+    "wide": Hand(PEN_TEMPLATES, aspect_range=WIDE_ASPECT_RANGE),
+    "fat": Hand(
+        PEN_TEMPLATES,
+        pen_width_range=FAT_PEN_WIDTH_RANGE,
+        height_fraction_range=FAT_HEIGHT_FRACTION_RANGE,
+        max_pen_to_height=FAT_PEN_TO_HEIGHT,
+    ),
+    "thin": Hand(PEN_TEMPLATES, pen_width_range=THIN_PEN_WIDTH_RANGE),
+    **{kind: Hand({digit: variants}) for kind, (digit, variants) in STYLE_TEMPLATES.items()},
+}
+FONT_KINDS = ("font", *FONT_FAMILIES, "heavy")
+KINDS = (*PEN_KINDS, *FONT_KINDS, "mnist")
+
+
 @dataclass(frozen=True)
 class DigitFont:
-    """The ten digit glyphs of one font: "L" masks (ink 255) cropped to their ink."""
+    """The ten digit glyphs of one font: "L" masks (ink 255) cropped to their ink.
+
+    name: the font file's name; family and style: the names the font gives itself, e.g.
+    ("Nimbus Sans", "Bold Italic"); path: the font file, to draw its glyphs again.
+    """
 
     name: str
     glyphs: tuple[Image.Image, ...]
+    family: str = ""
+    style: str = ""
+    path: Path | None = None
 
 
-def draw_pen_digit(digit: int, rng: random.Random) -> DrawnDigit:
+def draw_pen_digit(digit: int, rng: random.Random, hand: Hand | None = None) -> DrawnDigit:
     """Return a 280×280 canvas with the digit drawn in pen strokes, as a person draws with a mouse.
 
-    A template variant is picked at random, then warped, slanted (−20°…+20°), rotated (±5°),
-    jittered, sized to 30–90 % of the canvas height, placed anywhere it fits and drawn with a
-    round pen 8–30 px wide, dark or light ink at random.
+    A variant of the hand's templates (default: the ordinary "pen" hand) is picked at random,
+    then stretched by the hand's aspect, warped, slanted (−20°…+20°), rotated (±5°), jittered,
+    sized to the hand's fraction of the canvas height, placed anywhere it fits and drawn with a
+    round pen of the hand's width, dark or light ink at random.
     """
-    name, templates = rng.choice(PEN_TEMPLATES[digit])
-    strokes = [_trace(template) for template in templates]
-    strokes = _distort(strokes, rng)
-    height = rng.uniform(*HEIGHT_FRACTION_RANGE) * CANVAS_SIZE
-    pen_width = rng.uniform(PEN_WIDTH_RANGE[0], min(PEN_WIDTH_RANGE[1], MAX_PEN_TO_HEIGHT * height))
+    hand = hand or PEN_KINDS["pen"]
+    name, templates = rng.choice(hand.templates[digit])
+    aspect = rng.uniform(*hand.aspect_range)
+    strokes = _distort([_trace(template) for template in templates], aspect, rng)
+    height = rng.uniform(*hand.height_fraction_range) * CANVAS_SIZE
+    largest_pen = min(hand.pen_width_range[1], hand.max_pen_to_height * height)
+    if hand.max_pen_to_width is not None:
+        largest_pen = min(largest_pen, hand.max_pen_to_width * aspect * height)
+    pen_width = rng.uniform(min(hand.pen_width_range[0], largest_pen), largest_pen)
     strokes = _place(strokes, height, pen_width, rng)
     dark_ink = rng.random() < 0.5
     return DrawnDigit(_render(strokes, pen_width, dark_ink), digit, dark_ink, f"pen {digit} {name}")
@@ -374,19 +609,54 @@ def find_font_files(folders: Sequence[Path]) -> list[Path]:
 def load_digit_fonts(paths: Sequence[Path]) -> list[DigitFont]:
     """Return the digit glyphs of every font that Pillow can read and that has all ten digits.
 
-    A font lacks a digit when it has no ink for it or draws it as its "missing glyph" box.
+    A font lacks a digit when it has no ink for it or draws it as its "missing glyph" box;
+    picture fonts (PICTURE_FONT_FAMILIES), which map the digits' codes to symbols, are left out.
     """
     fonts = []
     for path in paths:
         try:
             font = ImageFont.truetype(str(path), FONT_REFERENCE_SIZE)
+            family, style = font.getname()
+            if family and family.startswith(PICTURE_FONT_FAMILIES):
+                continue
             missing = _glyph(font, MISSING_GLYPH_PROBE)
             glyphs = tuple(_glyph(font, str(digit)) for digit in range(DIGIT_CLASSES))
         except OSError:
             continue
         if all(glyph is not None and not _same_image(glyph, missing) for glyph in glyphs):
-            fonts.append(DigitFont(path.name, glyphs))
+            fonts.append(DigitFont(path.name, glyphs, family or "", style or "", path))
     return fonts
+
+
+def fonts_of_kind(kind: str, fonts: Sequence[DigitFont]) -> list[DigitFont]:
+    """Return the fonts a font kind draws from: all, one family's, or bold ones made heavier.
+
+    "heavy" draws every bold weight (BOLD_STYLE_WORDS in its style name) as it is and with each
+    outline of HEAVY_OUTLINES added around its strokes, which fills its counters a little more
+    each time as the black weights of a typeface do.
+    """
+    if kind == "font":
+        return list(fonts)
+    if kind in FONT_FAMILIES:
+        return [font for font in fonts if font.family.startswith(FONT_FAMILIES[kind])]
+    if kind != "heavy":
+        raise ValueError(f"{kind!r} is not a font kind")
+    heavy = []
+    for font in fonts:
+        if not any(word in font.style.lower() for word in BOLD_STYLE_WORDS):
+            continue
+        heavy.append(font)
+        if font.path is None:
+            continue
+        typeface = ImageFont.truetype(str(font.path), FONT_REFERENCE_SIZE)
+        for outline in HEAVY_OUTLINES[1:]:
+            stroke_width = round(outline * FONT_REFERENCE_SIZE)
+            glyphs = tuple(
+                _glyph(typeface, str(digit), stroke_width) for digit in range(DIGIT_CLASSES)
+            )
+            name = f"{font.name} +{outline:.1%} outline"
+            heavy.append(DigitFont(name, glyphs, font.family, font.style, font.path))
+    return heavy
 
 
 def draw_font_digit(digit: int, font: DigitFont, rng: random.Random) -> DrawnDigit:
@@ -434,9 +704,10 @@ def drawn_digits(
     data_dir: str | os.PathLike[str] | None = None,
     fonts: Sequence[DigitFont] | None = None,
 ) -> list[DrawnDigit]:
-    """Return count canvases of one kind, balanced over the digits (digit i % 10 for canvas i).
+    """Return count canvases of one kind, balanced over the digits it draws.
 
-    The same kind, count, seed and inputs always give the same canvases. "font" uses `fonts`
+    Most kinds draw all ten in turn (digit i % 10 for canvas i), a style kind its one digit.
+    The same kind, count, seed and inputs always give the same canvases. Font kinds use `fonts`
     (default: every font found on the machine), each font drawing every digit in turn; "mnist"
     reads the test split from data_dir. Raises KindUnavailable when the kind cannot be drawn
     here, ValueError for an unknown kind or a negative count.
@@ -446,19 +717,32 @@ def drawn_digits(
     if count < 0:
         raise ValueError(f"count must be >= 0, got {count}")
     rng = random.Random(f"{kind}-{seed}")
+    if kind in PEN_KINDS:
+        hand = PEN_KINDS[kind]
+        drawn = sorted(hand.templates)
+        return [draw_pen_digit(drawn[index % len(drawn)], rng, hand) for index in range(count)]
     labels = [index % DIGIT_CLASSES for index in range(count)]
-    if kind == "pen":
-        return [draw_pen_digit(label, rng) for label in labels]
-    if kind == "font":
+    if kind in FONT_KINDS:
         if fonts is None:
             fonts = load_digit_fonts(find_font_files(font_folders()))
-        if not fonts:
-            raise KindUnavailable("no font with all ten digits found on this machine")
+        chosen = fonts_of_kind(kind, fonts)
+        if not chosen:
+            raise KindUnavailable(_no_fonts_reason(kind))
         return [
-            draw_font_digit(label, fonts[index // DIGIT_CLASSES % len(fonts)], rng)
+            draw_font_digit(label, chosen[index // DIGIT_CLASSES % len(chosen)], rng)
             for index, label in enumerate(labels)
         ]
     return _mnist_digits(labels, rng, data_dir)
+
+
+def _no_fonts_reason(kind: str) -> str:
+    """Return why a font kind has nothing to draw on this machine."""
+    if kind == "font":
+        return "no font with all ten digits found on this machine"
+    if kind == "heavy":
+        return "no bold font with all ten digits found on this machine"
+    families = ", ".join(FONT_FAMILIES[kind])
+    return f"no {kind} font ({families}) with all ten digits found on this machine"
 
 
 def _mnist_digits(
@@ -522,13 +806,12 @@ def _trace(template: StrokeTemplate) -> list[tuple[float, float]]:
 
 
 def _distort(
-    strokes: list[list[tuple[float, float]]], rng: random.Random
+    strokes: list[list[tuple[float, float]]], aspect: float, rng: random.Random
 ) -> list[list[tuple[float, float]]]:
     """Return unit-box strokes reshaped by hand: aspect, waist, warp, slant, rotation, tremor.
 
     The result is centred on (0, 0) with the digit about 1 unit tall.
     """
-    aspect = rng.uniform(*ASPECT_RANGE)
     waist_shift = rng.uniform(*WAIST_SHIFT_RANGE)
     warp_phases = [rng.uniform(0, 2 * math.pi) for _ in range(2)]
     warp_amplitudes = [rng.uniform(-WARP_AMPLITUDE, WARP_AMPLITUDE) for _ in range(2)]
@@ -605,13 +888,18 @@ def _paste(ink: Image.Image, rng: random.Random, dark_ink: bool) -> Image.Image:
     return ImageOps.invert(canvas) if dark_ink else canvas
 
 
-def _glyph(font: ImageFont.FreeTypeFont, text: str) -> Image.Image | None:
-    """Return the text drawn in font as an "L" mask cropped to its ink, or None if it has none."""
-    left, top, right, bottom = font.getbbox(text)
+def _glyph(font: ImageFont.FreeTypeFont, text: str, outline: int = 0) -> Image.Image | None:
+    """Return the text drawn in font as an "L" mask cropped to its ink, or None if it has none.
+
+    outline > 0 draws an outline that many px wide around the strokes too (a bolder weight).
+    """
+    left, top, right, bottom = font.getbbox(text, stroke_width=outline)
     if right <= left or bottom <= top:
         return None
     mask = Image.new("L", (right - left, bottom - top), 0)
-    ImageDraw.Draw(mask).text((-left, -top), text, font=font, fill=INK)
+    ImageDraw.Draw(mask).text(
+        (-left, -top), text, font=font, fill=INK, stroke_width=outline, stroke_fill=INK
+    )
     bounding_box = mask.getbbox()
     return mask.crop(bounding_box) if bounding_box is not None else None
 

@@ -23,14 +23,16 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from engine.drawn import (
+    FONT_KINDS,
     KINDS,
-    PEN_TEMPLATES,
+    PEN_KINDS,
     DigitFont,
     DrawnDigit,
     KindUnavailable,
     drawn_digits,
     find_font_files,
     font_folders,
+    fonts_of_kind,
     load_digit_fonts,
 )
 from engine.evaluate import evaluation_from_predictions
@@ -41,6 +43,7 @@ from engine.preprocess import pixels_to_inputs, preprocess_image
 DEFAULT_PER_KIND = 1000
 DEFAULT_SEED = 0
 SHEET_EXAMPLES = 50
+KIND_COLUMN = max(len(kind) for kind in KINDS) + 1
 SHEET_COLUMNS = DIGIT_CLASSES
 SHEET_CELL = 112
 SHEET_GAP = 4
@@ -129,7 +132,7 @@ def run_benchmark(
     """
     if per_kind < 1:
         raise ValueError(f"per_kind must be at least 1, got {per_kind}")
-    if "font" in kinds and fonts is None:
+    if fonts is None and any(kind in FONT_KINDS for kind in kinds):
         fonts = load_digit_fonts(find_font_files(font_folders()))
     results = []
     for kind in kinds:
@@ -142,9 +145,29 @@ def run_benchmark(
         results.append(result)
         if examples_dir is not None:
             examples_dir.mkdir(parents=True, exist_ok=True)
-            sheet = contact_sheet(digits[:SHEET_EXAMPLES], result.predictions)
+            shown = sheet_indices(len(digits))
+            sheet = contact_sheet(
+                [digits[index] for index in shown], [result.predictions[index] for index in shown]
+            )
             sheet.save(examples_dir / f"drawn-{kind}.png")
     return BenchmarkReport(model_name, per_kind, seed, results, platform.python_version())
+
+
+def sheet_indices(count: int, examples: int = SHEET_EXAMPLES) -> list[int]:
+    """Return which of count canvases a contact sheet shows: rows of 10 spread over the run.
+
+    Each row is ten canvases in a row (one of each digit, in order, for most kinds), and the
+    rows are evenly spaced, so a sheet shows canvases from every part of a kind (every font of
+    a font kind, not only the first few).
+    """
+    rows = min(-(-examples // SHEET_COLUMNS), count // SHEET_COLUMNS)
+    if rows <= 1:
+        return list(range(min(count, examples)))
+    last_start = count - SHEET_COLUMNS
+    starts = [
+        round(row * last_start / (rows - 1)) // SHEET_COLUMNS * SHEET_COLUMNS for row in range(rows)
+    ]
+    return [start + column for start in starts for column in range(SHEET_COLUMNS)]
 
 
 def contact_sheet(digits: Sequence[DrawnDigit], predictions: Sequence[int]) -> Image.Image:
@@ -179,20 +202,21 @@ def format_table(report: BenchmarkReport) -> str:
     lines = [
         f"Drawn-digits benchmark of {report.model}"
         f" ({report.per_kind} canvases per kind, seed {report.seed}, Python {report.python})",
-        f"{'kind':<6}{'count':>6}{'accuracy':>10}{digit_columns}",
+        f"{'kind':<{KIND_COLUMN}}{'count':>6}{'accuracy':>10}{digit_columns}",
     ]
     for result in report.results:
         if not result.available:
-            lines.append(f"{result.kind:<6}{'':>6}{'n/a':>10}  unavailable: {result.note}")
+            lines.append(
+                f"{result.kind:<{KIND_COLUMN}}{'':>6}{'n/a':>10}  unavailable: {result.note}"
+            )
             continue
         per_digit = "".join(
             f"{'-':>7}" if value is None else f"{value * 100:>7.1f}" for value in result.per_digit
         )
         accuracy = f"{result.accuracy * 100:.1f} %"
-        lines.append(f"{result.kind:<6}{result.count:>6}{accuracy:>10}{per_digit}")
-    lines.append(
-        "notes: " + "; ".join(f"{result.kind}: {result.note}" for result in report.results)
-    )
+        lines.append(f"{result.kind:<{KIND_COLUMN}}{result.count:>6}{accuracy:>10}{per_digit}")
+    lines.append("notes:")
+    lines.extend(f"  {result.kind}: {result.note}" for result in report.results)
     return "\n".join(lines)
 
 
@@ -226,12 +250,15 @@ def _kind_note(
     kind: str, fonts: Sequence[DigitFont] | None, data_dir: str | os.PathLike[str] | None
 ) -> str:
     """Return a short description of what a kind drew from: templates, fonts or the data."""
-    if kind == "font":
-        return f"{len(fonts or ())} fonts"
+    if kind in FONT_KINDS:
+        return f"{len(fonts_of_kind(kind, fonts or ()))} fonts"
     if kind == "mnist":
         return f"MNIST test set in {data_dir}"
-    variants = sum(len(templates) for templates in PEN_TEMPLATES.values())
-    return f"{variants} ways of writing the ten digits in pen strokes"
+    templates = PEN_KINDS[kind].templates
+    variants = sum(len(variants) for variants in templates.values())
+    if len(templates) == 1:
+        return f"{variants} ways of writing {next(iter(templates))}"
+    return f"{variants} ways of writing the ten digits"
 
 
 def _caption(text: str, colour: tuple[int, int, int]) -> Image.Image:

@@ -19,8 +19,12 @@ from test_mnist import idx_bytes
 from engine.cli import main
 from engine.drawn import (
     CANVAS_SIZE,
+    FONT_FAMILIES,
+    HEAVY_OUTLINES,
     KINDS,
+    PEN_KINDS,
     PEN_TEMPLATES,
+    STYLE_TEMPLATES,
     DigitFont,
     DrawnDigit,
     KindUnavailable,
@@ -28,6 +32,7 @@ from engine.drawn import (
     drawn_digits,
     find_font_files,
     font_folders,
+    fonts_of_kind,
     load_digit_fonts,
 )
 from engine.drawnbench import (
@@ -38,6 +43,7 @@ from engine.drawnbench import (
     format_table,
     report_document,
     run_benchmark,
+    sheet_indices,
 )
 from engine.mnist import DIGIT_CLASSES
 from engine.modelfile import save_model
@@ -103,16 +109,32 @@ def ink_box(drawn: DrawnDigit) -> tuple[int, int, int, int]:
 
 
 def all_kinds(fonts: list[DigitFont], mnist_folder: Path) -> dict[str, list[DrawnDigit]]:
-    """Return COUNT canvases of every kind, seeded with SEED."""
-    return {
-        kind: drawn_digits(kind, COUNT, SEED, data_dir=mnist_folder, fonts=fonts) for kind in KINDS
-    }
+    """Return COUNT canvases of every kind these fonts can draw, seeded with SEED.
+
+    A font family kind whose family is not among the fonts is left out; every other kind,
+    "font", "heavy" and "mnist" included, must be there.
+    """
+    digits = {}
+    for kind in KINDS:
+        try:
+            digits[kind] = drawn_digits(kind, COUNT, SEED, data_dir=mnist_folder, fonts=fonts)
+        except KindUnavailable:
+            assert kind in FONT_FAMILIES, kind
+    return digits
+
+
+def expected_labels(kind: str) -> list[int]:
+    """Return the labels of COUNT canvases of a kind: 0..9 in turn, or a style kind's digit."""
+    if kind in STYLE_TEMPLATES:
+        return [STYLE_TEMPLATES[kind][0]] * COUNT
+    return [index % DIGIT_CLASSES for index in range(COUNT)]
 
 
 def test_every_kind_is_deterministic_for_a_seed(fonts: list[DigitFont], mnist_folder: Path) -> None:
     first = all_kinds(fonts, mnist_folder)
     second = all_kinds(fonts, mnist_folder)
-    for kind in KINDS:
+    assert first.keys() == second.keys()
+    for kind in first:
         assert [d.image.tobytes() for d in first[kind]] == [
             d.image.tobytes() for d in second[kind]
         ], kind
@@ -138,7 +160,7 @@ def test_digits_are_balanced_and_every_digit_is_drawn(
     fonts: list[DigitFont], mnist_folder: Path
 ) -> None:
     for kind, digits in all_kinds(fonts, mnist_folder).items():
-        assert [drawn.label for drawn in digits] == [i % DIGIT_CLASSES for i in range(COUNT)], kind
+        assert [drawn.label for drawn in digits] == expected_labels(kind), kind
 
 
 def test_both_polarities_occur_and_match_the_paper(
@@ -157,7 +179,7 @@ def test_sizes_and_positions_vary(fonts: list[DigitFont], mnist_folder: Path) ->
         heights = [bottom - top for _, top, _, bottom in boxes]
         centres_x = [(left + right) / 2 for left, _, right, _ in boxes]
         centres_y = [(top + bottom) / 2 for _, top, _, bottom in boxes]
-        assert min(heights) < 0.45 * CANVAS_SIZE and max(heights) > 0.75 * CANVAS_SIZE, kind
+        assert max(heights) > 1.4 * min(heights) and max(heights) > 0.7 * CANVAS_SIZE, kind
         assert max(centres_x) - min(centres_x) > 0.3 * CANVAS_SIZE, kind
         assert max(centres_y) - min(centres_y) > 0.3 * CANVAS_SIZE, kind
 
@@ -177,6 +199,95 @@ def test_every_pen_template_variant_is_drawn(pen_sample: list[DrawnDigit]) -> No
         f"pen {digit} {name}" for digit, variants in PEN_TEMPLATES.items() for name, _ in variants
     }
     assert sources == expected
+
+
+@pytest.mark.parametrize("kind", list(STYLE_TEMPLATES))
+def test_style_kinds_draw_their_digit_in_every_variant(kind: str) -> None:
+    digit, variants = STYLE_TEMPLATES[kind]
+    digits = drawn_digits(kind, 40, SEED)
+    assert {drawn.label for drawn in digits} == {digit}
+    assert {drawn.source for drawn in digits} == {f"pen {digit} {name}" for name, _ in variants}
+
+
+def ink_aspect(drawn: DrawnDigit) -> float:
+    """Return the width / height of the ink on a canvas."""
+    left, top, right, bottom = ink_box(drawn)
+    return (right - left) / (bottom - top)
+
+
+def pen_width(drawn: DrawnDigit) -> float:
+    """Return a canvas's ink area over its ink height, in px: about the pen width for a 1."""
+    paper = drawn.image.getpixel((0, 0))
+    ink_area = sum(1 for level in drawn.image.tobytes() if abs(level - paper) > 128)
+    _, top, _, bottom = ink_box(drawn)
+    return ink_area / (bottom - top)
+
+
+def test_narrow_and_wide_hands_change_the_proportions() -> None:
+    # The zeros: an oval whose width / height is the hand's aspect, give or take slant and pen.
+    def zero_aspects(kind: str) -> list[float]:
+        return [ink_aspect(drawn) for drawn in drawn_digits(kind, 200, SEED) if drawn.label == 0]
+
+    narrow, ordinary, wide = (zero_aspects(kind) for kind in ("narrow", "pen", "wide"))
+    assert max(narrow) < 0.65 and sum(narrow) / len(narrow) < 0.45
+    assert min(wide) > 0.8 and sum(wide) / len(wide) > 1.0
+    assert sum(narrow) / len(narrow) < sum(ordinary) / len(ordinary) < sum(wide) / len(wide)
+
+
+def test_fat_and_thin_pens_change_the_stroke() -> None:
+    def widths_of_ones(kind: str) -> list[float]:
+        return [pen_width(drawn) for drawn in drawn_digits(kind, 200, SEED) if drawn.label == 1]
+
+    def median(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+
+    # Flags and bases add some ink over the upright's height, hence the loose bounds.
+    fat, ordinary, thin = (widths_of_ones(kind) for kind in ("fat", "pen", "thin"))
+    assert min(fat) > 20 and max(thin) < 12
+    assert median(thin) < median(ordinary) < median(fat)
+
+
+def test_narrow_pens_leave_room_inside_the_digit() -> None:
+    hand = PEN_KINDS["narrow"]
+    assert hand.max_pen_to_width is not None
+    for drawn in drawn_digits("narrow", 200, SEED):
+        if drawn.label != 0:
+            continue
+        left, _, right, _ = ink_box(drawn)
+        # An oval's ink is about two uprights of the pen's width: they leave the middle open.
+        assert pen_width(drawn) / 2 < 0.4 * (right - left), drawn.source
+
+
+def test_font_families_and_heavy_weights(fonts: list[DigitFont]) -> None:
+    glyphs = fonts[0].glyphs
+    fake = [
+        DigitFont("a.ttf", glyphs, "DejaVu Sans", "Bold"),
+        DigitFont("b.otf", glyphs, "Nimbus Roman", "Regular"),
+        DigitFont("c.otf", glyphs, "URW Gothic", "Demi Oblique"),
+        DigitFont("d.ttf", glyphs, "Noto Mono", "Regular"),
+        DigitFont("e.ttf", glyphs, "Comic Something", "Regular"),
+    ]
+    assert fonts_of_kind("font", fake) == fake
+    assert [font.name for font in fonts_of_kind("dejavu", fake)] == ["a.ttf"]
+    assert [font.name for font in fonts_of_kind("urw", fake)] == ["b.otf", "c.otf"]
+    assert [font.name for font in fonts_of_kind("noto", fake)] == ["d.ttf"]
+    # Without the font file only the bold weights as they are; with it, heavier outlines too.
+    assert [font.name for font in fonts_of_kind("heavy", fake)] == ["a.ttf", "c.otf"]
+    real = fonts[0]
+    heavier = fonts_of_kind("heavy", [DigitFont(real.name, real.glyphs, "X", "Bold", real.path)])
+    assert len(heavier) == len(HEAVY_OUTLINES)
+    areas = [sum(font.glyphs[8].tobytes()) for font in heavier]
+    assert areas == sorted(areas) and areas[0] < areas[-1]
+    with pytest.raises(KindUnavailable, match="noto"):
+        drawn_digits("noto", COUNT, SEED, fonts=fake[:1])
+
+
+def test_sheet_shows_rows_of_ten_from_the_whole_run() -> None:
+    assert sheet_indices(1000, 50) == [
+        start + column for start in (0, 240, 490, 740, 990) for column in range(10)
+    ]
+    assert sheet_indices(7, 50) == list(range(7))
+    assert sheet_indices(50, 50) == list(range(50))
 
 
 def test_pen_digits_are_at_least_30_percent_of_the_canvas_tall(
