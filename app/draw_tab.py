@@ -251,7 +251,11 @@ class DrawTab(ttk.Frame):
         for column, (caption, tip, centre_mark) in enumerate(
             (
                 ("1 · crop", "Cut the drawing down to the box around its ink.", False),
-                ("2 · fit 20 px", "Widen thin strokes, scale the longer side to 20 px.", False),
+                (
+                    "2 · fit 20 px",
+                    "Thin bold strokes or widen thin ones, scale the longer side to 20 px.",
+                    False,
+                ),
                 ("3 · centre", "Move the centre of mass (red cross) to the middle.", True),
             )
         ):

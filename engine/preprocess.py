@@ -2,13 +2,14 @@
 
 MNIST digits were cropped to their ink, scaled so the longer side is 20 px (aspect kept,
 anti-aliased), and placed in a 28×28 frame so that their intensity-weighted centre of mass sits
-at the frame's centre. One step is added before the scaling: strokes are measured and, unless
-they are already bold, widened (see BOLD_STROKE_WIDTH), because the networks read a stroke half a
-pixel bolder than drawn more reliably. Inside the engine an image is 784 ``bytes``: 28×28
+at the frame's centre. One step is added before the scaling: strokes are measured and brought to
+an MNIST-like width (see MAX_STROKE_WIDTH): thin ones widened, because the networks read a stroke
+half a pixel bolder than drawn more reliably, and bold ones thinned, because at 20 px they would
+close the loops of a 6, 8, 9 or 0. Inside the engine an image is 784 ``bytes``: 28×28
 row-major, 0..255, ink high (white ink on black, as in the MNIST files).
 
-Pillow only reads, converts, crops, resizes, dilates and pastes images here; it never does
-network math.
+Pillow only reads, converts, crops, resizes, dilates, erodes and pastes images here; it never
+does network math.
 Coordinates are in pixels with pixel (x, y) covering [x, x+1) × [y, y+1), so the centre of the
 28×28 frame is (14.0, 14.0).
 """
@@ -33,19 +34,25 @@ MAX_LEVEL = 255
 NOISE_THRESHOLD = 32
 # A background at or above this grey level means dark ink on light paper.
 LIGHT_BACKGROUND_LEVEL = 128
-# Stroke widths are in pixels of the 20 px digit. On the drawn-digits benchmark (`python -m
+# Stroke widths are in pixels of the 20 px digit, as _stroke_width measures them (MNIST's are
+# 1.5-3.6 px, 5th to 95th percentile, median 2.3). On the drawn-digits benchmark (`python -m
 # engine drawn`) the shipped networks read strokes half a pixel bolder than drawn more reliably:
 # the hairlines of bold serif lettering stop fading (2 read as 3, 4 as 1) and thin pen strokes are
-# read better, while widening strokes that are already bold closes the loops of bold sans
-# lettering (6 read as 5). Strokes at least BOLD_STROKE_WIDTH wide (as bold as the boldest ~15 %
-# of MNIST digits) are left as drawn; thinner ones are widened by STROKE_WIDENING, and to
-# MIN_STROKE_WIDTH if they are thinner than all but ~5 % of MNIST's (below 1.25 px).
-BOLD_STROKE_WIDTH = 2.6
+# read better. So strokes are widened by STROKE_WIDENING, to at least MIN_STROKE_WIDTH (MNIST's
+# 25th percentile) and at most MAX_STROKE_WIDTH (its 85th). Bolder strokes (a fat brush, heavy
+# lettering, whose 6, 8, 9 and 0 close up at 20 px and read as 5, 1 or 8) are thinned to
+# MAX_STROKE_WIDTH, by at most MAX_THINNING, keeping the parts of the digit thinner than the
+# thinning (the hairlines of serif lettering) as they are. A narrow digit's loops close sooner:
+# its strokes are at most MAX_STROKE_TO_SIDE of its shorter side (but never thinned below
+# MIN_STROKE_WIDTH).
 STROKE_WIDENING = 0.5
-MIN_STROKE_WIDTH = 1.75
-# Strokes are measured and widened on a copy whose longer side is this many times 20 px: fine
-# enough to widen in quarter-pixel steps (one work pixel each side), small enough to take a
-# fraction of a millisecond.
+MIN_STROKE_WIDTH = 2.0
+MAX_STROKE_WIDTH = 3.0
+MAX_THINNING = 3.0
+MAX_STROKE_TO_SIDE = 0.35
+# Strokes are measured, widened and thinned on a copy whose longer side is this many times 20 px:
+# fine enough to change them in quarter-pixel steps (one work pixel each side), small enough to
+# take a fraction of a millisecond.
 WIDENING_SUPERSAMPLING = 8
 # A stroke's core, whose area and boundary give its width, is where the ink reaches this fraction
 # of its brightest level (so grey pencil is measured like black ink).
@@ -77,8 +84,8 @@ class Preprocessed:
     """Every stage of the preprocessing, so the app can show them in its inspector.
 
     cropped: the ink's bounding box, mode "L", ink high, paper and its noise set to 0.
-    fitted: cropped with thin strokes widened, scaled so its longer side is 20 px, aspect kept,
-        peak 255, mode "L".
+    fitted: cropped with its strokes widened or thinned, scaled so its longer side is 20 px,
+        aspect kept, peak 255, mode "L".
     centred: the 28×28 "L" frame with fitted pasted so its centre of mass is at (14, 14).
     pixels: centred.tobytes(), 784 bytes, the engine's image representation.
     centre_shift: (dx, dy) in px that the centre-of-mass placement moved the digit away from
@@ -140,7 +147,7 @@ def preprocess_image(image: Image.Image) -> Preprocessed:
     """Convert an image of any size and mode to an MNIST-style 28×28 digit, keeping each stage.
 
     Works out whether the ink is dark-on-light or light-on-dark, makes it ink-high, crops to the
-    ink, widens strokes thinner than BOLD_STROKE_WIDTH (measured at the 20 px scale), scales the
+    ink, widens thin strokes and thins bold ones (measured at the 20 px scale), scales the
     longer side to 20 px and centres the centre of mass at (14, 14) with an integer shift.
     Raises NothingDrawn if there is no ink above the noise threshold.
     """
@@ -255,47 +262,80 @@ def _median_level(histogram: list[int]) -> int:
 
 
 def _normalise_stroke_width(cropped: Image.Image) -> Image.Image:
-    """Return cropped unchanged if its strokes are bold, else a copy with widened strokes.
+    """Return cropped unchanged if its strokes are as bold as they should be, else re-stroked.
 
     The copy is supersampled (longer side WIDENING_SUPERSAMPLING × 20 px, so one work pixel is
-    1/WIDENING_SUPERSAMPLING px of the 20 px digit). Strokes thinner than BOLD_STROKE_WIDTH grow
-    by STROKE_WIDENING, or to MIN_STROKE_WIDTH if that is more, by a grey-level dilation, and the
-    copy is cropped to its widened ink. Ink too faint to leave any level after the 20 px fit is
-    returned unchanged.
+    1/WIDENING_SUPERSAMPLING px of the 20 px digit). Strokes grow by STROKE_WIDENING, to at least
+    MIN_STROKE_WIDTH and at most MAX_STROKE_WIDTH, by a grey-level dilation; strokes bolder than
+    MAX_STROKE_WIDTH are thinned to it (see _thin). The copy is cropped to its ink. Ink too
+    faint to leave any level after the 20 px fit is returned unchanged.
     """
     work_scale = WIDENING_SUPERSAMPLING * FITTED_SIZE / max(cropped.size)
     size = (max(1, round(cropped.width * work_scale)), max(1, round(cropped.height * work_scale)))
     # As in _fit: area averaging to shrink, BILINEAR to enlarge without staircase blocks.
     resample = Image.Resampling.BOX if work_scale <= 1 else Image.Resampling.BILINEAR
-    # A 0 margin wider than the widest widening: _square_extreme's shifted copies wrap into it.
-    margin = round(MIN_STROKE_WIDTH * WIDENING_SUPERSAMPLING / 2) + 1
+    # A 0 margin wider than the widest widening or thinning: _square_extreme's shifted copies
+    # wrap into it.
+    margin = round(max(MIN_STROKE_WIDTH, MAX_THINNING) * WIDENING_SUPERSAMPLING / 2) + 1
     work = Image.new("L", (size[0] + 2 * margin, size[1] + 2 * margin), 0)
     work.paste(cropped.resize(size, resample), (margin, margin))
     width = _stroke_width(work) / WIDENING_SUPERSAMPLING
+    shorter_side = min(cropped.size) * FITTED_SIZE / max(cropped.size)
+    boldest = max(MIN_STROKE_WIDTH, min(MAX_STROKE_WIDTH, MAX_STROKE_TO_SIDE * shorter_side))
+    target = min(boldest, max(width + STROKE_WIDENING, MIN_STROKE_WIDTH))
+    # Growing or eroding by r work pixels moves both edges of a stroke by r.
+    radius = round((target - width) * WIDENING_SUPERSAMPLING / 2)
+    radius = max(radius, -round(MAX_THINNING * WIDENING_SUPERSAMPLING / 2))
     # Ink that averages away at 20 px stays as it is (and so counts as nothing drawn): widening
     # it first would turn faint specks of noise into a digit.
-    if width >= BOLD_STROKE_WIDTH or _fit(cropped).getbbox() is None:
+    if radius == 0 or _fit(cropped).getbbox() is None:
         return cropped
-    widening = max(STROKE_WIDENING, MIN_STROKE_WIDTH - width)
-    # Dilating by r work pixels moves both edges of a stroke out by r.
-    radius = round(widening * WIDENING_SUPERSAMPLING / 2)
-    widened = _square_extreme(work, radius, ImageChops.lighter)
-    return widened.crop(widened.getbbox())
+    if radius > 0:
+        restroked = _square_extreme(work, radius, ImageChops.lighter)
+    else:
+        restroked = _thin(work, -radius)
+    return restroked.crop(restroked.getbbox())
+
+
+def _thin(work: Image.Image, radius: int) -> Image.Image:
+    """Return ink-high work with strokes thinned by radius pixels on each side, hairlines kept.
+
+    A grey-level erosion thins every stroke, and would erase those thinner than 2 × radius.
+    What it erases outright is what an opening (the erosion dilated back) does not restore:
+    that ink is added back as drawn, so the thin parts of a digit (serif lettering's hairlines,
+    a fine tail) stay while its bold strokes lose their weight. work needs a border of at
+    least radius pixels of 0.
+    """
+    eroded = _square_extreme(work, radius, ImageChops.darker)
+    opened = _square_extreme(eroded, radius, ImageChops.lighter)
+    return ImageChops.lighter(eroded, ImageChops.subtract(work, opened))
 
 
 def _stroke_width(work: Image.Image) -> float:
     """Estimate the typical stroke width of ink-high work, in its pixels (0 if it has no core).
 
-    A stroke of width w and length L has a core area of about w × L and about 2 × L boundary
-    pixels (core pixels with a non-core 8-neighbour), so the width is 2 × area / boundary. work
-    must have a border of at least one 0 pixel.
+    A stroke of width w and length L has a core area of about w × L and two edges of length L,
+    so the width is 2 × area / (edge length). The edge length is counted in boundary pixels:
+    core pixels with a non-core 8-neighbour count an edge at angle a as L × (|cos a| + |sin a|)
+    (up to 1.41 L on a diagonal), those with a non-core 4-neighbour as L × max(|cos a|, |sin a|)
+    (down to 0.71 L); their mean is within 12 % of L at every angle, so curves and slants are
+    measured like upright strokes. work must have a border of at least one 0 pixel.
     """
     core_level = max(1, round(work.getextrema()[1] * STROKE_CORE_FRACTION))
     core = work.point([MAX_LEVEL if level >= core_level else 0 for level in range(MAX_LEVEL + 1)])
     area = core.tobytes().count(MAX_LEVEL)
-    interior = _square_extreme(core, 1, ImageChops.darker).tobytes().count(MAX_LEVEL)
-    boundary = area - interior
-    return 2 * area / boundary if boundary else 0.0
+    square_interior = _square_extreme(core, 1, ImageChops.darker)
+    cross_interior = ImageChops.darker(
+        ImageChops.darker(ImageChops.offset(core, 1, 0), ImageChops.offset(core, -1, 0)),
+        ImageChops.darker(ImageChops.offset(core, 0, 1), ImageChops.offset(core, 0, -1)),
+    )
+    cross_interior = ImageChops.darker(core, cross_interior)
+    edge_length = (
+        2 * area
+        - square_interior.tobytes().count(MAX_LEVEL)
+        - cross_interior.tobytes().count(MAX_LEVEL)
+    ) / 2
+    return 2 * area / edge_length if edge_length else 0.0
 
 
 def _square_extreme(

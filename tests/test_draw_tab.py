@@ -20,14 +20,17 @@ from pathlib import Path
 from tkinter import ttk
 
 import pytest
-from PIL import Image, ImageChops
+from PIL import Image, ImageChops, ImageTk
+from test_preprocess import enclosed_holes
 
 from app import draw_tab
 from app.drawing import PAPER_LEVEL, Drawing
 from app.main import DigitsApp, create_app
 from app.models import NO_MODEL_LABEL
+from app.widgets import magnified
 from engine.modelfile import DEFAULT_MODEL_PATH, save_model
 from engine.network import Network
+from engine.preprocess import preprocess_image
 
 pytestmark = pytest.mark.gui
 
@@ -219,6 +222,41 @@ def test_drawn_one_and_zero_are_read_correctly(make_app, reading_model):
     assert prediction(app)[0] == "0"
     assert app.draw_tab.reading is not None
     assert len(app.draw_tab.reading.preprocessed.pixels) == 784
+
+
+# A tall, narrow 8 drawn with a 36 px brush: at 20 px its loops would close without thinning.
+FAT_NARROW_EIGHT = [
+    densify(ellipse((140.0, 80.0), (22.0, 42.0))),
+    densify(ellipse((140.0, 185.0), (27.0, 55.0))),
+]
+FAT_BRUSH = 36.0
+
+
+def test_what_the_network_sees_shows_the_thinned_stages(make_app, tiny_model):
+    app = make_app("--model", tiny_model)
+    tab = app.draw_tab
+    tab.brush_width.set(FAT_BRUSH)
+    draw(app, FAT_NARROW_EIGHT)
+    stages = preprocess_image(tab.drawing.image())
+    assert tab.reading is not None and tab.reading.preprocessed.pixels == stages.pixels
+    shown = [ImageTk.getimage(view._photo).convert("RGB") for view in tab.stage_views]
+    expected = [
+        magnified(stage, view.box, view.pixel_grid, view.centre_mark)
+        for view, stage in zip(tab.stage_views, (stages.cropped, stages.fitted, stages.centred))
+    ]
+    for picture, wanted in zip(shown, expected):
+        assert ImageChops.difference(picture, wanted).getbbox() is None
+    assert (
+        ImageChops.difference(
+            ImageTk.getimage(tab.input_view._photo).convert("RGB"),
+            magnified(stages.centred, tab.input_view.box, tab.input_view.pixel_grid),
+        ).getbbox()
+        is None
+    )
+    # The fit stage shows the strokes thinned: less ink than the crop merely scaled down.
+    scaled_crop = stages.cropped.resize(stages.fitted.size, Image.Resampling.BOX)
+    assert sum(stages.fitted.tobytes()) < 0.92 * sum(scaled_crop.tobytes())
+    assert enclosed_holes(stages.pixels) == 2
 
 
 def test_real_pointer_events_from_xdotool_draw_and_predict(make_app, reading_model, x_display):

@@ -328,6 +328,10 @@ def test_thin_strokes_are_widened_to_an_mnist_like_width(pen_width: int) -> None
     assert 1.5 <= width <= 2.5
 
 
+# The boldest stroke preprocessing leaves, as measured across a ring by ring_stroke_width.
+BOLDEST_RING_STROKE = 3.4
+
+
 @pytest.mark.parametrize("pen_width", [16, 20, 24])
 def test_ordinary_strokes_get_about_half_a_pixel_bolder(pen_width: int) -> None:
     drawn_width = pen_width * 20 / 200
@@ -335,13 +339,88 @@ def test_ordinary_strokes_get_about_half_a_pixel_bolder(pen_width: int) -> None:
     assert 0.25 <= width - drawn_width <= 0.75
 
 
-@pytest.mark.parametrize("pen_width", [40, 50])
-def test_bold_strokes_are_left_as_drawn(pen_width: int) -> None:
-    # 4-5 px at the 20 px scale, like MNIST's boldest strokes: widening would close the loop.
-    result = preprocess_image(draw_ring(pen_width))
-    # Only area-averaged down (its brightest level is already 255, so no stretching either).
-    assert result.fitted == result.cropped.resize(result.fitted.size, Image.Resampling.BOX)
-    assert ring_stroke_width(result.pixels) == pytest.approx(pen_width * 20 / 200, abs=0.1)
+@pytest.mark.parametrize("pen_width", [30, 40, 50])
+def test_bold_strokes_end_up_as_bold_as_mnist_s_boldest(pen_width: int) -> None:
+    # 3-5 px at the 20 px scale: the bolder ones are thinned, or the loop would close.
+    drawn_width = pen_width * 20 / 200
+    width = ring_stroke_width(preprocess_image(draw_ring(pen_width)).pixels)
+    assert width == pytest.approx(BOLDEST_RING_STROKE, abs=0.35)
+    assert width < drawn_width or drawn_width < BOLDEST_RING_STROKE
+
+
+def draw_eight(pen_width: int, ink: int, paper: int) -> Image.Image:
+    """Draw a tall, narrow "8" (240 × 90 px) with a round pen on a 280×280 canvas, anti-aliased."""
+    big = Image.new("L", (1120, 1120), paper)
+    pen = ImageDraw.Draw(big)
+    width = pen_width * 4
+    # Two loops stacked, the upper one a little narrower, as a hand draws them.
+    pen.ellipse([398, 80, 722, 560], outline=ink, width=width)
+    pen.ellipse([380, 560 - width // 2, 740, 1040], outline=ink, width=width)
+    return big.reduce(4)
+
+
+def enclosed_holes(pixels: bytes) -> int:
+    """Return how many separate areas of paper (< mid-grey) ink encloses in a 28×28 image.
+
+    Paper areas are 4-connected; the ones that reach the frame's edge are not holes.
+    """
+    paper = {(x, y) for y in range(28) for x in range(28) if pixels[y * 28 + x] < 128}
+    holes = 0
+    while paper:
+        start = paper.pop()
+        area, frontier, touches_edge = [start], [start], False
+        while frontier:
+            x, y = frontier.pop()
+            touches_edge = touches_edge or x in (0, 27) or y in (0, 27)
+            for neighbour in ((x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1)):
+                if neighbour in paper:
+                    paper.remove(neighbour)
+                    area.append(neighbour)
+                    frontier.append(neighbour)
+        holes += not touches_edge
+    return holes
+
+
+@pytest.mark.parametrize(("ink", "paper"), [(0, 255), (255, 0)])
+def test_fat_narrow_eight_keeps_both_loops_open(ink: int, paper: int) -> None:
+    # A 36 px pen on a 90 px wide 8: 3 px at the 20 px scale. Fitted as drawn, both loops
+    # close into a blob, as a 1's; thinned, both stay open.
+    result = preprocess_image(draw_eight(36, ink, paper))
+    assert enclosed_holes(result.pixels) == 2
+    assert result.fitted.size[0] < result.fitted.size[1] == 20
+
+
+def test_thinning_keeps_the_hairlines_of_bold_lettering() -> None:
+    # A bold upright with a hairline crossbar, like the 4 of a bold serif face.
+    # A bold upright (6 px at the 20 px scale) with a hairline arm (0.4 px), like the 4 of a
+    # heavy serif face.
+    image = Image.new("L", CANVAS, 0)
+    pen = ImageDraw.Draw(image)
+    pen.rectangle([140, 30, 205, 250], fill=255)
+    pen.rectangle([90, 180, 140, 184], fill=255)
+    pixels = preprocess_image(image).pixels
+    left, top, right, bottom = ink_box(pixels)
+    # The hairline still runs from the left end of the digit to the upright, as much ink in
+    # each column as drawn (0.4 px × 255).
+    arm_columns = [
+        sum(pixels[row * 28 + column] for row in range(top, bottom))
+        for column in range(left, left + 3)
+    ]
+    assert min(arm_columns) >= 80
+    # And the upright lost weight (5.9 px wide at 20 px as drawn).
+    upright = pixels[8 * 28 : 9 * 28]
+    assert sum(upright) / 255 < 5.6
+
+
+@pytest.mark.parametrize(("ink", "paper"), [(0, 255), (255, 0)])
+def test_thin_one_is_not_thickened_into_a_blob(ink: int, paper: int) -> None:
+    image = Image.new("L", CANVAS, paper)
+    ImageDraw.Draw(image).line([(110, 70), (140, 40), (140, 240)], fill=ink, width=3)
+    pixels = preprocess_image(image).pixels
+    # The upright, across a middle row: about MIN_STROKE_WIDTH (2 px) of ink, nothing more.
+    middle_row = pixels[16 * 28 : 17 * 28]
+    assert 1.25 <= sum(middle_row) / 255 <= 2.5
+    assert sum(1 for level in middle_row if level) <= 4
 
 
 def test_load_image_file_reads_a_png(tmp_path) -> None:
