@@ -399,7 +399,7 @@ def test_thinning_keeps_the_hairlines_of_bold_lettering() -> None:
     pen.rectangle([140, 30, 205, 250], fill=255)
     pen.rectangle([90, 180, 140, 184], fill=255)
     pixels = preprocess_image(image).pixels
-    left, top, right, bottom = ink_box(pixels)
+    left, top, _, bottom = ink_box(pixels)
     # The hairline still runs from the left end of the digit to the upright, as much ink in
     # each column as drawn (0.4 px × 255).
     arm_columns = [
