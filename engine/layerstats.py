@@ -8,7 +8,8 @@ to the first hidden layer):
     layer's input and δ_n the loss gradient at its pre-activations for image n. It is computed
     without building the gradient matrix, from ‖Σ_n δ_n a_nᵀ‖² = Σ_n Σ_m (δ_n·δ_m)(a_n·a_m);
     the input images' dot products are fixed, so they are worked out once;
-  - a histogram of the layer's weights in HISTOGRAM_BINS equal bins over [-r, r], r = max |w|;
+  - a histogram of the layer's weights in HISTOGRAM_BINS equal bins over [-r, r], r = max |w|
+    (a big layer counted on evenly spaced weights, at most HISTOGRAM_MAX_VALUES of them);
   - for ReLU hidden layers, the dead units: outputs that are zero for every probe image.
 Inputs are quantised exactly as the fast training path sees them.
 """
@@ -27,6 +28,7 @@ from engine.mnist import Dataset
 from engine.network import Network, dot, output_activation, weighted_sums
 
 HISTOGRAM_BINS = 20
+HISTOGRAM_MAX_VALUES = 65_536
 # The forward pass over the probe is most of the cost (about 3 ms an image for 784-128-10).
 PROBE_IMAGES = 32
 
@@ -36,8 +38,9 @@ class LayerStatistics:
     """Describe one weight layer: gradient norm, weight histogram and dead output units.
 
     `histogram[k]` counts the weights in [-r + k·w, -r + (k+1)·w), w = 2r / len(histogram),
-    r = `weight_range` (max |weight|; the last bin includes r). `dead_units` is None unless the
-    layer feeds a ReLU hidden layer; `units` is the layer's number of outputs.
+    r = `weight_range` (max |weight|; the last bin includes r); see `weight_histogram`.
+    `dead_units` is None unless the layer feeds a ReLU hidden layer; `units` is the layer's
+    number of outputs.
     """
 
     gradient_norm: float
@@ -114,10 +117,14 @@ def weight_histogram(
     """Return (r, counts): the weights counted in `bins` equal bins over [-r, r], r = max |w|.
 
     A value on a bin edge counts in the bin above it; r itself counts in the last bin. When
-    every weight is 0 all of them count in bin bins // 2.
+    every weight is 0 all of them count in bin bins // 2. A layer of more than
+    HISTOGRAM_MAX_VALUES weights is counted on every k-th one (the fewest k that fit), so
+    sum(counts) may be less than the number of weights; r is always over all of them.
     """
     values = [value for row in weights for value in row]
     limit = max(max(values), -min(values))
+    # Binning is the slow part: a big layer is counted on evenly spaced weights.
+    values = values[:: math.ceil(len(values) / HISTOGRAM_MAX_VALUES)]
     if limit == 0.0:
         counts = [0] * bins
         counts[bins // 2] = len(values)

@@ -494,13 +494,13 @@ def train(
 ) -> TrainingResult:
     """Train a copy of `network` on `train_set`; return the trained copy and how the run ended.
 
-    With `statistics_seconds`, a `NetworkStatistics` event follows the first batch, then about
-    every `statistics_seconds` of training (less often when measuring costs more than
-    STATISTICS_COST_SHARE of the time between two), and once more for the network the run
-    returns. Data conversion happens before the clock starts; `train_seconds` counts training,
-    statistics and the per-epoch test evaluation. With `config.workers` above 1 the run is
-    spread over that many processes (`engine.parallel`); `team` is how such a worker joins the
-    others.
+    With `statistics_seconds`, a `NetworkStatistics` event follows the first batch that ends
+    `statistics_seconds` into training, then one about every `statistics_seconds` (less often
+    when measuring costs more than STATISTICS_COST_SHARE of the time between two), and one
+    for the network the run returns. Data conversion happens before the clock starts;
+    `train_seconds` counts training, statistics and the per-epoch test evaluation. With
+    `config.workers` above 1 the run is spread over that many processes (`engine.parallel`);
+    `team` is how such a worker joins the others.
     """
     if team is None and config.workers > 1:
         # Imported here because engine.parallel builds on this module.
@@ -520,7 +520,7 @@ def train(
     probe = None
     if statistics_seconds is not None:
         probe = StatisticsProbe.from_dataset(train_set, seed=config.seed)
-    next_statistics = 0.0
+    next_statistics = statistics_seconds or 0.0
     samples = sparse_dataset(train_set) if not config.augment else []
     test_samples = sparse_dataset(test_set) if test_set is not None else []
     augment_settings = AUGMENT_SETTINGS

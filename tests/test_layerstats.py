@@ -5,7 +5,13 @@ import random
 
 import pytest
 
-from engine.layerstats import HISTOGRAM_BINS, PROBE_IMAGES, StatisticsProbe, weight_histogram
+from engine.layerstats import (
+    HISTOGRAM_BINS,
+    HISTOGRAM_MAX_VALUES,
+    PROBE_IMAGES,
+    StatisticsProbe,
+    weight_histogram,
+)
 from engine.mnist import Dataset
 from engine.network import Network
 from engine.reference import backprop
@@ -126,9 +132,22 @@ def test_training_sends_statistics_only_when_asked_and_ends_with_the_returned_ne
         statistics_seconds=60.0,
     )
     sent = [event for event in events if isinstance(event, NetworkStatistics)]
-    assert len(sent) == 2  # after the first batch, and for the network returned
-    assert (sent[0].samples_seen, sent[-1].samples_seen) == (10, 120)
+    assert len(sent) == 1  # the run is shorter than 60 s: only the network it returns
+    assert (sent[0].samples_seen, sent[0].epoch) == (120, 2)
     assert sent[0].probe_images == PROBE_IMAGES and sent[0].cost_seconds > 0
     probe = StatisticsProbe.from_dataset(dataset, seed=config.seed)
-    assert sent[-1].layers == probe.measure(result.network)
+    assert sent[0].layers == probe.measure(result.network)
+
+    events.clear()
+    train(Network.create([784, 8, 10], seed=0), dataset, None, config, events.append, None, 0.0)
+    sent = [event for event in events if isinstance(event, NetworkStatistics)]
+    assert sent[0].samples_seen == 10  # due at once: right after the first batch
     assert sent[0].layers[0].gradient_norm != sent[-1].layers[0].gradient_norm
+
+
+def test_a_big_layer_is_counted_on_evenly_spaced_weights():
+    weights = [[(i % 7) - 3.0 for i in range(1000)] for _ in range(200)]  # 200,000 weights
+    limit, counts = weight_histogram(weights, bins=7)
+    assert limit == 3.0
+    assert HISTOGRAM_MAX_VALUES // 2 < sum(counts) <= HISTOGRAM_MAX_VALUES
+    assert max(counts) - min(counts) <= 1 + sum(counts) // 100  # the 7 values stay balanced
