@@ -556,3 +556,23 @@ def start_training(command: list[str]) -> subprocess.Popen:
     )
     assert process.stdout.readline().startswith("Training ")
     return process
+
+
+@pytest.mark.skipif(os.name == "nt", reason="sends POSIX signals")
+def test_ctrl_c_just_after_saved_still_reports_success(pattern_data: Path, tmp_path: Path) -> None:
+    model = tmp_path / "model.json"
+    arguments = ["--arch", "784-8-10", "--epochs", "1", "--out", str(model)]
+    for _ in range(3):
+        process = start_training(["train", "--data", str(pattern_data), *arguments])
+        try:
+            for line in process.stdout:
+                if line.startswith("Saved "):
+                    process.send_signal(signal.SIGINT)
+                    break
+            _, errors = process.communicate(timeout=SUBPROCESS_TIMEOUT)
+        finally:
+            process.kill()
+            process.wait()
+        assert process.returncode == 0, errors
+        assert "Traceback" not in errors and "interrupted" not in errors
+        assert load_model(model).layer_sizes == [784, 8, 10]

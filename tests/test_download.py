@@ -212,28 +212,15 @@ def trickle(
         pass
 
 
-def send_redirect_loop(handler: BaseHTTPRequestHandler, stop: threading.Event) -> None:
-    """Redirect to the same URL for ever."""
-    handler.send_response(302)
-    handler.send_header("Location", handler.path)
-    handler.send_header("Content-Length", "0")
-    handler.end_headers()
-
-
-def send_redirect_to_endless(handler: BaseHTTPRequestHandler, stop: threading.Event) -> None:
-    """Redirect to a mirror whose body never ends."""
-    name = handler.path.rsplit("/", 1)[1]
-    handler.send_response(301)
-    handler.send_header("Location", f"/endless/{name}")
-    handler.send_header("Content-Length", "0")
-    handler.end_headers()
-
-
-def send_redirect_to_good(handler: BaseHTTPRequestHandler, stop: threading.Event) -> None:
-    """Redirect to the good mirror."""
+def send_redirect(
+    to_behaviour: str | None, handler: BaseHTTPRequestHandler, stop: threading.Event
+) -> None:
+    """Redirect to the same file on the `to_behaviour` mirror (None: to this very URL)."""
     name = handler.path.rsplit("/", 1)[1]
     handler.send_response(302)
-    handler.send_header("Location", f"/good/{name}")
+    handler.send_header(
+        "Location", handler.path if to_behaviour is None else f"/{to_behaviour}/{name}"
+    )
     handler.send_header("Content-Length", "0")
     handler.end_headers()
 
@@ -246,9 +233,9 @@ HOSTILE_BEHAVIOURS = {
     "trickle": send_trickle,
     "trickled-headers": send_trickled_headers,
     "steady-flow": send_steady_flow,
-    "redirect-loop": send_redirect_loop,
-    "redirect-to-endless": send_redirect_to_endless,
-    "redirect-to-good": send_redirect_to_good,
+    "redirect-loop": functools.partial(send_redirect, None),
+    "redirect-to-endless": functools.partial(send_redirect, "endless"),
+    "redirect-to-good": functools.partial(send_redirect, "good"),
 }
 
 

@@ -1,5 +1,5 @@
 """Fuzz every file Digits reads from users: model files, IDX files (raw and gzip), images, the
-settings file.
+settings file and the drawings of the My digits store.
 
 Each test mutates a valid file with Hypothesis (flipped, inserted, deleted and truncated bytes,
 or, for JSON, a field swapped for an arbitrary JSON value) and checks that reading it either
@@ -14,6 +14,7 @@ import gzip
 import io
 import json
 import os
+import shutil
 import struct
 import tracemalloc
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from PIL import Image, ImageDraw
 from app.settings import SettingsError, parse_settings
 from engine.mnist import DataError, read_idx
 from engine.modelfile import ModelFileError, load_model, save_model
+from engine.mydigits import DigitStore
 from engine.network import Network
 from engine.preprocess import (
     IMAGE_FORMATS,
@@ -252,6 +254,21 @@ def test_fuzzed_images(tmp_path, format_name, data):
             assert_one_line(error)
         except NothingDrawn:
             pass
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzzed_my_digits_drawings(tmp_path, data):
+    """A damaged drawing in the My digits store is skipped with a one-line note, never raised."""
+    folder = tmp_path / "my-digits"
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "7").mkdir(parents=True)
+    (folder / "7" / "drawing.png").write_bytes(data.draw(mutated(image_bytes("PNG"))))
+    with bounded_memory():
+        result = DigitStore(folder).load()
+    assert len(result.samples) + len(result.notes) == 1
+    for note in result.notes:
+        assert note and "\n" not in note
 
 
 # ----- settings ----------------------------------------------------------------------------------
