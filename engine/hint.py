@@ -39,7 +39,7 @@ def run_hint(result: TrainingResult, learning_rate: float, train_images: int) ->
         times = "once" if result.divergences == 1 else f"{result.divergences} times"
         return (
             f"The learning rate {learning_rate:g} was too high: training diverged {times} and"
-            f" went on at {final_rate:g}; start at {final_rate:g} next time."
+            f" went on at {final_rate:g}; next time start at {final_rate:g} or lower."
         )
     if not result.history:
         return "The run ended before a whole epoch: train at least one epoch to judge it."

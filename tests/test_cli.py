@@ -502,6 +502,22 @@ def test_train_on_real_mnist_learns_in_one_short_epoch(tmp_path):
     assert load_model(model).metadata["test_accuracy"] == figures["test_accuracy"]
 
 
+@pytest.mark.mnist
+def test_train_at_learning_rate_10_on_real_mnist_recovers(tmp_path):
+    folder = os.environ.get("DIGITS_DATA", "")
+    if not folder or not Path(folder).is_dir():
+        pytest.skip("real MNIST not available: set DIGITS_DATA to a folder with the MNIST files")
+    arguments = ["--limit", "3000", "--epochs", "2", "--arch", "784-64-10", "--lr", "10"]
+    completed = run_engine(
+        "train", "--data", folder, *arguments, "--json", "--out", str(tmp_path / "m.json")
+    )
+    figures = json.loads(completed.stdout)
+    assert figures["reason"] == "finished"
+    assert figures["divergences"] >= 1
+    assert figures["test_accuracy"] > 0.3  # chance is 0.1
+    assert "The learning rate 10 was too high" in figures["hint"]
+
+
 KILL_TRIALS = 6
 KILL_ARGUMENTS = ["--arch", "784-256-10", "--epochs", "2", "--batch", "32", "--seed", "5"]
 

@@ -47,7 +47,7 @@ def test_a_good_run_needs_no_hint():
 def test_recovered_divergences_say_the_rate_was_too_high():
     hint = run_hint(result(divergences=3, final_rate=1.25), 10.0, 60_000)
     assert hint.startswith("The learning rate 10 was too high")
-    assert "diverged 3 times" in hint and "start at 1.25 next time" in hint
+    assert "diverged 3 times" in hint and "next time start at 1.25 or lower" in hint
 
 
 def test_a_run_that_gave_up_suggests_a_lower_rate():
