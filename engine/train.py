@@ -2,9 +2,11 @@
 
 `train` runs epochs of shuffled mini-batches through `FastNetwork.train_batch` and reports
 progress as small frozen dataclasses passed to an `on_event` callback (`BatchEnd` after every
-batch, `WeightsSnapshot` when asked for, `EpochEnd` after each epoch). A `TrainingControl`
+batch, `WeightsSnapshot` when asked for, `EpochEnd` after each epoch, `DivergenceRecovered`,
+`Paused`, and `NetworkStatistics` when `statistics_seconds` is given). A `TrainingControl`
 steers a run from another thread: stop (honoured within one batch, a few milliseconds), pause
-and resume, a new base learning rate, and requests for weight snapshots.
+and resume, a step of N batches, more epochs, a new base learning rate, momentum and weight
+decay, and requests for weight snapshots.
 
 Divergence (a non-finite loss, a fixed-point overflow, or a running loss far above where it
 started) is recovered from by default (`TrainConfig.on_divergence == "recover"`): the loop goes
