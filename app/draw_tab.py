@@ -38,6 +38,7 @@ from app.models import (
     describe_model,
     dialog_text,
     read_digit,
+    too_small_to_read,
 )
 from app.savedialog import ask_save_path
 from app.settings import SettingsStore
@@ -60,6 +61,7 @@ BRUSH_STEP = 2.0
 OPEN_LABEL = "Open…"
 EMPTY_DIGIT = "–"
 EMPTY_HINT = "draw a digit"
+TOO_SMALL_HINT = "too small to read"
 INPUT_VIEW_BOX = 224
 STAGE_VIEW_BOX = 84
 ACTIVATION_WIDTH = 256
@@ -644,8 +646,13 @@ class DrawTab(ttk.Frame):
         reading = self.reading
         if reading is None:
             self.digit_label.configure(text=EMPTY_DIGIT, foreground=MUTED_TEXT)
-            no_model = self.current_model() is None
-            self.confidence_label.configure(text="no model loaded" if no_model else EMPTY_HINT)
+            if self.current_model() is None:
+                hint = "no model loaded"
+            elif too_small_to_read(self.drawing.image()):
+                hint = TOO_SMALL_HINT
+            else:
+                hint = EMPTY_HINT
+            self.confidence_label.configure(text=hint)
             self.bars.show(None)
             self.input_view.show(None)
             for view in self.stage_views:

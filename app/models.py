@@ -17,7 +17,13 @@ from PIL import Image
 
 from engine.modelfile import CLASSIC_MODEL_PATH, DEFAULT_MODEL_PATH, ModelFileError, load_model
 from engine.network import Network, normalise_probabilities
-from engine.preprocess import NothingDrawn, Preprocessed, pixels_to_inputs, preprocess_image
+from engine.preprocess import (
+    NothingDrawn,
+    Preprocessed,
+    TooSmallToRead,
+    pixels_to_inputs,
+    preprocess_image,
+)
 
 DEFAULT_LABEL = "Shipped default"
 CLASSIC_LABEL = "Classic 784-16-16-10"
@@ -209,3 +215,14 @@ def read_digit(network: Network, image: Image.Image) -> Reading | None:
     probabilities = normalise_probabilities(outputs) if network.loss == "mse" else outputs
     digit = max(range(len(probabilities)), key=probabilities.__getitem__)
     return Reading(preprocessed, layers[1:-1], probabilities, digit, probabilities[digit])
+
+
+def too_small_to_read(image: Image.Image) -> bool:
+    """Return True if image holds ink, but only a speck or a dot (no reading, "draw bigger")."""
+    try:
+        preprocess_image(image)
+    except TooSmallToRead:
+        return True
+    except NothingDrawn:
+        return False
+    return False

@@ -1,4 +1,4 @@
-"""Distort 28×28 training digits at random (shift, rotation, scale, stroke width, elastic warp).
+"""Distort 28×28 training digits at random: shift, rotation, slant, aspect, scale, stroke, warp.
 
 An image is 784 ``bytes``: 28×28 row-major, 0..255, ink high, as everywhere in the engine.
 All randomness comes from an explicit ``random.Random`` so a training run is reproducible;
@@ -11,10 +11,15 @@ transform maps every cell bilinearly, which keeps strokes continuous from cell t
 cheap stand-in for the smoothed random displacement fields of Simard, Steinkraus and Platt
 (2003), which helped their plain MLPs more than any other distortion.
 
+Slant (a shear: the top moves right, the bottom left) and aspect (narrower or wider) cover how
+people write: MNIST's writers slant little and their digits have MNIST's usual proportions, while
+a hand on a canvas may be tall and narrow or short and wide. The digit's longer side keeps its
+length when its aspect changes, as preprocessing fits the longer side to 20 px.
+
 Geometry is in pixels with y pointing down and pixel (x, y) covering [x, x+1) × [y, y+1).
-Rotation and scaling are about the frame centre (14, 14): preprocessing (and MNIST itself) puts
-the digit's centre of mass there, so this equals rotating about the centre of mass to within
-half a pixel without computing it for every sample.
+Rotation, slant, aspect and scaling are about the frame centre (14, 14): preprocessing (and MNIST
+itself) puts the digit's centre of mass there, so this equals rotating about the centre of mass
+to within half a pixel without computing it for every sample.
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ class AugmentSettings:
     stroke_change_probability: chance in [0, 1] that the stroke gets bolder or thinner (50/50).
     warp: standard deviation, in px, of the random move of each elastic-warp grid corner
     along each axis (0: no warp).
+    max_slant: largest shear, as the x moved per px of height (0.36 is a 20° slant), < 1.
+    aspect_range: (narrowest, widest) width / height factor, both > 0 (1: unchanged).
     """
 
     max_shift: float = 2.0
@@ -56,14 +63,20 @@ class AugmentSettings:
     scale_range: tuple[float, float] = (0.85, 1.15)
     stroke_change_probability: float = 0.0
     warp: float = 0.0
+    max_slant: float = 0.0
+    aspect_range: tuple[float, float] = (1.0, 1.0)
 
     def __post_init__(self) -> None:
         """Reject settings that are non-finite, negative, or out of their ranges."""
         if len(self.scale_range) != 2:
             raise ValueError(f"scale_range must be (smallest, largest), got {self.scale_range}")
+        if len(self.aspect_range) != 2:
+            raise ValueError(f"aspect_range must be (narrowest, widest), got {self.aspect_range}")
         numbers = (
             self.max_shift,
             self.max_rotation,
+            self.max_slant,
+            *self.aspect_range,
             *self.scale_range,
             self.stroke_change_probability,
             self.warp,
@@ -77,6 +90,11 @@ class AugmentSettings:
         smallest, largest = self.scale_range
         if not 0 < smallest <= largest:
             raise ValueError(f"scale_range needs 0 < smallest <= largest, got {self.scale_range}")
+        if not 0 <= self.max_slant < 1:
+            raise ValueError(f"max_slant must be in [0, 1), got {self.max_slant}")
+        narrowest, widest = self.aspect_range
+        if not 0 < narrowest <= widest:
+            raise ValueError(f"aspect_range needs 0 < narrowest <= widest, got {self.aspect_range}")
         if self.warp < 0:
             raise ValueError(f"warp must be >= 0 px, got {self.warp}")
         if not 0 <= self.stroke_change_probability <= 1:
@@ -107,7 +125,24 @@ def augment(
             (rng.gauss(0.0, settings.warp), rng.gauss(0.0, settings.warp))
             for _ in range(WARP_CORNERS)
         ]
-    return transform(pixels, rotation_degrees, scale, shift_x, shift_y, stroke_change, corner_moves)
+    # Drawn only when enabled, like the stroke change, so older settings keep their results.
+    slant = rng.uniform(-settings.max_slant, settings.max_slant) if settings.max_slant else 0.0
+    aspect = 1.0
+    if settings.aspect_range != (1.0, 1.0):
+        # Uniform in log(aspect): halving the width is as likely as doubling it.
+        narrowest, widest = settings.aspect_range
+        aspect = math.exp(rng.uniform(math.log(narrowest), math.log(widest)))
+    return transform(
+        pixels,
+        rotation_degrees,
+        scale,
+        shift_x,
+        shift_y,
+        stroke_change,
+        corner_moves,
+        slant,
+        aspect,
+    )
 
 
 def transform(
@@ -118,9 +153,13 @@ def transform(
     shift_y: float = 0.0,
     stroke_change: float = 0.0,
     corner_moves: Sequence[tuple[float, float]] | None = None,
+    slant: float = 0.0,
+    aspect: float = 1.0,
 ) -> bytes:
-    """Return a 784-byte digit rotated, scaled about (14, 14), then shifted; bilinear resampling.
+    """Return a 784-byte digit reshaped, rotated, scaled about (14, 14), then shifted (bilinear).
 
+    aspect < 1 narrows the digit, > 1 widens it, its ink's longer side kept as long; slant moves
+    each row right by slant px per px above the centre (a right-leaning hand); then
     rotation_degrees turns the digit counter-clockwise as seen on screen; scale > 1 enlarges it;
     shift_x / shift_y move it right / down in px. stroke_change in [-1, 1] is applied first:
     positive blends in that fraction of a 3×3 max filter (bolder stroke), negative that fraction
@@ -132,8 +171,8 @@ def transform(
     """
     if len(pixels) != PIXEL_COUNT:
         raise ValueError(f"expected {PIXEL_COUNT} pixel bytes, got {len(pixels)}")
-    if scale <= 0:
-        raise ValueError(f"scale must be > 0, got {scale}")
+    if scale <= 0 or aspect <= 0:
+        raise ValueError(f"scale and aspect must be > 0, got {scale} and {aspect}")
     if not -1 <= stroke_change <= 1:
         raise ValueError(f"stroke_change must be in [-1, 1], got {stroke_change}")
     if corner_moves is not None and len(corner_moves) != WARP_CORNERS:
@@ -143,7 +182,15 @@ def transform(
     image.frombytes(pixels)
     if stroke_change:
         image = _change_stroke(image, stroke_change)
-    inverse_map = _inverse_affine(rotation_degrees, scale, shift_x, shift_y)
+    width_factor = height_factor = 1.0
+    ink_box = image.getbbox() if aspect != 1 else None
+    if ink_box is not None:
+        width, height = ink_box[2] - ink_box[0], ink_box[3] - ink_box[1]
+        height_factor = max(width, height) / max(width * aspect, height)
+        width_factor = aspect * height_factor
+    inverse_map = _inverse_affine(
+        rotation_degrees, scale, shift_x, shift_y, slant, (width_factor, height_factor)
+    )
     if corner_moves is None:
         method, data = Image.Transform.AFFINE, inverse_map
     else:
@@ -198,19 +245,29 @@ def _warp_mesh(
 
 
 def _inverse_affine(
-    rotation_degrees: float, scale: float, shift_x: float, shift_y: float
+    rotation_degrees: float,
+    scale: float,
+    shift_x: float,
+    shift_y: float,
+    slant: float = 0.0,
+    stretch: tuple[float, float] = (1.0, 1.0),
 ) -> tuple[float, float, float, float, float, float]:
     """Return Pillow's AFFINE data (a, b, c, d, e, f), mapping each output pixel to its source.
 
-    The forward map is out = centre + shift + scale · R · (in − centre), where R turns
-    counter-clockwise on a y-down screen; Pillow needs its inverse,
-    in = centre + R⁻¹ · (out − centre − shift) / scale.
+    The forward map is out = centre + shift + scale · R · K · A · (in − centre), where A scales x
+    and y by the two factors of stretch, K is the shear x += −slant · y (y is negative
+    above the centre, so the top moves right), and R turns counter-clockwise on a y-down screen.
+    Pillow needs its inverse, in = centre + A⁻¹ · K⁻¹ · R⁻¹ · (out − centre − shift) / scale.
     """
     angle = math.radians(rotation_degrees)
-    cosine = math.cos(angle) / scale
-    sine = math.sin(angle) / scale
-    a, b = cosine, -sine
-    d, e = sine, cosine
+    # R⁻¹ / scale, row by row.
+    r11, r12 = math.cos(angle) / scale, -math.sin(angle) / scale
+    r21, r22 = math.sin(angle) / scale, math.cos(angle) / scale
+    # K⁻¹ adds slant · y back to x.
+    k11, k12 = r11 + slant * r21, r12 + slant * r22
+    width_factor, height_factor = stretch
+    a, b = k11 / width_factor, k12 / width_factor
+    d, e = r21 / height_factor, r22 / height_factor
     source_x = FRAME_CENTRE + shift_x
     source_y = FRAME_CENTRE + shift_y
     c = FRAME_CENTRE - a * source_x - b * source_y

@@ -57,6 +57,15 @@ WIDENING_SUPERSAMPLING = 8
 # A stroke's core, whose area and boundary give its width, is where the ink reaches this fraction
 # of its brightest level (so grey pencil is measured like black ink).
 STROKE_CORE_FRACTION = 0.5
+# Ink that spans less than MIN_INK_EXTENT of the picture's shorter side (22 px of the app's 280 px
+# canvas: a single click of the default brush), or covers less than MIN_INK_AREA of the picture
+# (24 px² of the canvas, a 5 px dot), is a speck, not a digit: the networks would read any
+# blob as some digit (a 3 px dot was read as 8 at 69 %). So is ink whose strokes are wider than
+# MAX_DOT_STROKE of its longer side: a dot, however big the brush that clicked it (a round dot's
+# measured width is half its diameter; the fattest digits' strokes are under a third).
+MIN_INK_EXTENT = 0.08
+MIN_INK_AREA = 0.0003
+MAX_DOT_STROKE = 0.4
 HIGH_DEPTH_MODES = ("I", "F", "I;16", "I;16L", "I;16B", "I;16N")
 ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 
@@ -66,6 +75,13 @@ class NothingDrawn(ValueError):
 
     def __init__(self) -> None:
         super().__init__("nothing drawn")
+
+
+class TooSmallToRead(NothingDrawn):
+    """Raised when an image's ink is a speck or a dot: too little of it to be a digit."""
+
+    def __init__(self) -> None:
+        ValueError.__init__(self, "too small to read")
 
 
 # The image formats `load_image_file` opens (Pillow's names; "PPM" reads PBM, PGM and PPM).
@@ -149,13 +165,15 @@ def preprocess_image(image: Image.Image) -> Preprocessed:
     Works out whether the ink is dark-on-light or light-on-dark, makes it ink-high, crops to the
     ink, widens thin strokes and thins bold ones (measured at the 20 px scale), scales the
     longer side to 20 px and centres the centre of mass at (14, 14) with an integer shift.
-    Raises NothingDrawn if there is no ink above the noise threshold.
+    Raises NothingDrawn if there is no ink above the noise threshold, TooSmallToRead (a
+    NothingDrawn) if the ink is only a speck or a dot (see MIN_INK_EXTENT).
     """
     ink = _ink_high(_to_grey(image))
     bounding_box = ink.getbbox()
     if bounding_box is None:
         raise NothingDrawn()
     cropped = ink.crop(bounding_box)
+    _check_enough_ink(cropped, image.size)
     fitted = _stretch_to_full_range(_fit(_normalise_stroke_width(cropped)))
     offset_x, offset_y = _centre_of_mass_offset(fitted)
     centred = Image.new("L", (FRAME_SIZE, FRAME_SIZE), 0)
@@ -165,6 +183,19 @@ def preprocess_image(image: Image.Image) -> Preprocessed:
         offset_y - (FRAME_SIZE - fitted.height) / 2,
     )
     return Preprocessed(cropped, fitted, centred, centred.tobytes(), centre_shift)
+
+
+def _check_enough_ink(cropped: Image.Image, picture_size: tuple[int, int]) -> None:
+    """Raise TooSmallToRead if the ink (cropped to its box) spans or covers too little.
+
+    Extent is the box's longer side over the picture's shorter side; area is the ink's total
+    level over 255 (a grey pixel counts partly) over the picture's area.
+    """
+    extent = max(cropped.size) / min(picture_size)
+    histogram = cropped.histogram()
+    area = sum(level * count for level, count in enumerate(histogram)) / MAX_LEVEL
+    if extent < MIN_INK_EXTENT or area < MIN_INK_AREA * picture_size[0] * picture_size[1]:
+        raise TooSmallToRead()
 
 
 def _to_grey(image: Image.Image) -> Image.Image:
@@ -268,7 +299,8 @@ def _normalise_stroke_width(cropped: Image.Image) -> Image.Image:
     1/WIDENING_SUPERSAMPLING px of the 20 px digit). Strokes grow by STROKE_WIDENING, to at least
     MIN_STROKE_WIDTH and at most MAX_STROKE_WIDTH, by a grey-level dilation; strokes bolder than
     MAX_STROKE_WIDTH are thinned to it (see _thin). The copy is cropped to its ink. Ink too
-    faint to leave any level after the 20 px fit is returned unchanged.
+    faint to leave any level after the 20 px fit is returned unchanged. Raises TooSmallToRead
+    for a dot: strokes wider than MAX_DOT_STROKE of the longer side.
     """
     work_scale = WIDENING_SUPERSAMPLING * FITTED_SIZE / max(cropped.size)
     size = (max(1, round(cropped.width * work_scale)), max(1, round(cropped.height * work_scale)))
@@ -280,6 +312,8 @@ def _normalise_stroke_width(cropped: Image.Image) -> Image.Image:
     work = Image.new("L", (size[0] + 2 * margin, size[1] + 2 * margin), 0)
     work.paste(cropped.resize(size, resample), (margin, margin))
     width = _stroke_width(work) / WIDENING_SUPERSAMPLING
+    if width > MAX_DOT_STROKE * FITTED_SIZE:
+        raise TooSmallToRead()
     shorter_side = min(cropped.size) * FITTED_SIZE / max(cropped.size)
     boldest = max(MIN_STROKE_WIDTH, min(MAX_STROKE_WIDTH, MAX_STROKE_TO_SIDE * shorter_side))
     target = min(boldest, max(width + STROKE_WIDENING, MIN_STROKE_WIDTH))

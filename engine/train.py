@@ -62,9 +62,16 @@ PAUSE_POLL_SECONDS = 0.05
 EVALUATION_CHUNK = 500
 STATISTICS_COST_SHARE = 0.02
 MAX_WORKERS = 64
-# People draw with thicker or thinner pens than MNIST's, so augmentation also varies strokes,
-# and bends them a little (a 1 px elastic warp), as a hand does.
-AUGMENT_SETTINGS = AugmentSettings(stroke_change_probability=0.3, warp=1.0)
+# People draw with thicker or thinner pens than MNIST's, slant more or less, and write narrower
+# or wider digits, so augmentation varies strokes, slant (up to about ±17°) and aspect (half as
+# wide to 1.6 times as wide), and bends strokes a little (a 1 px elastic warp), as a hand does.
+AUGMENT_SETTINGS = AugmentSettings(
+    max_rotation=10.0,
+    stroke_change_probability=0.5,
+    warp=1.0,
+    max_slant=0.3,
+    aspect_range=(0.5, 1.6),
+)
 
 
 @dataclass(frozen=True)

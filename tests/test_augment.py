@@ -224,6 +224,12 @@ def test_ink_leaving_the_frame_is_dropped() -> None:
         {"stroke_change_probability": -0.1},
         {"warp": -0.5},
         {"warp": math.inf},
+        {"max_slant": -0.1},
+        {"max_slant": 1.0},
+        {"aspect_range": (0.0, 1.0)},
+        {"aspect_range": (1.5, 1.2)},
+        {"aspect_range": (1.0,)},
+        {"aspect_range": (0.5, math.nan)},
     ],
 )
 def test_invalid_settings_are_rejected(settings_arguments: dict[str, object]) -> None:
@@ -240,3 +246,57 @@ def test_transform_rejects_bad_arguments() -> None:
         transform(draw_seven(), corner_moves=[(0.0, 0.0)] * 3)
     with pytest.raises(ValueError, match="stroke_change"):
         transform(draw_seven(), stroke_change=2)
+
+
+def draw_box(left: int, top: int, right: int, bottom: int, width: int = 2) -> bytes:
+    """Return a 28×28 image of a hollow rectangle outline (ink 255), as 784 bytes."""
+    image = Image.new("L", (28, 28), 0)
+    ImageDraw.Draw(image).rectangle([left, top, right, bottom], outline=255, width=width)
+    return image.tobytes()
+
+
+def box_of(pixels: bytes) -> tuple[int, int, int, int]:
+    """Return the bounding box of the ink brighter than mid-grey."""
+    image = Image.frombytes("L", (28, 28), pixels).point(lambda level: 255 * (level >= 128))
+    box = image.getbbox()
+    assert box is not None
+    return box
+
+
+def test_slant_leans_the_top_to_the_right() -> None:
+    bar = draw_box(13, 4, 14, 23)
+    slanted = transform(bar, slant=0.3)
+
+    def ink_centre_x(rows: range) -> float:
+        weights = [(x, slanted[y * 28 + x]) for y in rows for x in range(28)]
+        return sum(x * level for x, level in weights) / sum(level for _, level in weights)
+
+    # 0.3 px to the right per px up: the top rows and the bottom rows are ~5 px apart.
+    assert ink_centre_x(range(4, 8)) - ink_centre_x(range(20, 24)) == pytest.approx(4.8, abs=0.8)
+    assert transform(bar, slant=-0.3) != slanted
+
+
+@pytest.mark.parametrize(
+    ("aspect", "expected_size"),
+    [(0.5, (7, 20)), (1.0, (14, 20)), (1.6, (20, 18))],
+)
+def test_aspect_narrows_or_widens_keeping_the_longer_side(
+    aspect: float, expected_size: tuple[int, int]
+) -> None:
+    # A 14 × 20 px box: narrowed it keeps its height, widened past square its width is 20.
+    left, top, right, bottom = box_of(transform(draw_box(7, 4, 20, 23), aspect=aspect))
+    width, height = right - left, bottom - top
+    assert abs(width - expected_size[0]) <= 1 and abs(height - expected_size[1]) <= 1
+
+
+def test_augment_draws_slant_and_aspect_only_when_enabled() -> None:
+    seven = draw_seven()
+    plain = AugmentSettings()
+    reshaped = AugmentSettings(max_slant=0.3, aspect_range=(0.5, 1.6))
+    assert augment(seven, random.Random(2), plain) != augment(seven, random.Random(2), reshaped)
+    assert augment(seven, random.Random(2), reshaped) == augment(seven, random.Random(2), reshaped)
+    # A reshaped digit keeps its ink, give or take what narrowing or stretching it changes.
+    for seed in range(20):
+        reshaped_seven = augment(seven, random.Random(seed), reshaped)
+        assert 0.3 * sum(seven) < sum(reshaped_seven) < 2 * sum(seven)
+        assert max(reshaped_seven) >= 200

@@ -276,6 +276,23 @@ def test_predict_json_matches_the_python_api(trained, vertical_bar_png, tmp_path
     }
 
 
+def test_predict_says_a_speck_or_a_dot_is_too_small_to_read(trained, tmp_path, capsys):
+    model, _ = trained
+    paths = []
+    for name, diameter in (("speck", 3), ("click", 20), ("big-click", 40)):
+        image = Image.new("L", (280, 280), 255)
+        ImageDraw.Draw(image).ellipse([120, 120, 120 + diameter, 120 + diameter], fill=0)
+        paths.append(tmp_path / f"{name}.png")
+        image.save(paths[-1])
+    assert cli.main(["predict", "--model", str(model), *map(str, paths)]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"{path}: too small to read" for path in paths]
+    assert cli.main(["predict", "--model", str(model), "--json", *map(str, paths)]) == 0
+    assert json.loads(capsys.readouterr().out)["predictions"] == [
+        {"file": str(path), "digit": None, "probabilities": None, "error": "too small to read"}
+        for path in paths
+    ]
+
+
 def test_predict_normalises_mse_outputs(vertical_bar_png, tmp_path, capsys):
     network = Network.create([784, 6, 10], "sigmoid", "mse", seed=4)
     model = tmp_path / "classic.json"

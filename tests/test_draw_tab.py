@@ -259,6 +259,18 @@ def test_what_the_network_sees_shows_the_thinned_stages(make_app, tiny_model):
     assert enclosed_holes(stages.pixels) == 2
 
 
+def test_a_click_is_too_small_to_read_until_a_digit_is_drawn(make_app, reading_model):
+    app = make_app("--model", reading_model)
+    draw(app, [[(140.0, 140.0)]])  # one click: a round dot of the brush
+    assert not is_blank(app.draw_tab.drawing.image())
+    assert app.draw_tab.reading is None
+    assert prediction(app) == (draw_tab.EMPTY_DIGIT, draw_tab.TOO_SMALL_HINT)
+    draw(app, ONE)
+    assert prediction(app)[0] == "1"
+    key(app, "<Escape>")
+    assert prediction(app) == (draw_tab.EMPTY_DIGIT, draw_tab.EMPTY_HINT)
+
+
 def test_real_pointer_events_from_xdotool_draw_and_predict(make_app, reading_model, x_display):
     xdotool = shutil.which("xdotool")
     if xdotool is None or not x_display.private:
