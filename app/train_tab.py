@@ -80,6 +80,7 @@ DATA_STATE = "data"
 FORM_STATE = "form"
 RUN_STATE = "run"
 OUTCOME_STATE = "outcome"
+TESTING_FAILED_HEADLINE = "Trained, but testing the network failed"
 OUTCOME_COLOURS = {"finished": SUCCESS_COLOUR, "stopped": WARNING_COLOUR, "diverged": ERROR_COLOUR}
 MODEL_FILE_TYPES = [("Digits model", "*.json")]
 PNG_FILE_TYPES = [("PNG image", "*.png")]
@@ -389,13 +390,19 @@ class TrainTab(ttk.Frame):
             self.training = False
             self._set_running(False)
         kind = DATA_STATE if message.task == "download" else OUTCOME_STATE
-        self._headline(f"The {message.task} failed: {message.summary}", ERROR_COLOUR, kind)
+        more = (f"The {message.task} failed", message.details)
         if message.network is not None:
-            self.run.show_details("Training finished: Save model… keeps the trained weights.")
+            # Training worked, only measuring it did not: say so plainly and keep the weights.
+            self._headline(TESTING_FAILED_HEADLINE, WARNING_COLOUR, kind)
+            self.run.show_details(f"Save model… keeps the trained weights. ({message.summary})")
+            self.run.show_more(more)
             self.results.save_button.state(["!disabled"])
-        else:
-            self.run.show_details("")
-        self.run.show_more((f"The {message.task} failed", message.details))
+            self.views.select(self.results)
+            self.context.set_status(TESTING_FAILED_HEADLINE, error=True)
+            return
+        self._headline(f"The {message.task} failed: {message.summary}", ERROR_COLOUR, kind)
+        self.run.show_details("")
+        self.run.show_more(more)
         self.context.set_status(f"The {message.task} failed: {message.summary}", error=True)
 
     def _on_download_done(self, message: DownloadDone) -> None:

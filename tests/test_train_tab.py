@@ -378,8 +378,12 @@ def test_a_run_whose_testing_fails_can_still_be_saved(
     tab.run.train_button.invoke()
     pump(root, lambda: tab.last_failure is not None)
 
-    assert tab.run.headline.cget("text") == "The testing failed: ValueError: nothing to evaluate"
-    assert "Save model… keeps the trained weights" in tab.run.details.cget("text")
+    assert tab.run.headline.cget("text") == "Trained, but testing the network failed"
+    assert tab.run.details.cget("text") == (
+        "Save model… keeps the trained weights. (ValueError: nothing to evaluate)"
+    )
+    assert tab.views.select() == str(tab.results)
+    assert tab.run.details_button.winfo_ismapped()
     assert not tab.results.save_button.instate(["disabled"])
     tab.save_model(tmp_path / "kept.json")
     assert load_model(tmp_path / "kept.json").layer_sizes[-1] == 10
