@@ -4,8 +4,10 @@ Three figures, each the median of several repeats:
   - training throughput (samples per second) of the classic 784-16-16-10 sigmoid/MSE network
     and of the default 784-128-10 ReLU/cross-entropy network: `FastNetwork.train_batch` on
     images already converted to sparse form, with `TrainConfig`'s default batch size, learning
-    rate and momentum, so it measures what `train` spends per batch without data preparation
-    (every repeat starts from the same initial weights, so each does exactly the same work);
+    rate, momentum and first-layer lanes, so it measures what `train` spends per batch without
+    data preparation (every repeat starts from the same initial weights, so each does exactly
+    the same work). The labels are random, so no sample is ever confident enough to skip its
+    backward pass: this is the cost of a sample that is learnt from, the first epoch's cost;
   - inference latency (milliseconds) of one already preprocessed image on the default network:
     `sparse_image` plus `FastNetwork.predict_sparse`, what the app does on every stroke;
   - preprocessing latency (milliseconds) of one 280×280 drawing (`preprocess_image`).
@@ -28,7 +30,7 @@ from engine.fast import FastNetwork, SparseImage, sparse_image
 from engine.mnist import DIGIT_CLASSES, IMAGE_COLUMNS, IMAGE_ROWS
 from engine.network import Network
 from engine.preprocess import preprocess_image
-from engine.train import TrainConfig
+from engine.train import TrainConfig, lane_bits
 
 CLASSIC_ARCHITECTURE = ([784, 16, 16, 10], "sigmoid", "cross_entropy")
 DEFAULT_ARCHITECTURE = ([784, 128, 10], "relu", "cross_entropy")
@@ -160,14 +162,15 @@ def training_seconds(
     """Return the seconds `train_batch` takes over the batches after the first WARMUP_BATCHES.
 
     Each call starts afresh from the network's weights, so every repeat does exactly the same
-    work; the untimed warm-up batches fill the momentum, as in the middle of a real run.
+    work; the untimed warm-up batches fill the momentum (if any), as in the middle of a run.
     """
-    fast = FastNetwork(network)
+    fast = FastNetwork(network, first_lane_bits=lane_bits(config.momentum))
+    settings = (config.learning_rate, config.momentum, config.weight_decay, config.skip_confidence)
     for batch in batches[:WARMUP_BATCHES]:
-        fast.train_batch(batch, config.learning_rate, config.momentum, config.weight_decay)
+        fast.train_batch(batch, *settings)
     started = time.perf_counter()
     for batch in batches[WARMUP_BATCHES:]:
-        fast.train_batch(batch, config.learning_rate, config.momentum, config.weight_decay)
+        fast.train_batch(batch, *settings)
     return time.perf_counter() - started
 
 

@@ -75,18 +75,19 @@ AUGMENT_SETTINGS = AugmentSettings(stroke_change_probability=0.3, warp=1.0)
 class TrainConfig:
     """Hold the settings of one training run (learning rate is per batch-mean gradient).
 
-    Momentum 0 trains with plain SGD, each step written straight into the packed weights (the
-    fast path's cheapest rule); momentum > 0 keeps velocities, at about 1.5× the time a sample.
-    A sample the network already reads right with p[label] > skip_confidence skips its backward
-    pass; 1.0 never skips.
+    The defaults are the recipe that takes 784-128-10 to 98% on MNIST fastest: plain SGD
+    (momentum 0: each step written straight into the packed weights, the fast path's cheapest
+    rule) at 0.7 with a one-cycle schedule, 4 epochs. Momentum > 0 keeps velocities, at about
+    1.5× the time a sample, and wants a smaller rate (0.05 with 0.9). A sample the network
+    already reads right with p[label] > skip_confidence skips its backward pass; 1.0 never skips.
     """
 
-    epochs: int = 5
+    epochs: int = 4
     batch_size: int = 32
-    learning_rate: float = 0.1
-    momentum: float = 0.9
+    learning_rate: float = 0.7
+    momentum: float = 0.0
     weight_decay: float = 0.0
-    schedule: str = "cosine"
+    schedule: str = "one-cycle"
     augment: bool = False
     seed: int = 0
     limit: int | None = None

@@ -33,6 +33,7 @@ from app.train_tab import TrainTab
 from engine.download import DownloadError
 from engine.modelfile import load_model
 from engine.network import Network
+from engine.train import TrainConfig
 
 pytestmark = pytest.mark.gui
 
@@ -289,7 +290,7 @@ def test_moving_the_slider_reaches_the_running_engine(make_window, digit_folder)
     tab.form.epochs.set("100")
     tab.run.train_button.invoke()
     pump(root, lambda: tab.latest_batch is not None)
-    assert tab.latest_batch.learning_rate == 0.1
+    assert tab.latest_batch.learning_rate == TrainConfig().learning_rate
 
     drag_slider(root, tab.form.rate_scale, -2.0)  # log10 of 0.01
 
