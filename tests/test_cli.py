@@ -528,6 +528,7 @@ def test_train_at_learning_rate_10_on_real_mnist_recovers(tmp_path):
     if not folder or not Path(folder).is_dir():
         pytest.skip("real MNIST not available: set DIGITS_DATA to a folder with the MNIST files")
     arguments = ["--limit", "3000", "--epochs", "2", "--arch", "784-64-10", "--lr", "10"]
+    arguments += ["--momentum", "0.9"]  # see test_train_at_learning_rate_10_recovers_and_finishes
     completed = run_engine(
         "train", "--data", folder, *arguments, "--json", "--out", str(tmp_path / "m.json")
     )
