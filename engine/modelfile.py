@@ -71,6 +71,7 @@ import json
 import math
 import os
 import platform
+import re
 import reprlib
 import signal
 import stat
@@ -94,6 +95,10 @@ DTYPE = "float32-le"
 FLOAT32_BYTES = 4
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_LAYERS = 8
+# A model file nests four levels deep; this many refuses hostile nesting the same way on every
+# Python (the JSON parser's own limit differs between versions).
+MAX_JSON_DEPTH = 32
+JSON_BRACKET_OR_STRING = re.compile(r'[\[\]{}]|"[^"\\]*(?:\\.[^"\\]*)*"')
 INPUT_SPEC = {
     "width": 28,
     "height": 28,
@@ -326,6 +331,8 @@ def _read_document(path: Path) -> object:
             SUMMARY_NOT_A_MODEL,
             path,
         ) from None
+    if _json_depth(text) > MAX_JSON_DEPTH:
+        raise damaged("its JSON is nested too deeply to be a model")
     try:
         return json.loads(
             text,
@@ -344,6 +351,19 @@ def _read_document(path: Path) -> object:
         raise damaged(
             f"invalid JSON at line {error.lineno}, column {error.colno} ({error.msg})"
         ) from None
+
+
+def _json_depth(text: str) -> int:
+    """Return how deeply the JSON `text` nests arrays and objects, skipping brackets in strings."""
+    depth = deepest = 0
+    for match in JSON_BRACKET_OR_STRING.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in "]}":
+            depth -= 1
+    return deepest
 
 
 def _finite_float(text: str) -> float:

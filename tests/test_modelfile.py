@@ -410,7 +410,7 @@ def nested(depth: int) -> str:
         ),
         ('{"format": "' + "x" * 100_000 + '"}', modelfile.SUMMARY_NOT_A_MODEL, "is 'xxxxxx"),
         (
-            '{"format": ' + "[" * 900 + "]" * 900 + "}",
+            '{"format": ' + "[" * 30 + "]" * 30 + "}",
             modelfile.SUMMARY_NOT_A_MODEL,
             "is [[[...]]]",
         ),
