@@ -38,11 +38,13 @@ from pathlib import Path
 from PIL import Image
 
 from engine.preprocess import (
+    IMAGE_FORMATS,
     ImageFileError,
     NothingDrawn,
     load_image_file,
     preprocess_image,
 )
+from engine.regularfile import open_regular
 
 DIGITS = tuple(range(10))
 IMAGE_SUFFIX = ".png"
@@ -327,8 +329,10 @@ def load_drawing(path: str | os.PathLike) -> Image.Image:
             f"{path.name} is {size:,} bytes; a drawing is at most {MAX_FILE_BYTES:,}"
         )
     try:
-        # Image.open reads only the header, so the dimensions are known before any decoding.
-        with Image.open(path) as opened:
+        # Image.open reads only the header, so the dimensions are known before any decoding;
+        # formats= keeps Pillow to raster formats (no Ghostscript for an EPS named .png), and
+        # open_regular refuses a FIFO or device instead of blocking on it.
+        with open_regular(path) as file, Image.open(file, formats=IMAGE_FORMATS) as opened:
             width, height = opened.size
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise ImageFileError(f"cannot read image {path.name}: {error}") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -195,3 +196,45 @@ def test_two_thousand_drawings_load(tmp_path: Path) -> None:
     assert len(loaded.samples) == 2000
     assert loaded.notes == []
     assert {sample.label for sample in loaded.samples} == {0, 1, 7}
+
+
+def test_a_drawing_is_read_only_as_a_raster_image_from_a_regular_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PIL import EpsImagePlugin
+
+    parsed: list[str] = []
+    original_open = EpsImagePlugin.EpsImageFile._open
+
+    def spy(self: EpsImagePlugin.EpsImageFile) -> None:
+        parsed.append("eps")
+        original_open(self)
+
+    monkeypatch.setattr(EpsImagePlugin.EpsImageFile, "_open", spy)
+    disguised = tmp_path / "drawing.png"
+    disguised.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 28 28\nshowpage\n")
+    with pytest.raises(ImageFileError, match=r"drawing\.png"):
+        load_drawing(disguised)
+    assert parsed == [], "the EPS parser (and so Ghostscript) must never see a drawing file"
+    if not hasattr(os, "mkfifo"):
+        return
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    outcome: list[BaseException] = []
+    reader = threading.Thread(target=lambda: _catch(outcome, load_drawing, fifo), daemon=True)
+    reader.start()
+    reader.join(timeout=5)
+    if reader.is_alive():
+        with open(fifo, "wb"):  # unblock the reader so the test run can end
+            pass
+        pytest.fail("load_drawing blocked on a FIFO instead of refusing it")
+    assert len(outcome) == 1 and isinstance(outcome[0], ImageFileError)
+    assert "pipe" in str(outcome[0])
+
+
+def _catch(outcome: list[BaseException], function: object, *args: object) -> None:
+    """Call function(*args) and append what it raised to outcome."""
+    try:
+        function(*args)  # type: ignore[operator]
+    except BaseException as error:
+        outcome.append(error)
