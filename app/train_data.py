@@ -22,6 +22,10 @@ from app.widgets import Tooltip
 DATA_TEXT_WRAP = 360
 # About three lines at DATA_TEXT_WRAP: longer texts are cut and offered behind Details….
 DATA_TEXT_MAX_CHARS = 150
+# Words of the engine's checks on a file's content; a reason without them (permission
+# denied, a folder where a file should be) is already plain and is shown as it is.
+CONTENT_PROBLEM_WORDS = ("magic number", "idx", "header", "gzip", "truncated", "trailing", "label")
+DAMAGED_HINT = "Download MNIST again, or choose another folder."
 
 
 class DataPanel(ttk.Frame):
@@ -103,3 +107,24 @@ class DataPanel(ttk.Frame):
         self.download_button.configure(text="Download")
         self.folder_button.state(["!disabled"])
         self.download_bar.grid_remove()
+
+
+def plain_data_problem(folder: Path, problem: str) -> str:
+    """Return why the MNIST files in folder cannot be read, in plain words first.
+
+    `problem` is the engine's message (e.g. "…/train-labels-idx1-ubyte.gz: wrong magic
+    number 0x00000803, expected 0x00000801 (…)"); the result starts with a sentence a learner
+    understands ("train-labels-idx1-ubyte.gz is damaged or is not an MNIST file. …"), short
+    enough for the card's first line, and keeps the engine's message (with the folder) below
+    it for Details…. Messages that name no file are returned as
+    they are: the engine words those (a missing folder or file) plainly already.
+    """
+    named, separator, reason = problem.partition(": ")
+    if not separator or Path(named).parent != folder:
+        return problem
+    name = Path(named).name
+    if any(word in reason.lower() for word in CONTENT_PROBLEM_WORDS):
+        headline = f"{name} is damaged or is not an MNIST file. {DAMAGED_HINT}"
+    else:
+        headline = f"Cannot open {name}: {reason}."
+    return f"{headline}\n\nDetails: {problem}"

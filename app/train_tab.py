@@ -25,7 +25,7 @@ from app.context import AppContext
 from app.models import dialog_text
 from app.savedialog import ask_save_path, pictures_or_home
 from app.settings import path_value
-from app.train_data import DataPanel
+from app.train_data import DataPanel, plain_data_problem
 from app.train_form import DEFAULT_EPOCHS, SettingsForm, remembered_fields
 from app.train_plots import PlotsPanel
 from app.train_results import ResultsPage
@@ -427,7 +427,7 @@ class TrainTab(ttk.Frame):
         """Show why training could not read the MNIST files."""
         self.training = False
         self._set_running(False)
-        self.show_data_state(message.message)
+        self.show_data_state(plain_data_problem(message.folder, message.message))
         self._headline("Cannot read MNIST (see MNIST data)", ERROR_COLOUR, DATA_STATE)
         self.run.show_details("")
 

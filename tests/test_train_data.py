@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.train_data import DataPanel
+from app.train_data import DataPanel, plain_data_problem
 from app.train_style import ERROR_COLOUR, configure_train_styles
 from app.training_worker import DataProgress
 
@@ -56,3 +56,24 @@ def test_a_download_shows_cancel_and_progress_then_puts_the_buttons_back(tk_root
     assert not panel.download_bar.winfo_ismapped()
     panel.folder_button.invoke()
     assert pressed == ["download", "folder"]
+
+
+def test_problems_are_put_in_plain_words_first(tmp_path):
+    folder = tmp_path / "mnist"
+    opened = plain_data_problem(
+        folder, f"{folder / 't10k-images-idx3-ubyte'}: it is a named pipe (FIFO), not a file"
+    )
+    assert opened.splitlines()[0] == (
+        "Cannot open t10k-images-idx3-ubyte: it is a named pipe (FIFO), not a file."
+    )
+    truncated = plain_data_problem(
+        folder, f"{folder / 'train-images-idx3-ubyte.gz'}: truncated gzip stream: the data ends"
+    )
+    assert truncated.startswith("train-images-idx3-ubyte.gz is damaged or is not an MNIST file.")
+    assert truncated.endswith(
+        "Details: "
+        + f"{folder / 'train-images-idx3-ubyte.gz'}: "
+        + "truncated gzip stream: the data ends"
+    )
+    missing = f"MNIST data folder {folder} does not exist; download it"
+    assert plain_data_problem(folder, missing) == missing, "already plain: left as it is"

@@ -9,9 +9,11 @@ test that needs real MNIST (`DIGITS_DATA`) prints the delays and the training sp
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -603,3 +605,27 @@ def test_real_mnist_speed_and_event_loop_delay(make_window, tmp_path):
     )
     assert result.test_accuracy > 0.8
     assert max(probe.delays) < FROZEN_MS
+
+
+def test_damaged_mnist_is_named_in_plain_words_with_the_details_kept(
+    make_window, digit_folder, tmp_path
+):
+    data = tmp_path / "damaged"
+    shutil.copytree(digit_folder, data)
+    labels = next(data.glob("train-labels*"))
+    raw = gzip.decompress(labels.read_bytes()) if labels.suffix == ".gz" else labels.read_bytes()
+    damaged = b"\0\0\x08\x03" + raw[4:]  # the magic number of an image file in a label file
+    labels.write_bytes(gzip.compress(damaged) if labels.suffix == ".gz" else damaged)
+    window = make_window(data)
+    tab, root = window.tab, window.root
+    tab.run.train_button.invoke()
+    pump(root, lambda: not tab.training)
+
+    line = tab.data.data_label.cget("text")
+    assert line == (
+        f"{labels.name} is damaged or is not an MNIST file. "
+        "Download MNIST again, or choose another folder."
+    )
+    assert "magic" not in tab.run.headline.cget("text")
+    assert tab.data.details_button.winfo_ismapped()
+    assert "wrong magic number 0x00000803" in tab.data.problem
