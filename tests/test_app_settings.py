@@ -21,6 +21,7 @@ pytestmark = pytest.mark.gui
 
 RUN_TIMEOUT_SECONDS = 60
 FIRST_RUN = """
+    import time
     from pathlib import Path
     from app.main import create_app
 
@@ -36,6 +37,11 @@ FIRST_RUN = """
     tab.form.augment.set(True)
     tab.form.show_learning_rate(0.3)
     app.draw_tab.open_model_file(Path({model!r}))
+    # Open loads off the Tk thread: wait for it, or the window closes with the old model.
+    deadline = time.monotonic() + 30
+    while app.draw_tab.model.path != Path({model!r}) and time.monotonic() < deadline:
+        app.root.update()
+        time.sleep(0.01)
     app.draw_tab.brush_width.set(31.0)
     app.draw_tab.change_brush(0.0)
     app.root.geometry(f"{{app.root.winfo_reqwidth() + 20}}x700")
