@@ -10,7 +10,9 @@ a `Progress` at most every PROGRESS_INTERVAL_SECONDS carrying the loss points si
 one, averaged in groups so that a whole run has at most MAX_LOSS_POINTS of them. Weight
 snapshots cost the training thread time (reading the packed weights back, then drawing the
 heatmaps), so they are asked for at most every SNAPSHOT_INTERVAL_SECONDS and less often
-when one costs more than SNAPSHOT_COST_SHARE of the time between two.
+when one costs more than SNAPSHOT_COST_SHARE of the time between two. The network's statistics
+(for the charts, about every STATISTICS_SECONDS), pauses and recovered divergences are passed on
+as they come.
 
 The plain functions at the end turn the tab's form into engine objects and progress into text.
 """
@@ -30,6 +32,7 @@ from app.heatmap import HeatmapGeometry, Heatmaps, render_heatmaps
 from engine.bench import CLASSIC_ARCHITECTURE, DEFAULT_ARCHITECTURE
 from engine.download import DownloadCancelled, download_mnist
 from engine.evaluate import Evaluation, EvaluationStopped, evaluate
+from engine.layerstats import LayerStatistics
 from engine.mnist import MNIST_FILES, DataError, Dataset, find_mnist_file, load_mnist
 from engine.network import (
     INPUT_SIZE,
@@ -40,7 +43,10 @@ from engine.network import (
 )
 from engine.train import (
     BatchEnd,
+    DivergenceRecovered,
     EpochEnd,
+    NetworkStatistics,
+    Paused,
     TrainConfig,
     TrainingControl,
     TrainingEvent,
@@ -54,6 +60,9 @@ DOWNLOAD_PROGRESS_INTERVAL_SECONDS = 0.1
 MAX_LOSS_POINTS = 600
 SNAPSHOT_INTERVAL_SECONDS = 1.0
 SNAPSHOT_COST_SHARE = 0.03
+# How often the engine measures the network's statistics for the charts (it measures less often
+# when that costs more than engine.train.STATISTICS_COST_SHARE of the training time).
+STATISTICS_SECONDS = 1.0
 LEARNING_RATE_MIN = 0.001
 LEARNING_RATE_MAX = 10.0
 LEARNING_RATE_DIGITS = 2
@@ -127,6 +136,33 @@ class WeightsUpdate:
 
 
 @dataclass(frozen=True)
+class Statistics:
+    """Carry every weight layer's statistics (input side first, see `engine.layerstats`),
+    measured during epoch `epoch` after `samples_seen` samples."""
+
+    layers: tuple[LayerStatistics, ...]
+    epoch: int
+    samples_seen: int
+
+
+@dataclass(frozen=True)
+class RunPaused:
+    """Say that the run now waits before batch `batch` (1-based) of epoch `epoch`, after
+    `samples_seen` samples: a pause took effect or a step finished (see `engine.train.Paused`)."""
+
+    epoch: int
+    batch: int
+    samples_seen: int
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """Carry a divergence the run recovered from: the base learning rate is now lower."""
+
+    event: DivergenceRecovered
+
+
+@dataclass(frozen=True)
 class Evaluating:
     """Say that the trained network is being tested on `images` test images."""
 
@@ -192,6 +228,9 @@ Message = (
     | Progress
     | EpochDone
     | WeightsUpdate
+    | Statistics
+    | RunPaused
+    | Recovered
     | Evaluating
     | Finished
     | Failed
@@ -293,6 +332,14 @@ class EventRelay:
             self.post(EpochDone(event))
         elif isinstance(event, WeightsSnapshot):
             self._on_snapshot(event)
+        elif isinstance(event, NetworkStatistics):
+            self.post(Statistics(event.layers, event.epoch, event.samples_seen))
+        elif isinstance(event, Paused):
+            self.flush()
+            self.post(RunPaused(event.epoch, event.batch, event.samples_seen))
+        elif isinstance(event, DivergenceRecovered):
+            self.flush()
+            self.post(Recovered(event))
 
     def flush(self) -> None:
         """Post the latest batch and the loss points not sent yet, if there are any."""
@@ -449,7 +496,9 @@ class TrainingWorker(BackgroundThread):
         self.post(weights_update(job.network.weights, 0, job.geometry))
         total_batches = batches_per_epoch * job.config.epochs
         relay = EventRelay(self.post, self.control, total_batches, job.geometry)
-        result = train(job.network, train_set, test_set, job.config, relay, self.control)
+        result = train(
+            job.network, train_set, test_set, job.config, relay, self.control, STATISTICS_SECONDS
+        )
         relay.flush()
         if self.abandoned.is_set():
             return

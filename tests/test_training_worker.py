@@ -40,7 +40,10 @@ from app.training_worker import (
     LossPoints,
     MnistCache,
     Progress,
+    Recovered,
+    RunPaused,
     Started,
+    Statistics,
     TrainingJob,
     TrainingWorker,
     TrainSettings,
@@ -57,9 +60,19 @@ from app.training_worker import (
     take_messages,
 )
 from engine.download import DownloadCancelled, DownloadError
+from engine.layerstats import LayerStatistics
 from engine.mnist import Dataset
 from engine.network import Network
-from engine.train import BatchEnd, TrainConfig, TrainingControl, TrainingResult, WeightsSnapshot
+from engine.train import (
+    BatchEnd,
+    DivergenceRecovered,
+    NetworkStatistics,
+    Paused,
+    TrainConfig,
+    TrainingControl,
+    TrainingResult,
+    WeightsSnapshot,
+)
 
 DIGIT_FONT_PX = 20
 WORKER_TIMEOUT_SECONDS = 30.0
@@ -237,6 +250,27 @@ def test_event_relay_asks_for_snapshots_at_a_rate_that_keeps_their_cost_small():
     assert not control.take_snapshot_request()
 
 
+def test_event_relay_passes_on_statistics_pauses_and_recoveries_after_pending_progress():
+    clock = FakeClock()
+    posted: list = []
+    relay = EventRelay(
+        posted.append, TrainingControl(), total_batches=20, geometry=GEOMETRY, clock=clock
+    )
+    layers = (
+        LayerStatistics(0.5, 0.2, (1, 2, 3), 4, 16),
+        LayerStatistics(0.1, 0.3, (6,), None, 10),
+    )
+    relay(NetworkStatistics(layers, epoch=1, samples_seen=64, probe_images=32, cost_seconds=0.01))
+    relay(batch_end(1))
+    relay(Paused(epoch=1, batch=2, samples_seen=32))
+    recovered = DivergenceRecovered(1, 2, 64, "a NaN loss", 0.5, 0.25, 1, 1, "lowered")
+    relay(recovered)
+    assert [type(message) for message in posted] == [Statistics, Progress, RunPaused, Recovered]
+    assert posted[0] == Statistics(layers, epoch=1, samples_seen=64)
+    assert posted[2] == RunPaused(epoch=1, batch=2, samples_seen=32)
+    assert posted[3].event == recovered
+
+
 # ----- the training worker -----------------------------------------------------------------------
 
 
@@ -266,6 +300,10 @@ def test_worker_reports_a_whole_run_in_order(digit_folder):
     assert finished.result.reason == "finished"
     assert finished.evaluation.accuracy > 0.3  # chance is 0.1
     assert sum(map(sum, finished.evaluation.confusion)) == len(finished.test_set) == 100
+    # The charts' statistics come at least for the trained network, with one entry a layer.
+    statistics = [message for message in taken if isinstance(message, Statistics)]
+    assert statistics and len(statistics[-1].layers) == 2
+    assert statistics[-1].samples_seen == 800
 
 
 def test_worker_applies_a_new_learning_rate_from_the_next_batch(digit_folder):
@@ -273,6 +311,8 @@ def test_worker_applies_a_new_learning_rate_from_the_next_batch(digit_folder):
     worker = TrainingWorker(training_job(digit_folder, schedule="constant", epochs=3), messages)
     worker.control.pause()
     worker.start()
+    # The pause takes effect before the first batch, and the tab is told so.
+    wait_for(lambda: RunPaused(epoch=1, batch=1, samples_seen=0) in peek(messages))
     worker.control.set_learning_rate(0.02)
     worker.control.resume()
     taken = run_worker_to_end(worker)
