@@ -82,6 +82,7 @@ SIGMOID_CLAMP = 700.0
 NEVER_SKIP = 1.0
 
 LEVEL_OF_PIXEL = bytes((value * INPUT_LEVELS + 127) // 255 for value in range(256))
+UNINKED_VALUES = bytes(value for value in range(256) if LEVEL_OF_PIXEL[value] == 0)
 LEVEL_MASKS = tuple(
     bytes(1 if value == level else 0 for value in range(256)) for level in range(INPUT_LEVELS + 1)
 )
@@ -110,13 +111,13 @@ def sparse_image(pixels: bytes) -> SparseImage:
     The result is ((level, pixel indices), ...) for levels 1..INPUT_LEVELS that occur; the
     network sees pixel value level / INPUT_LEVELS.
     """
-    levels = pixels.translate(LEVEL_OF_PIXEL)
-    inked = tuple(compress(POSITIONS, levels))
-    inked_levels = bytes(map(levels.__getitem__, inked))
+    inked = tuple(compress(POSITIONS, pixels.translate(LEVEL_OF_PIXEL)))
+    # Deleting the level-0 values while translating leaves the inked pixels' levels, in order.
+    inked_levels = pixels.translate(LEVEL_OF_PIXEL, UNINKED_VALUES)
     groups = []
     for level in range(1, INPUT_LEVELS + 1):
         marks = inked_levels.translate(LEVEL_MASKS[level])
-        if any(marks):
+        if 1 in marks:
             groups.append((level, tuple(compress(inked, marks))))
     return tuple(groups)
 
