@@ -8,6 +8,11 @@ widgets (`_build_*`) or are small event handlers (`_on_*`) that call them.
 
 Prediction runs on the Tk thread: the engine's forward pass takes a few milliseconds, so it is
 throttled to one run per PREDICT_INTERVAL_MS while the pen moves and runs at once on release.
+
+Correcting a reading: a digit key 0–9 or a click on that digit's probability bar keeps the
+drawing in My digits (`engine.mydigits.DigitStore`) as that digit, Ctrl+Enter or Keep as the
+digit read; the canvas is cleared for the next drawing, and Undo deletes exactly the file just
+written and puts the drawing back on the canvas.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import time
 import tkinter as tk
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from tkinter import filedialog, messagebox, ttk
 
@@ -26,6 +32,7 @@ from app.drawing import (
     MAX_BRUSH_WIDTH,
     MIN_BRUSH_WIDTH,
     Drawing,
+    Stroke,
     clamp_brush_width,
 )
 from app.models import (
@@ -50,6 +57,7 @@ from app.widgets import (
     Tooltip,
 )
 from engine.modelfile import ModelFileError
+from engine.mydigits import DIGITS, DigitStore, StoredDrawing, StoreError
 from engine.network import Network
 
 PREDICT_INTERVAL_MS = 50
@@ -80,6 +88,9 @@ ERASER_OUTLINE = "#d9534f"
 CANVAS_HINT_COLOUR = "#b8bec8"
 CANVAS_BORDER = "#c9ced6"
 KEY_HINT = "Ctrl+Z undo · Esc clear · [ ] brush · F1 all keys"
+KEEP_HINT = "wrong? press the right digit"
+KEPT_CHARS = 21
+COUNT_CHARS = 2
 
 # (keys, what they do) for the Help menu; the bindings themselves are in _build_shortcuts.
 SHORTCUTS = [
@@ -88,9 +99,19 @@ SHORTCUTS = [
     ("Ctrl+Z", "Undo last stroke"),
     ("Esc / Delete", "Clear the drawing"),
     ("[  /  ]", "Thinner / thicker brush"),
+    ("0 – 9", "Keep the drawing in My digits as that digit"),
+    ("Ctrl+Enter", "Keep the drawing as the digit read"),
     ("Ctrl+S", "Save drawing as PNG"),
     ("Ctrl+O", "Open a model file"),
 ]
+
+
+@dataclass(frozen=True)
+class Kept:
+    """The drawing last kept in My digits: its file, and its strokes to put back on Undo."""
+
+    drawing: StoredDrawing
+    strokes: tuple[Stroke, ...]
 
 
 class DrawTab(ttk.Frame):
@@ -104,6 +125,7 @@ class DrawTab(ttk.Frame):
         scale: float = 1.0,
         start_model: Path | None = None,
         settings: SettingsStore | None = None,
+        my_digits: DigitStore | None = None,
     ) -> None:
         self.gap = round(PANEL_PADDING * scale)
         super().__init__(master, padding=self.gap)
@@ -111,6 +133,8 @@ class DrawTab(ttk.Frame):
         self.set_status = set_status
         self.scale = scale
         self.settings = settings or SettingsStore(None)
+        self.my_digits = my_digits
+        self.kept: Kept | None = None
         self.drawing = Drawing()
         self.canvas_side = round(CANVAS_SIZE * scale)
         self.model: ModelEntry | None = None
@@ -153,8 +177,10 @@ class DrawTab(ttk.Frame):
         Tooltip(
             open_button, "Load a model file saved by the Train tab or the command line (Ctrl+O)."
         )
-        self.model_info = ttk.Label(bar, text="", style="Muted.TLabel")
-        self.model_info.pack(side="left", padx=(14, 0))
+        self._build_counter(bar)
+        # width=1: the line takes the room left beside the counter and never widens the window.
+        self.model_info = ttk.Label(bar, text="", style="Muted.TLabel", width=1)
+        self.model_info.pack(side="left", padx=(14, 0), fill="x", expand=True)
 
     def _build_canvas_panel(self) -> None:
         """Build the drawing canvas with its brush control and Undo / Clear / Save buttons."""
@@ -228,16 +254,58 @@ class DrawTab(ttk.Frame):
         self.digit_label.pack(side="left")
         # Fixed widths (in characters) for every label that changes with each reading: a label
         # that grows would re-lay out the whole tab and cost milliseconds per prediction.
+        beside = ttk.Frame(verdict, style="Inner.TFrame")
+        beside.pack(side="left", padx=(16, 0))
         self.confidence_label = ttk.Label(
-            verdict, text=EMPTY_HINT, style="Confidence.TLabel", width=CONFIDENCE_CHARS
+            beside, text=EMPTY_HINT, style="Confidence.TLabel", width=CONFIDENCE_CHARS
         )
-        self.confidence_label.pack(side="left", padx=(16, 0))
+        self.confidence_label.pack(anchor="w")
+        self.keep_button = ttk.Button(beside, text="Keep", command=self.keep_reading, width=6)
+        self.keep_button.pack(anchor="w", pady=(4, 0))
+        Tooltip(
+            self.keep_button,
+            "Keep the drawing in My digits as the digit read (Ctrl+Enter). Wrong? Press the"
+            " right digit's key 0–9 or click its bar to keep it as that digit.",
+        )
         self.bars = ProbabilityBars(panel, self.scale)
         self.bars.pack(fill="x")
         self.bars.show(None)
-        Tooltip(self.bars, "The network's probability for each digit; they add up to 100 %.")
+        Tooltip(
+            self.bars,
+            "The network's probability for each digit; they add up to 100 %."
+            " Click a digit's bar to keep the drawing in My digits as that digit.",
+        )
+        self.bars.configure(cursor="hand2")
+        self.bars.bind("<Button-1>", self._on_bar_clicked)
         self.timing_label = ttk.Label(panel, text="", style="CardMuted.TLabel", width=TIMING_CHARS)
         self.timing_label.pack(anchor="w", pady=(8, 0))
+        row = ttk.Frame(panel, style="Inner.TFrame")
+        row.pack(fill="x", pady=(4, 0))
+        self.kept_label = ttk.Label(row, text=KEEP_HINT, style="CardMuted.TLabel", width=KEPT_CHARS)
+        self.kept_label.pack(side="left")
+        self.undo_keep_button = ttk.Button(
+            row, text="Undo", command=self.undo_keep, width=5, state="disabled"
+        )
+        self.undo_keep_button.pack(side="right")
+        Tooltip(
+            self.undo_keep_button, "Delete the drawing just kept and put it back on the canvas."
+        )
+
+    def _build_counter(self, bar: ttk.Frame) -> None:
+        """Build the per-digit counter of My digits at the right end of the model bar."""
+        counter = ttk.Frame(bar)
+        counter.pack(side="right", padx=(12, 0))
+        ttk.Label(counter, text="My digits", style="Muted.TLabel").grid(
+            row=0, column=0, rowspan=2, padx=(0, 6)
+        )
+        self.count_labels = []
+        for digit in DIGITS:
+            ttk.Label(counter, text=str(digit), style="Muted.TLabel").grid(row=0, column=digit + 1)
+            label = ttk.Label(counter, text="0", width=COUNT_CHARS, anchor="center")
+            label.grid(row=1, column=digit + 1)
+            self.count_labels.append(label)
+        Tooltip(counter, "How many drawings of each digit you have kept in My digits.")
+        self.refresh_counts()
 
     def _build_input_panel(self) -> None:
         """Build the magnified 28×28 input and the three preprocessing stages that made it."""
@@ -343,8 +411,18 @@ class DrawTab(ttk.Frame):
             ("<Control-o>", self.open_model_dialog),
             ("<bracketleft>", lambda: self.change_brush(-BRUSH_STEP)),
             ("<bracketright>", lambda: self.change_brush(BRUSH_STEP)),
+            ("<Control-Return>", self.keep_reading),
+            ("<Control-KP_Enter>", self.keep_reading),
         ):
             window.bind(sequence, self._shortcut_handler(action), add="+")
+        for digit in DIGITS:
+            keep = self._keeper(digit)
+            for sequence in (f"<Key-{digit}>", f"<KP_{digit}>"):
+                window.bind(sequence, self._shortcut_handler(keep), add="+")
+
+    def _keeper(self, digit: int) -> Callable[[], None]:
+        """Return an action keeping the drawing as digit (for that digit's key)."""
+        return lambda: self.keep_drawing(digit)
 
     def _shortcut_handler(self, action: Callable[[], object]) -> Callable[[tk.Event], str | None]:
         """Return a key handler running action unless the tab is hidden or text is being typed."""
@@ -445,6 +523,71 @@ class DrawTab(ttk.Frame):
         self.set_status(f"Saved the drawing to {path}.")
         return True
 
+    def keep_reading(self) -> None:
+        """Keep the drawing in My digits as the digit the model read (Ctrl+Enter, Keep)."""
+        if self.reading is None:
+            self.set_status("Draw a digit first, then keep it.")
+            return
+        self.keep_drawing(self.reading.digit)
+
+    def keep_drawing(self, digit: int) -> None:
+        """Store the drawing (280×280 as drawn) in My digits as digit, then clear the canvas."""
+        if self.my_digits is None:
+            return
+        if self.reading is None:
+            self.set_status(
+                "Draw a digit first, then press its key to keep it."
+                if not too_small_to_read(self.drawing.image())
+                else "That is too small to read: draw the digit bigger before keeping it.",
+            )
+            return
+        try:
+            stored = self.my_digits.add(self.drawing.image(), digit)
+        except StoreError as error:
+            self.set_status(f"Could not keep the drawing: {error}.", error=True)
+            return
+        read = self.reading.digit
+        self.kept = Kept(stored, tuple(self.drawing.strokes))
+        self._stroke_button = None
+        self.drawing.clear()
+        self._drawing_changed()
+        correction = "" if read == digit else f" (read {read})"
+        self.kept_label.configure(text=f"Kept as {digit}{correction} —", style="Card.TLabel")
+        self.undo_keep_button.configure(state="normal")
+        self.refresh_counts()
+        self.set_status(f"Kept the drawing in My digits as {digit} ({stored.path}).")
+
+    def undo_keep(self) -> None:
+        """Delete the drawing just kept and put its strokes back on the canvas."""
+        kept = self.kept
+        if kept is None or self.my_digits is None:
+            return
+        try:
+            self.my_digits.remove(kept.drawing)
+        except StoreError as error:
+            self.set_status(f"Could not undo: {error}.", error=True)
+            return
+        self.kept = None
+        self._stroke_button = None
+        self.drawing.clear()
+        for stroke in kept.strokes:
+            self.drawing.begin_stroke(stroke.points[0], stroke.width, stroke.erase)
+            for point in stroke.points[1:]:
+                self.drawing.extend_stroke(point)
+        self._drawing_changed()
+        self.kept_label.configure(
+            text=f"Removed the {kept.drawing.label}", style="CardMuted.TLabel"
+        )
+        self.undo_keep_button.configure(state="disabled")
+        self.refresh_counts()
+        self.set_status(f"Removed the drawing kept as {kept.drawing.label}.")
+
+    def refresh_counts(self) -> None:
+        """Show how many drawings of each digit My digits holds (file names only, no reading)."""
+        counts = self.my_digits.counts() if self.my_digits is not None else [0] * len(DIGITS)
+        for label, count in zip(self.count_labels, counts):
+            label.configure(text=str(count))
+
     def close(self) -> None:
         """Cancel pending redraws and predictions so nothing runs after the window closes."""
         for pending in (self._predict_id, self._redraw_id, self._model_load_id):
@@ -510,6 +653,12 @@ class DrawTab(ttk.Frame):
     def _on_leave_canvas(self, _event: tk.Event) -> None:
         """Hide the brush outline when the pointer leaves the canvas."""
         self.canvas.itemconfigure(self._brush_outline, outline="")
+
+    def _on_bar_clicked(self, event: tk.Event) -> None:
+        """Keep the drawing as the digit whose probability bar was clicked."""
+        digit = int(event.y // self.bars.row_height)
+        if digit in DIGITS:
+            self.keep_drawing(digit)
 
     def _on_brush_changed(self, _value: str | None = None) -> None:
         """Show the brush width next to the slider."""

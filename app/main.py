@@ -23,7 +23,9 @@ from app.settings import SettingsStore, choice, number, path_value, record, sett
 from app.status import STATUS_BUTTON_STYLE, StatusBar
 from app.train_tab import TrainTab
 from app.widgets import MUTED_TEXT, PANEL_BACKGROUND, TEXT_COLOUR, screen_scale
+from engine.datadir import resolve_my_digits_dir
 from engine.distribution import version_line
+from engine.mydigits import DigitStore
 from engine.network import Network
 
 APP_TITLE = "Digits"
@@ -145,6 +147,7 @@ class DigitsApp:
         self.notebook = ttk.Notebook(self.root)
         self.notebook.pack(side="top", fill="both", expand=True, padx=8, pady=(4, 2))
         self.notebook.enable_traversal()
+        self.my_digits = DigitStore(resolve_my_digits_dir(options.my_digits))
         self.draw_tab = DrawTab(
             self.notebook,
             ModelCatalogue(options.models_dir),
@@ -152,6 +155,7 @@ class DigitsApp:
             self.scale,
             options.model or self._remembered_model(),
             self.settings,
+            self.my_digits,
         )
         brush = self.settings.get("brush", number(MIN_BRUSH_WIDTH, MAX_BRUSH_WIDTH))
         if brush is not None:
@@ -298,6 +302,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="folder holding the shipped default.json and classic.json (default: models/)",
     )
     parser.add_argument("--data", type=Path, help="folder of the MNIST files for training")
+    parser.add_argument(
+        "--my-digits",
+        type=Path,
+        metavar="DIR",
+        help="folder of your own labelled drawings, <DIR>/<digit>/<name>.png (default:"
+        " $DIGITS_MY_DIGITS, else my-digits in the per-user data folder)",
+    )
     parser.add_argument(
         "--settings",
         type=Path,

@@ -89,9 +89,11 @@ def _display_for_gui_tests(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture(autouse=True)
 def _private_config_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point the per-user config folder into the test's own folder: no test reads or writes the
-    settings of the person running the tests."""
+    """Point the per-user config and data folders into the test's own folder: no test reads or
+    writes the settings, My digits or saved models of the person running the tests."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv("DIGITS_MY_DIGITS", raising=False)
 
 
 @pytest.fixture

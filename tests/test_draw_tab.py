@@ -534,3 +534,114 @@ def test_the_window_fits_a_1366x768_laptop_screen(make_app, tiny_model, tmp_path
     pump_until(app, lambda: app.draw_tab.model.path == two_layers)
     assert len(app.draw_tab.activation_grids) == 2
     assert_window_fits_a_laptop(app)
+
+
+# ----- correcting a reading: keeping drawings in My digits ------------------------------------
+
+
+def kept_files(folder: Path) -> dict[int, list[Path]]:
+    """Return the PNG files in each digit folder of a My digits folder."""
+    return {digit: sorted((folder / str(digit)).glob("*.png")) for digit in range(10)}
+
+
+def shown_counts(app: DigitsApp) -> list[int]:
+    """Return the per-digit counter as shown under the probability bars."""
+    return [int(label.cget("text")) for label in app.draw_tab.count_labels]
+
+
+def test_a_digit_key_keeps_the_drawing_and_undo_removes_exactly_it(
+    make_app, reading_model, tmp_path
+):
+    folder = tmp_path / "mine"
+    app = make_app("--model", reading_model, "--my-digits", folder)
+    tab = app.draw_tab
+    assert shown_counts(app) == [0] * 10
+    draw(app, ONE)
+    assert prediction(app)[0] == "1"
+    as_drawn = tab.drawing.image().copy()
+    key(app, "<Key-7>")
+
+    files = kept_files(folder)
+    assert len(files[7]) == 1 and sum(map(len, files.values())) == 1
+    with Image.open(files[7][0]) as stored:
+        assert stored.size == (280, 280)
+        assert ImageChops.difference(stored.convert("L"), as_drawn).getbbox() is None
+    assert shown_counts(app) == [0] * 7 + [1, 0, 0]
+    assert tab.kept_label.cget("text") == "Kept as 7 (read 1) —"
+    assert str(tab.undo_keep_button.cget("state")) == "normal"
+    assert is_blank(tab.drawing.image()), "the canvas is ready for the next drawing"
+
+    draw(app, ZERO)
+    key(app, "<Key-0>")
+    assert len(kept_files(folder)[0]) == 1
+    assert tab.kept_label.cget("text") == "Kept as 0 —"
+    zero_file = kept_files(folder)[0][0]
+
+    tab.undo_keep_button.invoke()
+    app.root.update()
+    assert kept_files(folder)[0] == [] and kept_files(folder)[7] == files[7]
+    assert zero_file.exists() is False
+    assert shown_counts(app) == [0] * 7 + [1, 0, 0]
+    assert str(tab.undo_keep_button.cget("state")) == "disabled"
+    assert (
+        ImageChops.difference(tab.drawing.image(), reference_image(ZERO, tab.scale)).getbbox()
+        is None
+    ), "Undo puts the drawing back on the canvas"
+    assert prediction(app)[0] == "0"
+
+
+def test_clicking_a_bar_or_ctrl_enter_keeps_the_drawing(
+    make_app, reading_model, tmp_path, monkeypatch
+):
+    folder = tmp_path / "from-env"
+    monkeypatch.setenv("DIGITS_MY_DIGITS", str(folder))
+    app = make_app("--model", reading_model)
+    tab = app.draw_tab
+    draw(app, ONE)
+    bar_middle = round(tab.bars.row_height * 3.5)
+    tab.bars.event_generate("<Button-1>", x=100, y=bar_middle)
+    app.root.update()
+    assert len(kept_files(folder)[3]) == 1
+    draw(app, ONE)
+    key(app, "<Control-Return>")
+    assert len(kept_files(folder)[1]) == 1
+    assert shown_counts(app) == [0, 1, 0, 1, 0, 0, 0, 0, 0, 0]
+
+
+def test_nothing_is_kept_without_a_drawing_or_while_typing(make_app, tiny_model, tmp_path):
+    folder = tmp_path / "mine"
+    app = make_app("--model", tiny_model, "--my-digits", folder)
+    key(app, "<Key-5>")
+    key(app, "<Control-Return>")
+    draw(app, [[(140.0, 140.0)]])  # a dot: too small to read
+    key(app, "<Key-5>")
+    assert "too small" in app.status.label.cget("text")
+    assert not folder.exists() or not any(map(len, kept_files(folder).values()))
+
+    draw(app, ONE)
+    field = ttk.Entry(app.root)
+    field.pack()
+    field.focus_force()
+    app.root.update()
+    field.event_generate("<Key-5>")
+    app.root.update()
+    assert field.get() == "5", "the key went to the text field"
+    assert not folder.exists() or not any(map(len, kept_files(folder).values()))
+    app.notebook.select(app.train_tab)
+    app.root.update()
+    app.train_tab.event_generate("<Key-5>")
+    app.root.update()
+    assert not folder.exists() or not any(map(len, kept_files(folder).values()))
+
+
+def test_a_store_that_cannot_be_written_is_an_error_in_the_status_bar(
+    make_app, tiny_model, tmp_path
+):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    app = make_app("--model", tiny_model, "--my-digits", blocker)
+    draw(app, ONE)
+    key(app, "<Key-1>")
+    assert "Could not keep the drawing" in app.status.label.cget("text")
+    assert len(app.draw_tab.drawing.strokes) == len(ONE), "the drawing is not lost"
+    assert blocker.read_text() == "not a folder"
