@@ -218,7 +218,8 @@ class Heatmaps:
 
     `layers` are the quantised pictures (with their scales), `first_coloured` the first
     layer's picture in colour (one row per unit, for enlarging a unit), `mosaic` its units as
-    tiles placed by `layout`, and `matrices` the later layers in colour.
+    tiles placed by `layout`, `matrices` the later layers in colour, and `unit_ranges` the
+    (smallest, largest) weight into each first-layer unit.
     """
 
     layers: tuple[WeightPicture, ...]
@@ -226,6 +227,7 @@ class Heatmaps:
     layout: MosaicLayout
     mosaic: Image.Image
     matrices: tuple[Image.Image, ...]
+    unit_ranges: tuple[tuple[float, float], ...]
 
 
 def render_heatmaps(weights: Sequence[list[list[float]]], geometry: HeatmapGeometry) -> Heatmaps:
@@ -237,7 +239,8 @@ def render_heatmaps(weights: Sequence[list[list[float]]], geometry: HeatmapGeome
     matrices = tuple(
         matrix_image(colourise(layer.image), *geometry.matrix_box) for layer in layers[1:]
     )
-    return Heatmaps(layers, first_coloured, layout, mosaic, matrices)
+    unit_ranges = tuple((min(row), max(row)) for row in weights[0])
+    return Heatmaps(layers, first_coloured, layout, mosaic, matrices, unit_ranges)
 
 
 def scale_label(value: float) -> str:

@@ -17,6 +17,7 @@ from tkinter import font as tkfont
 
 from PIL import Image, ImageDraw, ImageFont
 
+from app.debounce import Debouncer
 from app.training_worker import MAX_LOSS_POINTS, LossPoint
 from app.widgets import BAR_HIGHLIGHT, MUTED_TEXT, PANEL_BACKGROUND, TEXT_COLOUR
 from engine.train import EpochEnd
@@ -401,12 +402,15 @@ class PlotCanvas(tk.Canvas):
         self._bold = tkfont.nametofont("TkHeadingFont")
         self._items: dict[str, tuple[int, Shape]] = {}
         self._text_widths: dict[str, float] = {}
-        self.bind("<Configure>", self._on_resize)
+        self._size: tuple[int, int] | None = None
+        # Dragging a pane or the window's edge sends a burst of <Configure>: lay out once.
+        self.relayout = Debouncer(self, self._on_resized)
+        self.bind("<Configure>", self.relayout.trigger)
 
     def show(self, spec: PlotSpec) -> None:
         """Draw spec in place of what was drawn."""
         self.spec = spec
-        width, height = self.drawn_size()
+        width, height = self._size = self.drawn_size()
         shapes = plot_shapes(spec, width, height, self._measure, self.scale)
         created = False
         for shape in shapes:
@@ -473,9 +477,9 @@ class PlotCanvas(tk.Canvas):
         options = {"text": shape.text, "fill": shape.colour, "anchor": shape.anchor, "font": font}
         return "text", [shape.x, shape.y], options
 
-    def _on_resize(self, _event: tk.Event) -> None:
-        """Lay the plot out again for the new size."""
-        if self.spec is not None:
+    def _on_resized(self) -> None:
+        """Lay the plot out again once the canvas has a new size."""
+        if self.spec is not None and self.drawn_size() != self._size:
             self.show(self.spec)
 
 

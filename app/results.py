@@ -2,8 +2,9 @@
 
 `ConfusionMatrix` is a 10×10 canvas of counts (rows = true digit, columns = prediction) with
 each digit's accuracy at the end of its row; clicking a cell calls back with (true, predicted).
-`DigitGallery` shows test images with "true → read as" captions, drawn with Pillow into one
-image per update. The colour and selection rules are plain functions.
+`DigitGallery` shows any number of test images with "true → read as" captions in a scrolling,
+zoomable grid, drawing only the rows in view with Pillow into one image. The colour, layout
+and selection rules are plain functions.
 """
 
 from __future__ import annotations
@@ -35,9 +36,12 @@ SELECTED_OUTLINE = "#1f2328"
 WRONG_FULL_SHARE = 0.1
 DARK_LUMINANCE = 140
 THUMBNAIL_ZOOM = 2
+MIN_THUMBNAIL_ZOOM = 1
+MAX_THUMBNAIL_ZOOM = 5
+ZOOM_IN_KEYS = ("<Control-plus>", "<Control-equal>")
+ZOOM_OUT_KEYS = ("<Control-minus>",)
 THUMBNAIL_GAP = 6
 CAPTION_PX = 12
-MAX_GALLERY_IMAGES = 300
 GALLERY_BACKGROUND = (255, 255, 255)
 CAPTION_COLOUR = (31, 35, 40)
 
@@ -224,77 +228,184 @@ class ConfusionMatrix(tk.Canvas):
 
 
 class DigitGallery(ttk.Frame):
-    """Show test digits with "true → read as" captions in a scrolling grid."""
+    """Show test digits with "true → read as" captions in a scrolling grid of any length.
+
+    Only the rows in view are drawn (one Pillow image per scroll or resize), so a cell of
+    thousands of digits scrolls as fast as one of ten. Ctrl+wheel (or Ctrl+plus/minus) makes
+    the thumbnails larger or smaller.
+    """
 
     def __init__(self, master: tk.Misc, width: int, height: int, scale: float = 1.0) -> None:
         super().__init__(master, style="Inner.TFrame")
         self.scale = scale
+        self.zoom = THUMBNAIL_ZOOM
         self.canvas = tk.Canvas(
             self,
             width=round(width * scale),
             height=round(height * scale),
             background=hex_colour(GALLERY_BACKGROUND),
             highlightthickness=0,
+            takefocus=True,
         )
-        scrollbar = ttk.Scrollbar(self, orient="vertical", command=self.canvas.yview)
-        self.canvas.configure(yscrollcommand=scrollbar.set)
+        self.scrollbar = ttk.Scrollbar(self, orient="vertical", command=self.canvas.yview)
+        self.canvas.configure(yscrollcommand=self._on_view_change)
         self.canvas.pack(side="left", fill="both", expand=True)
-        scrollbar.pack(side="right", fill="y")
+        self.scrollbar.pack(side="right", fill="y")
         self.items: list[GalleryItem] = []
-        self._photo: ImageTk.PhotoImage | None = None
-        self._image_item = self.canvas.create_image(0, 0, anchor="nw")
+        self.layout = gallery_layout(0, 1, self.zoom, scale)
+        self.drawn_rows = (0, 0)
+        self.photo: ImageTk.PhotoImage | None = None
+        self.image_item = self.canvas.create_image(0, 0, anchor="nw")
         self.canvas.bind("<Configure>", self._on_resize)
         for sequence in ("<MouseWheel>", "<Button-4>", "<Button-5>"):
             self.canvas.bind(sequence, self._on_wheel)
+        for sequence in ("<Control-MouseWheel>", "<Control-Button-4>", "<Control-Button-5>"):
+            self.canvas.bind(sequence, self._on_zoom_wheel)
+        for sequence in ZOOM_IN_KEYS + ZOOM_OUT_KEYS:
+            self.canvas.bind(sequence, self._on_zoom_key)
+        self.canvas.bind("<Button-1>", lambda _event: self.canvas.focus_set())
 
     def show(self, items: Sequence[GalleryItem]) -> None:
-        """Show up to MAX_GALLERY_IMAGES items (an empty sequence clears the gallery)."""
-        self.items = list(items[:MAX_GALLERY_IMAGES])
-        self._render()
+        """Show every item from the top (an empty sequence clears the gallery)."""
+        self.items = list(items)
+        self._layout()
         self.canvas.yview_moveto(0.0)
+        self._draw_visible()
 
-    def _render(self) -> None:
-        """Draw the items for the canvas's current width and set the scrolling region."""
+    def set_zoom(self, zoom: int) -> None:
+        """Show the thumbnails at zoom × 28 px (within MIN/MAX_THUMBNAIL_ZOOM), scrolled so the
+        digit that was at the top left stays in view."""
+        zoom = max(MIN_THUMBNAIL_ZOOM, min(MAX_THUMBNAIL_ZOOM, zoom))
+        if zoom == self.zoom:
+            return
+        first_item = self.layout.first_row(self.canvas.canvasy(0)) * self.layout.columns
+        self.zoom = zoom
+        self._layout()
+        row = first_item // self.layout.columns
+        self.canvas.yview_moveto(row * self.layout.cell_height / max(1, self.layout.height))
+        self._draw_visible()
+
+    def _layout(self) -> None:
+        """Lay the items out for the canvas's width and set the scrolling region."""
         width = max(self.canvas.winfo_width(), int(self.canvas["width"]))
-        picture = gallery_image(self.items, width, self.scale)
-        self._photo = ImageTk.PhotoImage(picture)
-        self.canvas.itemconfigure(self._image_item, image=self._photo)
-        self.canvas.configure(scrollregion=(0, 0, picture.width, picture.height))
+        self.layout = gallery_layout(len(self.items), width, self.zoom, self.scale)
+        # One wheel notch scrolls half a row.
+        self.canvas.configure(
+            scrollregion=(0, 0, width, self.layout.height),
+            yscrollincrement=max(1, self.layout.cell_height // 2),
+        )
+        self.drawn_rows = (0, 0)
+
+    def _draw_visible(self) -> None:
+        """Draw the rows in view (and one more) into the canvas's one image."""
+        layout = self.layout
+        top = self.canvas.canvasy(0)
+        bottom = top + max(self.canvas.winfo_height(), int(self.canvas["height"]))
+        first, last = layout.first_row(top), min(layout.rows, layout.first_row(bottom) + 1)
+        if (first, last) == self.drawn_rows:
+            return
+        self.drawn_rows = (first, last)
+        shown = self.items[first * layout.columns : last * layout.columns]
+        picture = gallery_image(shown, layout, self.scale)
+        self.photo = ImageTk.PhotoImage(picture)
+        self.canvas.itemconfigure(self.image_item, image=self.photo)
+        self.canvas.coords(self.image_item, 0, first * layout.cell_height)
+
+    def _on_view_change(self, first: str, last: str) -> None:
+        """Move the scroll bar and draw the rows that came into view."""
+        self.scrollbar.set(first, last)
+        self._draw_visible()
 
     def _on_resize(self, _event: tk.Event) -> None:
         """Reflow the grid for the new width."""
-        if self.items:
-            self._render()
+        self._layout()
+        self._draw_visible()
 
     def _on_wheel(self, event: tk.Event) -> None:
         """Scroll with the mouse wheel (Button-4/5 on X11, MouseWheel elsewhere)."""
-        if event.num == 4 or getattr(event, "delta", 0) > 0:
-            self.canvas.yview_scroll(-1, "units")
-        else:
-            self.canvas.yview_scroll(1, "units")
+        self.canvas.yview_scroll(-1 if wheel_up(event) else 1, "units")
+
+    def _on_zoom_key(self, event: tk.Event) -> None:
+        """Make the thumbnails larger (Ctrl+plus) or smaller (Ctrl+minus)."""
+        self.set_zoom(self.zoom + (-1 if event.keysym == "minus" else 1))
+
+    def _on_zoom_wheel(self, event: tk.Event) -> None:
+        """Make the thumbnails larger (wheel up) or smaller (wheel down)."""
+        self.set_zoom(self.zoom + (1 if wheel_up(event) else -1))
 
 
-def gallery_image(items: Sequence[GalleryItem], width: int, scale: float = 1.0) -> Image.Image:
-    """Return the items laid out in rows across width: magnified digit, caption under it."""
-    side = round(IMAGE_COLUMNS * THUMBNAIL_ZOOM * scale)
+def wheel_up(event: tk.Event) -> bool:
+    """Return True for a wheel turned up (away from the user) on X11, Windows or macOS."""
+    return event.num == 4 or getattr(event, "delta", 0) > 0
+
+
+@dataclass(frozen=True)
+class GalleryLayout:
+    """Where a gallery's digits go: `columns` cells of cell_width × cell_height px per row,
+    each a `side` px thumbnail over a caption_height px caption, `gap` px apart."""
+
+    count: int
+    columns: int
+    side: int
+    gap: int
+    caption_height: int
+
+    @property
+    def cell_width(self) -> int:
+        """Return the horizontal step between cells, in pixels."""
+        return self.side + self.gap
+
+    @property
+    def cell_height(self) -> int:
+        """Return the vertical step between rows, in pixels."""
+        return self.side + self.caption_height + self.gap
+
+    @property
+    def rows(self) -> int:
+        """Return the number of rows."""
+        return math.ceil(self.count / self.columns)
+
+    @property
+    def height(self) -> int:
+        """Return the height of the whole grid, in pixels."""
+        return self.gap + self.rows * self.cell_height
+
+    def first_row(self, y: float) -> int:
+        """Return the row at height y (clamped to 0)."""
+        return max(0, int(y // self.cell_height))
+
+
+def gallery_layout(count: int, width: int, zoom: int, scale: float = 1.0) -> GalleryLayout:
+    """Return the layout of count thumbnails of zoom × 28 px in rows across width."""
+    side = round(IMAGE_COLUMNS * zoom * scale)
     gap = round(THUMBNAIL_GAP * scale)
-    caption_height = round(CAPTION_SPACE * scale)
-    cell_width, cell_height = side + gap, side + caption_height + gap
-    columns = max(1, (width - gap) // cell_width)
-    rows = math.ceil(len(items) / columns)
-    picture = Image.new("RGB", (width, max(1, gap + rows * cell_height)), GALLERY_BACKGROUND)
+    columns = max(1, (width - gap) // (side + gap))
+    return GalleryLayout(count, columns, side, gap, round(CAPTION_SPACE * scale))
+
+
+def gallery_image(
+    items: Sequence[GalleryItem], layout: GalleryLayout, scale: float = 1.0
+) -> Image.Image:
+    """Return the items drawn in rows as layout says: magnified digit, caption under it.
+
+    The picture starts at a row's top and is as wide as the layout's columns.
+    """
+    rows = math.ceil(len(items) / layout.columns)
+    width = layout.gap + layout.columns * layout.cell_width
+    picture = Image.new("RGB", (width, max(1, rows * layout.cell_height)), GALLERY_BACKGROUND)
     font = pillow_font(round(CAPTION_PX * scale))
+    side = layout.side
     # Drawing text is the slow part, and there are at most 100 different captions.
     captions: dict[tuple[int, int], Image.Image] = {}
     for index, item in enumerate(items):
-        row, column = divmod(index, columns)
-        x, y = gap + column * cell_width, gap + row * cell_height
+        row, column = divmod(index, layout.columns)
+        x, y = layout.gap + column * layout.cell_width, layout.gap + row * layout.cell_height
         digit = Image.frombytes("L", (IMAGE_COLUMNS, IMAGE_ROWS), item.pixels)
         picture.paste(digit.resize((side, side), Image.Resampling.NEAREST), (x, y))
         key = (item.true, item.predicted)
         if key not in captions:
             captions[key] = caption_image(
-                f"{item.true} → {item.predicted}", side, caption_height, font
+                f"{item.true} → {item.predicted}", side, layout.caption_height, font
             )
         picture.paste(captions[key], (x, y + side))
     return picture

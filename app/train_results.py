@@ -33,6 +33,7 @@ class ResultsPage(ttk.Frame):
         super().__init__(master, style="Card.TFrame", padding=gap)
         self.finished: Finished | None = None
         self.columnconfigure(1, weight=1)
+        self.rowconfigure(1, weight=1)  # spare height goes to the gallery
         self.summary = ttk.Label(self, text=EMPTY_SUMMARY, style="CardHeading.TLabel", width=1)
         self.summary.grid(row=0, column=0, columnspan=2, sticky="ew", pady=(0, 4))
         actions = ttk.Frame(self, style="Inner.TFrame")
@@ -55,8 +56,11 @@ class ResultsPage(ttk.Frame):
         self.gallery_caption.pack(anchor="w", fill="x")
         # Here rather than under the matrix, which then sets the page's height on its own.
         ttk.Label(
-            right, text="Click a cell of the matrix to see its digits.", style="CardMuted.TLabel"
-        ).pack(anchor="w")
+            right,
+            text="Click a cell of the matrix to see its digits · Ctrl+wheel zooms",
+            style="CardMuted.TLabel",
+            width=1,
+        ).pack(anchor="w", fill="x")
         self.gallery = DigitGallery(right, *GALLERY_SIZE, scale)
         self.gallery.pack(fill="both", expand=True, pady=(2, 0))
         self.clear()
@@ -93,9 +97,7 @@ class ResultsPage(ttk.Frame):
             GalleryItem(test_set.images[i], test_set.labels[i], predictions[i]) for i in indices
         ]
         self.gallery.show(items)
-        shown = len(self.gallery.items)
-        count = f"{len(items):,}" if shown == len(items) else f"{len(items):,}, first {shown}"
-        self.gallery_caption.configure(text=f"{title} ({count}) · true → read as")
+        self.gallery_caption.configure(text=f"{title} ({len(items):,}) · true → read as")
 
     def _on_confusion_cell(self, true: int, predicted: int) -> None:
         """Show the test digits of one confusion-matrix cell."""

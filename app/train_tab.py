@@ -33,6 +33,7 @@ from app.train_run import RunPanel
 from app.train_style import (
     ERROR_COLOUR,
     PANEL_PADDING,
+    PANES_STYLE,
     SUCCESS_COLOUR,
     WARNING_COLOUR,
     configure_train_styles,
@@ -86,6 +87,9 @@ MODEL_FILE_TYPES = [("Digits model", "*.json")]
 PNG_FILE_TYPES = [("PNG image", "*.png")]
 PLOTS_FILE = "training-plots.png"
 WEIGHTS_FILE = "weights.png"
+# Of the height the window gives beyond what the panes ask, the pages get two parts in three.
+PLOTS_PANE_WEIGHT = 1
+VIEWS_PANE_WEIGHT = 2
 
 
 class TrainTab(ttk.Frame):
@@ -119,7 +123,7 @@ class TrainTab(ttk.Frame):
         """Build the panels: form and data on the left, run, plots and views on the right."""
         gap = self.gap
         left = ttk.Frame(self)
-        left.grid(row=0, column=0, rowspan=3, sticky="nsw", padx=(0, gap))
+        left.grid(row=0, column=0, rowspan=2, sticky="nsw", padx=(0, gap))
         self.form = SettingsForm(
             left, gap, self.scale, self.context.current_model, self._on_learning_rate
         )
@@ -128,10 +132,13 @@ class TrainTab(ttk.Frame):
         self.data.pack(fill="x", pady=(gap, 0))
         self.run = RunPanel(self, gap, self.train, self.toggle_pause, self.stop)
         self.run.grid(row=0, column=1, sticky="new", pady=(0, gap))
-        self.plots = PlotsPanel(self, gap, self.scale, self._on_export_plots, DEFAULT_EPOCHS)
-        self.plots.grid(row=1, column=1, sticky="new", pady=(0, gap))
-        self.views = ttk.Notebook(self)
-        self.views.grid(row=2, column=1, sticky="nsew")
+        # Dragging the sash between the plots and the pages gives either more room.
+        self.panes = ttk.Panedwindow(self, orient="vertical", style=PANES_STYLE)
+        self.panes.grid(row=1, column=1, sticky="nsew")
+        self.plots = PlotsPanel(self.panes, gap, self.scale, self._on_export_plots, DEFAULT_EPOCHS)
+        self.views = ttk.Notebook(self.panes)
+        self.panes.add(self.plots, weight=PLOTS_PANE_WEIGHT)
+        self.panes.add(self.views, weight=VIEWS_PANE_WEIGHT)
         self.weights = WeightsPage(self.views, gap, self.scale, self._on_export_heatmaps)
         self.results = ResultsPage(
             self.views, gap, self.scale, self._on_save_model, self.use_in_drawing_tab
@@ -139,7 +146,7 @@ class TrainTab(ttk.Frame):
         self.views.add(self.weights, text="Weights")
         self.views.add(self.results, text="Results")
         self.columnconfigure(1, weight=1)
-        self.rowconfigure(2, weight=1)
+        self.rowconfigure(1, weight=1)
 
     def _restore(self) -> None:
         """Fill the form and the data folder from last run's settings, where still valid."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import tkinter as tk
 
 import pytest
@@ -67,3 +68,9 @@ def test_the_plots_grow_with_the_panel(tk_root):
     tk_root.update()
     after = panel.loss_plot.winfo_width(), panel.loss_plot.winfo_height()
     assert after[0] > before[0] + 100 and after[1] > before[1] + 100
+    assert panel.loss_plot.relayout.pending, "a burst of resizes is laid out once, later"
+    deadline = time.perf_counter() + 2.0
+    while panel.loss_plot.relayout.pending and time.perf_counter() < deadline:
+        tk_root.update()
+    background = panel.loss_plot.find_withtag("frame")[0]
+    assert panel.loss_plot.coords(background)[2:] == [float(after[0]), float(after[1])]

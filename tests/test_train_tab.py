@@ -255,7 +255,7 @@ def test_clicking_a_confusion_cell_and_a_neuron(make_window, digit_folder):
     assert tab.results.gallery_caption.cget("text").startswith(f"2s read right ({right}")
 
     tab.views.select(tab.weights)
-    layout = tab.weights.heatmaps.layout
+    layout = tab.weights.layout  # as shown (the page may have grown since the run began)
     step = layout.side + layout.gap
     tab.weights.mosaic_canvas.event_generate("<Button-1>", x=step * 3 + 2, y=2)
     root.update()
