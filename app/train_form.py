@@ -2,13 +2,14 @@
 
 A card with the architecture (preset, hidden layers, activation, output), the choice between a
 new network and the Draw tab's model, the learning-rate slider (log scale, live during a run),
-schedule, batch size, epochs, training-set size and augmentation. `settings()` turns the
-fields into a `TrainSettings`; the tab calls `set_running` to lock what cannot change mid-run
-and hears about slider moves through `on_learning_rate`.
+schedule, batch size, epochs, training-set size, augmentation and the cores to train on.
+`settings()` turns the fields into a `TrainSettings`; the tab calls `set_running` to lock what
+cannot change mid-run and hears about slider moves through `on_learning_rate`.
 """
 
 from __future__ import annotations
 
+import os
 import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
@@ -31,7 +32,7 @@ from app.training_worker import (
 from app.widgets import Tooltip
 from engine.activations import ACTIVATIONS
 from engine.network import LOSSES, Network
-from engine.train import SCHEDULES, TrainConfig
+from engine.train import MAX_WORKERS, SCHEDULES, TrainConfig
 
 RATE_SLIDER_LENGTH = 130
 DEFAULT_EPOCHS = 3
@@ -43,6 +44,11 @@ START_NEW = "new"
 START_LOADED = "loaded"
 # Up to ten hidden layers of up to 99,999 units; the engine checks the sizes again.
 HIDDEN_PATTERN = r"\d{1,5}(-\d{1,5}){0,9}"
+
+
+def available_cores() -> int:
+    """Return how many cores training may use: all of this computer's, up to MAX_WORKERS."""
+    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
 
 
 def remembered_fields(presets: dict[str, Preset]) -> Callable[[object], dict]:
@@ -59,6 +65,7 @@ def remembered_fields(presets: dict[str, Preset]) -> Callable[[object], dict]:
             "epochs": whole(1, MAX_EPOCHS),
             "train_images": choice(TRAINING_SIZES),
             "augment": flag,
+            "cores": whole(1, MAX_WORKERS),
         }
     )
 
@@ -102,6 +109,7 @@ class SettingsForm(ttk.Frame):
         self.epochs = tk.StringVar(self, str(DEFAULT_EPOCHS))
         self.training_size = tk.StringVar(self, describe_size(DEFAULT_TRAINING_SIZE))
         self.augment = tk.BooleanVar(self, False)
+        self.cores = tk.StringVar(self, str(available_cores()))
 
     def _build_network_fields(self) -> None:
         """Build the Network section: preset, hidden layers, activation, output, start."""
@@ -168,6 +176,19 @@ class SettingsForm(ttk.Frame):
             style=CHECK_STYLE,
         )
         self.augment_check.grid(row=self._next_row(), column=0, columnspan=2, sticky="w", pady=2)
+        self._build_cores_field()
+
+    def _build_cores_field(self) -> None:
+        """Build the Cores field: how many worker processes train the network together."""
+        self.cores_box = ttk.Spinbox(
+            self, from_=1, to=available_cores(), textvariable=self.cores, width=6
+        )
+        self._labelled("Cores", self.cores_box)
+        Tooltip(
+            self.cores_box,
+            "Worker processes that train together, each on a share of the images, averaging"
+            " their weights every few batches. With 1, a run repeats exactly.",
+        )
 
     def _build_rate_slider(self) -> None:
         """Build the learning-rate slider (log scale) and the label showing its value."""
@@ -240,6 +261,9 @@ class SettingsForm(ttk.Frame):
             epochs = int(self.epochs.get())
         except ValueError:
             raise ValueError(f"epochs must be a whole number, not {self.epochs.get()!r}") from None
+        most = available_cores()
+        if not self.cores.get().isdigit() or not 1 <= int(self.cores.get()) <= most:
+            raise ValueError(f"cores must be a whole number from 1 to {most}")
         return TrainSettings(
             architecture=Architecture(self.hidden.get(), self.activation.get(), loss),
             continue_loaded=self.start_from.get() == START_LOADED,
@@ -249,6 +273,7 @@ class SettingsForm(ttk.Frame):
             train_images=TRAINING_SIZES[self.size_box.current()],
             augment=self.augment.get(),
             schedule=self.schedule.get(),
+            cores=int(self.cores.get()),
         )
 
     def values(self) -> dict[str, object]:
@@ -266,6 +291,8 @@ class SettingsForm(ttk.Frame):
         }
         if self.epochs.get().isdigit():
             values["epochs"] = int(self.epochs.get())
+        if self.cores.get().isdigit():
+            values["cores"] = int(self.cores.get())
         return values
 
     def restore(self, values: dict) -> None:
@@ -288,6 +315,8 @@ class SettingsForm(ttk.Frame):
             self.training_size.set(describe_size(values["train_images"]))
         if "augment" in values:
             self.augment.set(values["augment"])
+        if "cores" in values:
+            self.cores.set(str(min(values["cores"], available_cores())))
 
     def set_running(self, running: bool) -> None:
         """Lock the fields a run cannot change while it runs (the slider stays live)."""
@@ -303,6 +332,7 @@ class SettingsForm(ttk.Frame):
             self.epochs_box,
             self.size_box,
             self.augment_check,
+            self.cores_box,
         ]
         for widget in fixed:
             widget.state(["disabled"] if running else ["!disabled"])

@@ -1,4 +1,4 @@
-"""The Train tab: train a network on MNIST on a background thread and watch it learn, live.
+"""The Train tab: train a network on MNIST in a worker process and watch it learn, live.
 
 The tab is a frame of panels, each in its own module with one job: left, the settings form
 (`app.train_form`) and the MNIST data card (`app.train_data`); right, the run card with the
@@ -7,15 +7,15 @@ the weights page (`app.train_weights`) and the results page (`app.train_results`
 never talk to each other: they report button presses through callbacks to this tab, which
 owns the workers and the run's state and tells each panel what to show.
 
-Training runs in `app.training_worker.TrainingWorker` on a daemon thread that reports through
-a queue; `_poll` reads at most MAX_MESSAGES_PER_TICK messages every POLL_MS with `after()`, so
-the Tk thread only ever does small pieces of work.
+Training runs in a child process (`app.training_process`), so the window never waits for the
+interpreter lock; a download runs on a daemon thread. `_poll` reads at most
+MAX_MESSAGES_PER_TICK messages from each every POLL_MS with `after()`, so the Tk thread only
+ever does small pieces of work.
 """
 
 from __future__ import annotations
 
 import queue
-import sys
 import tkinter as tk
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +39,7 @@ from app.train_style import (
     configure_train_styles,
 )
 from app.train_weights import WeightsPage
+from app.training_process import TrainingRun, TrainingService
 from app.training_worker import (
     DataFailed,
     DataProgress,
@@ -50,11 +51,9 @@ from app.training_worker import (
     Finished,
     Loading,
     Message,
-    MnistCache,
     Progress,
     Started,
     TrainingJob,
-    TrainingWorker,
     WeightsUpdate,
     describe_outcome,
     mnist_present,
@@ -69,10 +68,6 @@ from engine.network import Network
 from engine.train import BatchEnd
 
 POLL_MS = 40
-# The training thread keeps the GIL for up to this long before the Tk thread gets it back,
-# and every Tk call the window makes while training waits for that: Python's default (5 ms)
-# adds up to tens of milliseconds per screen update.
-TRAINING_SWITCH_INTERVAL_SECONDS = 0.001
 MAX_MESSAGES_PER_TICK = 8
 SHUTDOWN_JOIN_SECONDS = 0.25
 # What the headline is about (TrainTab.headline_kind).
@@ -101,8 +96,8 @@ class TrainTab(ttk.Frame):
         super().__init__(master, padding=self.gap)
         self.context = context
         self.messages: queue.SimpleQueue[Message] = queue.SimpleQueue()
-        self.cache = MnistCache()
-        self.worker: TrainingWorker | None = None
+        self.service = TrainingService()
+        self.worker: TrainingRun | None = None
         self.downloader: DownloadWorker | None = None
         self.chosen_folder: Path | None = None
         self.finished: Finished | None = None
@@ -192,10 +187,8 @@ class TrainTab(ttk.Frame):
             self._show_idle()
             return
         self._reset_run(config.epochs)
-        job = TrainingJob(network, config, folder, self.cache, self.weights.geometry())
-        self.worker = TrainingWorker(job, self.messages)
-        sys.setswitchinterval(TRAINING_SWITCH_INTERVAL_SECONDS)
-        self.worker.start()
+        job = TrainingJob(network, config, folder, self.weights.geometry())
+        self.worker = self.service.start(job)
         self.training = True
         self._set_running(True)
         self._headline(f"Loading MNIST from {folder}…")
@@ -283,19 +276,20 @@ class TrainTab(ttk.Frame):
         self.context.set_status(f"Saved the trained model to {path}")
 
     def shutdown(self) -> None:
-        """Stop every background thread and pending callback; call it before the window closes.
+        """Stop the training process, the download and pending callbacks; call it before the
+        window closes.
 
-        The training worker is told to abandon its run (it stops within one batch) and each
-        thread is joined for at most SHUTDOWN_JOIN_SECONDS; they are daemon threads, so one
-        still busy reading files cannot keep the process alive. Messages still queued are
-        dropped. `app.main.DigitsApp.close` calls this from the window's close handler.
+        The training process is told to quit (it abandons its run within one batch), and is
+        terminated if it has not ended soon after (`TrainingService.shutdown`, under a second
+        in all); its own workers end with it. The download thread is joined for at most
+        SHUTDOWN_JOIN_SECONDS; it is a daemon thread, so one still busy cannot keep the app
+        alive. Messages still queued are dropped. `app.main.DigitsApp.close` calls this from
+        the window's close handler.
         """
         if self._poll_id is not None:
             self.after_cancel(self._poll_id)
             self._poll_id = None
-        if self.worker is not None:
-            self.worker.abandon()
-            self.worker.join(SHUTDOWN_JOIN_SECONDS)
+        self.service.shutdown()
         if self.downloader is not None:
             self.downloader.cancel.set()
             self.downloader.join(SHUTDOWN_JOIN_SECONDS)
@@ -310,7 +304,10 @@ class TrainTab(ttk.Frame):
     def _poll(self) -> None:
         """Handle a few waiting messages; keep polling while a worker may still post."""
         self._poll_id = None
-        for message in take_messages(self.messages, MAX_MESSAGES_PER_TICK):
+        messages = take_messages(self.messages, MAX_MESSAGES_PER_TICK)
+        if self.worker is not None:
+            messages += take_messages(self.worker, MAX_MESSAGES_PER_TICK)
+        for message in messages:
             self._handle(message)
         self.plots.tick()
         workers = (self.worker, self.downloader)
@@ -347,9 +344,10 @@ class TrainTab(ttk.Frame):
     def _on_started(self, message: Started) -> None:
         """Show what is being trained, and size the plots' axes for the run."""
         self.plots.start(message.epochs, message.batches_per_epoch)
+        cores = f" on {message.cores} cores" if message.cores > 1 else ""
         self._training_headline = (
             f"Training {message.architecture} ({message.activation}) on"
-            f" {message.train_images:,} images, testing on {message.test_images:,}"
+            f" {message.train_images:,} images{cores}, testing on {message.test_images:,}"
         )
         self._headline(self._training_headline)
         self.run.show_details(f"Preparing {message.train_images:,} images…")

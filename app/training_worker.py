@@ -1,18 +1,19 @@
-"""The Train tab's background work: training and downloading threads, and what they report.
+"""The Train tab's background work: what a run and a download do, and what they report.
 
-Nothing here imports Tk. A worker runs on a daemon thread and reports only by putting small
-frozen dataclasses (the messages below) on a `queue.SimpleQueue`, which the tab polls with
-`after()`; no worker ever touches a widget. Steering goes the other way through the engine's
-thread-safe `TrainingControl` (stop, pause, resume, learning rate) and `threading.Event`s.
+Nothing here imports Tk. A run (`run_training`) executes in the training process
+(`app.training_process`), a download (`DownloadWorker`) on a daemon thread; both report only
+by posting small frozen dataclasses (the messages below, all picklable) that the tab polls
+with `after()`; no worker ever touches a widget. Steering goes the other way through the
+engine's `TrainingControl` (stop, pause, step, epochs, learning rate, momentum, weight decay)
+and `threading.Event`s.
 
 The engine reports every mini-batch, far more often than a screen needs, so `EventRelay` sends
 a `Progress` at most every PROGRESS_INTERVAL_SECONDS carrying the loss points since the last
 one, averaged in groups so that a whole run has at most MAX_LOSS_POINTS of them. Weight
-snapshots cost the training thread time (reading the packed weights back, then drawing the
-heatmaps), so they are asked for at most every SNAPSHOT_INTERVAL_SECONDS and less often
-when one costs more than SNAPSHOT_COST_SHARE of the time between two. The network's statistics
-(for the charts, about every STATISTICS_SECONDS), pauses and recovered divergences are passed on
-as they come.
+snapshots cost training time (reading the packed weights back, then drawing the heatmaps), so
+they are asked for at most every SNAPSHOT_INTERVAL_SECONDS and less often when one costs more
+than SNAPSHOT_COST_SHARE of the time between two. The network's statistics (for the charts,
+about every STATISTICS_SECONDS), pauses and recovered divergences are passed on as they come.
 
 The plain functions at the end turn the tab's form into engine objects and progress into text.
 """
@@ -27,6 +28,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 from app.heatmap import HeatmapGeometry, Heatmaps, render_heatmaps
 from engine.bench import CLASSIC_ARCHITECTURE, DEFAULT_ARCHITECTURE
@@ -89,7 +91,8 @@ class Loading:
 
 @dataclass(frozen=True)
 class Started:
-    """Say that training began: what is trained, on how many images, for how long."""
+    """Say that training began: what is trained, on how many images, for how long, on how many
+    cores (worker processes; `batches_per_epoch` counts one worker's batches)."""
 
     architecture: str
     activation: str
@@ -97,6 +100,7 @@ class Started:
     test_images: int
     epochs: int
     batches_per_epoch: int
+    cores: int = 1
 
 
 @dataclass(frozen=True)
@@ -241,7 +245,14 @@ Message = (
 Post = Callable[[Message], None]
 
 
-def take_messages(messages: queue.SimpleQueue, limit: int) -> list[Message]:
+class MessageSource(Protocol):
+    """Where messages wait: a queue, or a run in the training process."""
+
+    def get_nowait(self) -> Message:
+        """Return the next message; raise queue.Empty if none is waiting."""
+
+
+def take_messages(messages: MessageSource, limit: int) -> list[Message]:
     """Return up to `limit` waiting messages, merging floods the screen only needs once.
 
     Consecutive Progress messages become one (the latest batch, every loss point) and only the
@@ -375,7 +386,7 @@ class EventRelay:
         self.post(replace(update, cost_seconds=cost, interval_seconds=interval))
 
 
-# ----- the worker threads --------------------------------------------------------------------
+# ----- the work: a run (in the training process) and a download (on a thread) --------------------
 
 
 class MnistCache:
@@ -434,86 +445,89 @@ class BackgroundThread:
 
 @dataclass(frozen=True)
 class TrainingJob:
-    """What one run needs: the starting network, settings, data and where heatmaps are shown."""
+    """What one run needs (sent to the training process, so all of it pickles): the starting
+    network, the settings, the MNIST folder and where the heatmaps are shown."""
 
     network: Network
     config: TrainConfig
     folder: Path
-    cache: MnistCache
     geometry: HeatmapGeometry
 
 
-class TrainingWorker(BackgroundThread):
-    """Train, test and evaluate one network on a daemon thread, posting messages as it goes.
+def run_training(
+    job: TrainingJob,
+    cache: MnistCache,
+    post: Post,
+    control: TrainingControl,
+    abandoned: threading.Event,
+) -> None:
+    """Load the data, train, then evaluate the trained network on the test set, posting messages.
 
-    Unless abandoned, a run ends with exactly one of Finished, DataFailed or Failed.
-    `control` steers the run. `stop()` ends training early but still evaluates what was
-    learned; `abandon()` (closing the window) ends everything as soon as possible.
+    Unless abandoned, a run ends with exactly one of Finished, DataFailed or Failed (an
+    unexpected exception, with its traceback). `control` steers the run: its `stop()` ends
+    training early but the network is still evaluated; setting `abandoned` (and stopping)
+    ends everything as soon as possible, with no more messages.
     """
+    try:
+        _train_and_test(job, cache, post, control, abandoned)
+    except Exception as error:
+        post(Failed("training", f"{type(error).__name__}: {error}", traceback.format_exc()))
 
-    def __init__(self, job: TrainingJob, messages: queue.SimpleQueue) -> None:
-        super().__init__(messages, "training")
-        self.job = job
-        self.control = TrainingControl()
-        self.abandoned = threading.Event()
 
-    def stop(self) -> None:
-        """Stop training after the current batch; the network is still evaluated."""
-        self.control.stop()
-
-    def abandon(self) -> None:
-        """Stop training and skip everything after it."""
-        self.abandoned.set()
-        self.control.stop()
-
-    def work(self) -> None:
-        """Load the data, train, then evaluate the trained network on the test set."""
-        job = self.job
-        self.post(Loading(job.folder))
-        try:
-            train_set, test_set = job.cache.load(job.folder)
-        except DataError as error:
-            self.post(DataFailed(job.folder, str(error)))
-            return
-        if self.abandoned.is_set():
-            return
-        if len(test_set) == 0:
-            # Found now, not after the run: testing needs images, and a run is long.
-            self.post(DataFailed(job.folder, f"The MNIST test set in {job.folder} has no images."))
-            return
-        train_images = min(len(train_set), job.config.limit or len(train_set))
-        batches_per_epoch = math.ceil(train_images / job.config.batch_size)
-        self.post(
-            Started(
-                architecture=job.network.architecture,
-                activation=job.network.activation,
-                train_images=train_images,
-                test_images=len(test_set),
-                epochs=job.config.epochs,
-                batches_per_epoch=batches_per_epoch,
-            )
+def _train_and_test(
+    job: TrainingJob,
+    cache: MnistCache,
+    post: Post,
+    control: TrainingControl,
+    abandoned: threading.Event,
+) -> None:
+    """Do what `run_training` says, letting unexpected exceptions through."""
+    post(Loading(job.folder))
+    try:
+        train_set, test_set = cache.load(job.folder)
+    except DataError as error:
+        post(DataFailed(job.folder, str(error)))
+        return
+    if abandoned.is_set():
+        return
+    if len(test_set) == 0:
+        # Found now, not after the run: testing needs images, and a run is long.
+        post(DataFailed(job.folder, f"The MNIST test set in {job.folder} has no images."))
+        return
+    train_images = min(len(train_set), job.config.limit or len(train_set))
+    # Each worker trains its share of the images; the shares are batched separately.
+    share = math.ceil(train_images / job.config.workers)
+    batches_per_epoch = math.ceil(share / job.config.batch_size)
+    post(
+        Started(
+            architecture=job.network.architecture,
+            activation=job.network.activation,
+            train_images=train_images,
+            test_images=len(test_set),
+            epochs=job.config.epochs,
+            batches_per_epoch=batches_per_epoch,
+            cores=job.config.workers,
         )
-        self.post(weights_update(job.network.weights, 0, job.geometry))
-        total_batches = batches_per_epoch * job.config.epochs
-        relay = EventRelay(self.post, self.control, total_batches, job.geometry)
-        result = train(
-            job.network, train_set, test_set, job.config, relay, self.control, STATISTICS_SECONDS
-        )
-        relay.flush()
-        if self.abandoned.is_set():
-            return
-        self.post(weights_update(result.network.weights, relay.samples_seen, job.geometry))
-        self.post(Evaluating(len(test_set)))
-        try:
-            evaluation = evaluate(result.network, test_set, stop=self.abandoned)
-        except EvaluationStopped:
-            return
-        except Exception as error:
-            # Training worked: keep its weights so that they can still be saved.
-            summary = f"{type(error).__name__}: {error}"
-            self.post(Failed("testing", summary, traceback.format_exc(), result.network))
-            return
-        self.post(Finished(result, evaluation, test_set, relay.snapshot_seconds))
+    )
+    post(weights_update(job.network.weights, 0, job.geometry))
+    total_batches = batches_per_epoch * job.config.epochs
+    relay = EventRelay(post, control, total_batches, job.geometry)
+    result = train(job.network, train_set, test_set, job.config, relay, control, STATISTICS_SECONDS)
+    relay.flush()
+    if abandoned.is_set():
+        return
+    post(weights_update(result.network.weights, relay.samples_seen, job.geometry))
+    post(Evaluating(len(test_set)))
+    try:
+        evaluation = evaluate(result.network, test_set, stop=abandoned)
+    except EvaluationStopped:
+        return
+    except Exception as error:
+        # Training worked: keep its weights so that they can still be saved.
+        summary = f"{type(error).__name__}: {error}"
+        post(Failed("testing", summary, traceback.format_exc(), result.network))
+        return
+    post(Finished(result, evaluation, test_set, relay.snapshot_seconds))
 
 
 class DownloadWorker(BackgroundThread):
@@ -594,7 +608,7 @@ def architecture_presets() -> dict[str, Preset]:
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """Everything the Train tab's form holds when Train is pressed."""
+    """Everything the Train tab's form holds when Train is pressed (`cores`: worker processes)."""
 
     architecture: Architecture
     continue_loaded: bool
@@ -605,6 +619,7 @@ class TrainSettings:
     augment: bool
     schedule: str
     seed: int = 0
+    cores: int = 1
 
     def config(self) -> TrainConfig:
         """Return the engine's settings for this run; raise ValueError for a bad value."""
@@ -616,6 +631,7 @@ class TrainSettings:
             augment=self.augment,
             seed=self.seed,
             limit=self.train_images,
+            workers=self.cores,
         )
 
     def network(self, loaded: Network | None) -> Network:

@@ -221,8 +221,8 @@ class _Member(Team):
 class Hub(_Member):
     """Worker 0: meets the spokes, relays their weights and decides for the whole team.
 
-    Recoveries from divergence that spokes report are emitted as this worker's events, and
-    lower the team's learning rate as one of its own would.
+    Recoveries from divergence that spokes report are emitted as this worker's events, count
+    in the run's result, and lower the team's learning rate as one of its own would.
     """
 
     def __init__(
@@ -316,7 +316,8 @@ class Hub(_Member):
         return reports
 
     def _recovered(self, event: DivergenceRecovered) -> None:
-        """Report a spoke's recovery and make the team's learning rate as low as its own."""
+        """Count and report a spoke's recovery; make the team's learning rate as low as its own."""
+        self.divergences_elsewhere += 1
         self.emit(event)
         control = self._control
         if control is not None and event.learning_rate < control.learning_rate(

@@ -291,6 +291,8 @@ class Team:
     """
 
     workers = 1
+    # Divergences the other workers recovered from (the hub counts them as they are reported).
+    divergences_elsewhere = 0
 
     def train_images(self, share: int) -> int:
         """Return how many distinct images the whole team trains on, given this share's size."""
@@ -724,6 +726,7 @@ def train(
         history.append(end)
         emit(end)
 
+    divergences += team.divergences_elsewhere
     if reason == "finished" and divergences:
         message = (
             f"training finished after recovering from {divergences} divergence"

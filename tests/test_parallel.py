@@ -301,6 +301,10 @@ def test_a_team_at_learning_rate_10_recovers_and_learns():
     assert result.reason == "finished"
     assert result.test_accuracy > 0.9  # chance is 1/3
     assert recoveries, "a recovery in any worker is reported by the hub"
+    # ... and counted in the team's result, whichever worker recovered.
+    assert result.divergences == len(recoveries)
+    assert result.network.metadata["divergences"] == len(recoveries)
+    assert f"recovering from {len(recoveries)} divergence" in result.message
     lowest = min(e.learning_rate for e in recoveries)
     assert control.learning_rate(10.0) <= lowest < 10.0
     assert [e for e in events if isinstance(e, BatchEnd)][-1].learning_rate <= lowest

@@ -12,8 +12,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -24,14 +26,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import training_hooks
 from PIL import Image
 from test_draw_tab import assert_window_fits_a_laptop
+from test_parallel import alive, child_pids
 from test_training_worker import write_digit_folder
 
 from app import training_worker
 from app.context import AppContext
 from app.main import create_app
+from app.train_form import available_cores
 from app.train_tab import TrainTab
+from app.training_process import TrainingService
 from engine.download import DownloadError
 from engine.modelfile import load_model
 from engine.network import Network
@@ -95,12 +101,6 @@ def make_window() -> Iterator[Callable[[Path | None], Window]]:
     for window in windows:
         window.tab.shutdown()
         window.root.destroy()
-
-
-@pytest.fixture
-def frequent_snapshots(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Let heatmaps refresh every 50 ms, so a short test run shows several."""
-    monkeypatch.setattr(training_worker, "SNAPSHOT_INTERVAL_SECONDS", 0.05)
 
 
 def pump(root: tk.Tk, until: Callable[[], bool], timeout: float = RUN_TIMEOUT_SECONDS) -> None:
@@ -199,11 +199,10 @@ class EventLoopProbe:
 # ----- a whole run -------------------------------------------------------------------------------
 
 
-def test_a_run_shows_live_loss_and_heatmaps_then_results(
-    make_window, digit_folder, frequent_snapshots, tmp_path
-):
+def test_a_run_shows_live_loss_and_heatmaps_then_results(make_window, digit_folder, tmp_path):
     window = make_window(digit_folder)
     tab, root = window.tab, window.root
+    tab.service = TrainingService(training_hooks.serve_with_frequent_snapshots)
     tab.form.epochs.set("3")
     tab.run.train_button.invoke()
     assert tab.running and tab.run.train_button.instate(["disabled"])
@@ -298,7 +297,6 @@ def test_moving_the_slider_reaches_the_running_engine(make_window, digit_folder)
 
     assert tab.form.learning_rate == 0.01
     assert tab.form.rate_label.cget("text") == "0.01"
-    assert tab.worker.control.learning_rate(0.1) == 0.01
     pump(root, lambda: tab.latest_batch.learning_rate == 0.01)
     tab.run.stop_button.invoke()
     pump(root, finished(tab))
@@ -337,6 +335,7 @@ def test_a_run_at_learning_rate_10_recovers_and_finishes(make_window, digit_fold
     tab.form.schedule.set("constant")
     tab.form.epochs.set("3")
     tab.form.rate_scale.set(1.0)  # log10 of 10
+    tab.form.cores.set("1")  # averaging two workers' weights can spare them the divergence
     assert tab.form.rate_label.cget("text") == "10"
     tab.run.train_button.invoke()
     pump(root, finished(tab))
@@ -349,13 +348,10 @@ def test_a_run_at_learning_rate_10_recovers_and_finishes(make_window, digit_fold
     assert not tab.results.use_button.instate(["disabled"])
 
 
-def test_an_exception_in_the_worker_is_shown(make_window, digit_folder, monkeypatch):
-    def broken_train(*_arguments: object) -> None:
-        raise RuntimeError("the engine broke")
-
-    monkeypatch.setattr(training_worker, "train", broken_train)
+def test_an_exception_in_the_worker_is_shown(make_window, digit_folder):
     window = make_window(digit_folder)
     tab, root = window.tab, window.root
+    tab.service = TrainingService(training_hooks.serve_with_broken_train)
     tab.run.train_button.invoke()
     pump(root, lambda: tab.last_failure is not None)
 
@@ -368,15 +364,10 @@ def test_an_exception_in_the_worker_is_shown(make_window, digit_folder, monkeypa
     assert "Traceback" in text.get("1.0", "end") and "broken_train" in text.get("1.0", "end")
 
 
-def test_a_run_whose_testing_fails_can_still_be_saved(
-    make_window, digit_folder, monkeypatch, tmp_path
-):
-    def broken_evaluate(*_arguments: object, **_options: object) -> None:
-        raise ValueError("nothing to evaluate")
-
-    monkeypatch.setattr(training_worker, "evaluate", broken_evaluate)
+def test_a_run_whose_testing_fails_can_still_be_saved(make_window, digit_folder, tmp_path):
     window = make_window(digit_folder)
     tab, root = window.tab, window.root
+    tab.service = TrainingService(training_hooks.serve_with_broken_evaluate)
     tab.form.epochs.set("1")
     tab.run.train_button.invoke()
     pump(root, lambda: tab.last_failure is not None)
@@ -392,27 +383,117 @@ def test_a_run_whose_testing_fails_can_still_be_saved(
     assert load_model(tmp_path / "kept.json").layer_sizes[-1] == 10
 
 
-def test_shutdown_mid_training_stops_the_thread_quickly(make_window, digit_folder):
+def two_cores(tab: TrainTab) -> None:
+    """Set the form to train on two worker processes (skip on a one-core computer)."""
+    if available_cores() < 2:
+        pytest.skip("training on two cores needs a computer with two")
+    tab.form.cores.set("2")
+
+
+def test_cores_default_to_all_of_them_and_are_remembered(make_window, tmp_path):
+    form = make_window(tmp_path).tab.form
+    assert form.cores.get() == str(available_cores()) == str(min(os.cpu_count(), 64))
+    assert form.settings().config().workers == available_cores()
+    form.cores.set("1")
+    assert form.values()["cores"] == 1
+    assert form.settings().config().workers == 1
+    form.restore({"cores": 64})  # remembered on a bigger computer
+    assert form.cores.get() == str(available_cores())
+    form.cores.set("0")
+    with pytest.raises(ValueError, match="cores must be a whole number from 1 to"):
+        form.settings()
+
+
+def test_a_run_trains_in_a_child_process_that_starts_the_other_worker(make_window, digit_folder):
+    window = make_window(digit_folder)
+    tab, root = window.tab, window.root
+    two_cores(tab)
+    tab.form.epochs.set("100")
+    before = child_pids(os.getpid())
+    tab.run.train_button.invoke()
+    pump(root, lambda: tab.latest_batch is not None)
+
+    hub = tab.worker.pid
+    assert hub != os.getpid() and child_pids(os.getpid()) - before == {hub}
+    assert len(child_pids(hub)) == 1, "the training process started one more worker"
+    assert " on 2 cores, " in tab.run.headline.cget("text")
+    assert tab.latest_batch.total_samples == 100 * TRAIN_IMAGES
+    tab.run.stop_button.invoke()
+    pump(root, finished(tab))
+    assert tab.finished.result.network.metadata["workers"] == 2
+    pump(root, lambda: not child_pids(hub))  # the run's other worker ended with it
+
+    # The training process stays for the next run, with the data it read.
+    tab.form.cores.set("1")
+    tab.form.epochs.set("1")
+    tab.run.train_button.invoke()
+    assert tab.worker.pid == hub
+    pump(root, finished(tab))
+    assert "workers" not in tab.finished.result.network.metadata
+
+
+def test_shutdown_mid_training_ends_every_worker_process_quickly(make_window, digit_folder):
+    window = make_window(digit_folder)
+    tab, root = window.tab, window.root
+    two_cores(tab)
+    tab.form.epochs.set("100")
+    before = child_pids(os.getpid())
+    tab.run.train_button.invoke()
+    pump(root, lambda: tab.latest_batch is not None)
+    hub = tab.worker.pid
+    workers = {hub, *child_pids(hub)}
+    assert len(workers) == 2
+
+    started = time.perf_counter()
+    tab.shutdown()
+    while any(alive(pid) for pid in workers):
+        assert time.perf_counter() - started < CLOSE_LIMIT_SECONDS, "a worker outlived the tab"
+        time.sleep(0.01)
+    assert multiprocessing.active_children() == []
+    assert child_pids(os.getpid()) - before == set()
+
+
+def test_a_killed_training_process_is_reported_and_the_next_run_starts_afresh(
+    make_window, digit_folder
+):
     window = make_window(digit_folder)
     tab, root = window.tab, window.root
     tab.form.epochs.set("100")
     tab.run.train_button.invoke()
     pump(root, lambda: tab.latest_batch is not None)
+    killed = tab.worker.pid
+    workers = {killed, *child_pids(killed)}
 
-    started = time.perf_counter()
-    tab.shutdown()
-    assert time.perf_counter() - started < CLOSE_LIMIT_SECONDS
-    assert not tab.worker.alive
+    os.kill(killed, signal.SIGKILL)
+    pump(root, lambda: tab.last_failure is not None)
+
+    assert tab.run.headline.cget("text") == (
+        "The training failed: the training process ended unexpectedly (killed by signal 9)"
+    )
+    assert not tab.running and not tab.run.train_button.instate(["disabled"])
+    pump(root, lambda: not any(alive(pid) for pid in workers), timeout=5.0)
+    tab.form.epochs.set("1")
+    tab.run.train_button.invoke()
+    assert tab.worker.pid != killed
+    pump(root, finished(tab))
+    assert tab.finished.result.reason == "finished"
 
 
 def test_closing_the_window_mid_training_exits_within_a_second(digit_folder, x_display):
     script = textwrap.dedent(
         f"""
         import time
+        from pathlib import Path
         from app import main
         from app.main import create_app
 
         main.messagebox.askokcancel = lambda *args, **options: True  # "Quit while training?"
+
+        def parent_of(entry):
+            try:
+                return int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                return None
 
         app = create_app(["--data", {str(digit_folder)!r}])
         tab = app.train_tab
@@ -424,7 +505,13 @@ def test_closing_the_window_mid_training_exits_within_a_second(digit_folder, x_d
             if tab.latest_batch is None:
                 app.root.after(20, close_once_training)
                 return
-            print(time.time(), flush=True)
+            hub = tab.worker.pid
+            workers = [hub] + [
+                int(entry.name)
+                for entry in Path("/proc").iterdir()
+                if entry.name.isdigit() and parent_of(entry) == hub
+            ]
+            print(time.time(), *workers, flush=True)
             app.root.tk.call(app.root.protocol("WM_DELETE_WINDOW"))  # the window's close button
 
         app.root.after(20, close_once_training)
@@ -438,13 +525,15 @@ def test_closing_the_window_mid_training_exits_within_a_second(digit_folder, x_d
         text=True,
         cwd=Path(__file__).resolve().parent.parent,
     )
-    closed_at = float(process.stdout.readline())
+    closed_at, *workers = process.stdout.readline().split()
     process.wait(RUN_TIMEOUT_SECONDS)
     exited_at = time.time()
     stderr = process.stderr.read()
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
-    assert exited_at - closed_at < CLOSE_LIMIT_SECONDS
+    assert exited_at - float(closed_at) < CLOSE_LIMIT_SECONDS
+    assert len(workers) == min(2, available_cores())  # the training process and its spoke
+    assert not any(alive(int(pid)) for pid in workers), "a worker outlived the app"
 
 
 def test_the_window_still_fits_a_laptop_screen_after_a_run(digit_folder, x_display):

@@ -12,6 +12,7 @@ import math
 import queue
 import random
 import struct
+import threading
 import time
 from pathlib import Path
 
@@ -45,7 +46,6 @@ from app.training_worker import (
     Started,
     Statistics,
     TrainingJob,
-    TrainingWorker,
     TrainSettings,
     WeightsUpdate,
     architecture_presets,
@@ -56,6 +56,7 @@ from app.training_worker import (
     mnist_present,
     progress_text,
     remaining_seconds,
+    run_training,
     slider_position,
     take_messages,
 )
@@ -127,7 +128,32 @@ def digit_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_digit_folder(tmp_path_factory.mktemp("digits"), 400, 100)
 
 
-def run_worker(worker: TrainingWorker | DownloadWorker) -> list:
+class ThreadRun:
+    """Run `run_training` on a thread, as the training process's main thread does."""
+
+    def __init__(self, job: TrainingJob, cache: MnistCache | None = None) -> None:
+        self.messages: queue.SimpleQueue = queue.SimpleQueue()
+        self.control = TrainingControl()
+        self.abandoned = threading.Event()
+        arguments = (job, cache or MnistCache(), self.messages.put, self.control, self.abandoned)
+        self._thread = threading.Thread(target=run_training, args=arguments, daemon=True)
+
+    def start(self) -> None:
+        """Start the run."""
+        self._thread.start()
+
+    def join(self, timeout: float) -> bool:
+        """Wait up to timeout seconds for the run to end; return True if it ended."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def abandon(self) -> None:
+        """Abandon the run, as closing the window does."""
+        self.abandoned.set()
+        self.control.stop()
+
+
+def run_worker(worker: ThreadRun | DownloadWorker) -> list:
     """Start a worker, wait for it to end and return every message it posted, in order."""
     worker.start()
     assert worker.join(WORKER_TIMEOUT_SECONDS), "the worker did not finish in time"
@@ -278,12 +304,11 @@ def training_job(folder: Path, **settings: object) -> TrainingJob:
     """Return a job training a small network on folder's data."""
     config = TrainConfig(**{"epochs": 2, "batch_size": 16, "learning_rate": 0.1, **settings})
     network = Network.create(SMALL_NETWORK, seed=0)
-    return TrainingJob(network, config, folder, MnistCache(), GEOMETRY)
+    return TrainingJob(network, config, folder, GEOMETRY)
 
 
 def test_worker_reports_a_whole_run_in_order(digit_folder):
-    messages: queue.SimpleQueue = queue.SimpleQueue()
-    taken = run_worker(TrainingWorker(training_job(digit_folder), messages))
+    taken = run_worker(ThreadRun(training_job(digit_folder)))
 
     kinds = [type(message) for message in taken]
     assert kinds[:3] == [Loading, Started, WeightsUpdate]
@@ -307,8 +332,8 @@ def test_worker_reports_a_whole_run_in_order(digit_folder):
 
 
 def test_worker_applies_a_new_learning_rate_from_the_next_batch(digit_folder):
-    messages: queue.SimpleQueue = queue.SimpleQueue()
-    worker = TrainingWorker(training_job(digit_folder, schedule="constant", epochs=3), messages)
+    worker = ThreadRun(training_job(digit_folder, schedule="constant", epochs=3))
+    messages = worker.messages
     worker.control.pause()
     worker.start()
     # The pause takes effect before the first batch, and the tab is told so.
@@ -320,26 +345,26 @@ def test_worker_applies_a_new_learning_rate_from_the_next_batch(digit_folder):
     assert rates == {0.02}
 
 
-def run_worker_to_end(worker: TrainingWorker) -> list:
+def run_worker_to_end(worker: ThreadRun) -> list:
     """Wait for a started worker to end and return its messages."""
     assert worker.join(WORKER_TIMEOUT_SECONDS), "the worker did not finish in time"
     return drain(worker.messages)
 
 
 def test_stopped_run_is_still_evaluated(digit_folder):
-    messages: queue.SimpleQueue = queue.SimpleQueue()
-    worker = TrainingWorker(training_job(digit_folder, epochs=50), messages)
+    worker = ThreadRun(training_job(digit_folder, epochs=50))
+    messages = worker.messages
     worker.start()
     wait_for(lambda: any(isinstance(m, Progress) for m in peek(messages)))
-    worker.stop()
+    worker.control.stop()
     taken = run_worker_to_end(worker)
     assert isinstance(taken[-1], Finished)
     assert taken[-1].result.reason == "stopped"
 
 
 def test_abandoned_run_ends_quickly_without_results(digit_folder):
-    messages: queue.SimpleQueue = queue.SimpleQueue()
-    worker = TrainingWorker(training_job(digit_folder, epochs=50), messages)
+    worker = ThreadRun(training_job(digit_folder, epochs=50))
+    messages = worker.messages
     worker.start()
     wait_for(lambda: any(isinstance(m, Progress) for m in peek(messages)))
     started = time.perf_counter()
@@ -350,9 +375,8 @@ def test_abandoned_run_ends_quickly_without_results(digit_folder):
 
 
 def test_diverging_run_recovers_by_default(digit_folder):
-    messages: queue.SimpleQueue = queue.SimpleQueue()
     job = training_job(digit_folder, learning_rate=10.0, schedule="constant", epochs=3)
-    finished = run_worker(TrainingWorker(job, messages))[-1]
+    finished = run_worker(ThreadRun(job))[-1]
     assert isinstance(finished, Finished)
     assert finished.result.reason == "finished"
     assert finished.result.divergences >= 1
@@ -360,11 +384,10 @@ def test_diverging_run_recovers_by_default(digit_folder):
 
 
 def test_diverging_run_under_the_stop_policy_ends_with_the_last_good_weights(digit_folder):
-    messages: queue.SimpleQueue = queue.SimpleQueue()
     job = training_job(
         digit_folder, learning_rate=10.0, schedule="constant", epochs=5, on_divergence="stop"
     )
-    finished = run_worker(TrainingWorker(job, messages))[-1]
+    finished = run_worker(ThreadRun(job))[-1]
     assert isinstance(finished, Finished)
     assert finished.result.reason == "diverged"
     assert "smaller learning rate" in finished.result.message
@@ -373,8 +396,7 @@ def test_diverging_run_under_the_stop_policy_ends_with_the_last_good_weights(dig
 
 
 def test_missing_data_is_a_data_problem_not_a_crash(tmp_path):
-    messages: queue.SimpleQueue = queue.SimpleQueue()
-    taken = run_worker(TrainingWorker(training_job(tmp_path / "nowhere"), messages))
+    taken = run_worker(ThreadRun(training_job(tmp_path / "nowhere")))
     assert [type(message) for message in taken] == [Loading, DataFailed]
     assert "does not exist" in taken[-1].message
 
@@ -385,9 +407,8 @@ def test_an_unexpected_exception_becomes_a_failed_message_with_its_traceback(tmp
             raise RuntimeError("disk on fire")
 
     network = Network.create(SMALL_NETWORK)
-    job = TrainingJob(network, TrainConfig(), tmp_path, BrokenCache(), GEOMETRY)
-    messages: queue.SimpleQueue = queue.SimpleQueue()
-    failed = run_worker(TrainingWorker(job, messages))[-1]
+    job = TrainingJob(network, TrainConfig(), tmp_path, GEOMETRY)
+    failed = run_worker(ThreadRun(job, BrokenCache()))[-1]
     assert isinstance(failed, Failed)
     assert failed.task == "training"
     assert failed.summary == "RuntimeError: disk on fire"
@@ -399,8 +420,7 @@ def test_an_empty_test_set_is_refused_before_training(tmp_path):
     folder.mkdir()
     write_split(folder, "train", digit_dataset(20, seed=1))
     write_split(folder, "t10k", Dataset([], []))
-    messages: queue.SimpleQueue = queue.SimpleQueue()
-    taken = run_worker(TrainingWorker(training_job(folder), messages))
+    taken = run_worker(ThreadRun(training_job(folder)))
     assert [type(message) for message in taken] == [Loading, DataFailed]
     assert taken[-1].message == f"The MNIST test set in {folder} has no images."
 
@@ -410,8 +430,7 @@ def test_a_run_whose_testing_fails_keeps_its_weights(digit_folder, monkeypatch):
         raise ValueError("the test images are unreadable")
 
     monkeypatch.setattr(training_worker, "evaluate", failing_evaluate)
-    messages: queue.SimpleQueue = queue.SimpleQueue()
-    failed = run_worker(TrainingWorker(training_job(digit_folder, epochs=1), messages))[-1]
+    failed = run_worker(ThreadRun(training_job(digit_folder, epochs=1)))[-1]
     assert isinstance(failed, Failed)
     assert (failed.task, failed.summary) == (
         "testing",
