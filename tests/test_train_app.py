@@ -158,7 +158,7 @@ def test_ctrl_q_during_training_asks_first(app, monkeypatch):
     assert not closed(app) and tab.running, "cancel keeps the app and the run"
     app.root.event_generate("<Control-q>")
     assert questions == ["Quit while training?"] * 2
-    assert not tab.worker.alive
+    assert not tab.worker.process.is_alive(), "quitting ended the training process"
     assert closed(app)
 
 
