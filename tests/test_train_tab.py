@@ -2,9 +2,10 @@
 
 Each test builds a window holding the real `TrainTab` (or the whole app, for closing it),
 presses its buttons, drags its slider with mouse events and pumps Tk's event loop while the
-background thread trains, checking what reaches the screen and the engine. The event-loop
-probe (`EventLoopProbe`) schedules `after(10)` callbacks and records how late they run; the
-test that needs real MNIST (`DIGITS_DATA`) prints the delays and the training speed.
+training process trains, checking what reaches the screen and the engine, and which processes
+run (read from /proc). The event-loop probe (`EventLoopProbe`) schedules `after(10)` callbacks
+and records how late they run; the test that needs real MNIST (`DIGITS_DATA`) prints the delays
+and the training speed next to the CLI's, on 1 and 2 cores.
 """
 
 from __future__ import annotations
@@ -623,8 +624,8 @@ def measure_run(window: Window) -> EventLoopProbe:
     return probe
 
 
-def cli_samples_per_second(folder: Path, images: int, tmp_path: Path) -> float:
-    """Return the speed `python -m engine train` reports for one epoch on images images."""
+def cli_samples_per_second(folder: Path, images: int, workers: int, tmp_path: Path) -> float:
+    """Return the speed `python -m engine train --workers W` reports for one epoch on images."""
     completed = subprocess.run(
         [
             sys.executable,
@@ -637,6 +638,8 @@ def cli_samples_per_second(folder: Path, images: int, tmp_path: Path) -> float:
             str(images),
             "--epochs",
             "1",
+            "--workers",
+            str(workers),
             "--json",
             "--out",
             str(tmp_path / "cli.json"),
@@ -666,10 +669,13 @@ def test_the_event_loop_stays_responsive_while_training(make_window, digit_folde
 
 
 @pytest.mark.mnist
-def test_real_mnist_speed_and_event_loop_delay(make_window, tmp_path):
-    """Train 784-128-10 on 5,000 real digits for one epoch, as `engine train` does by default.
+@pytest.mark.parametrize("cores", [1, 2])
+def test_real_mnist_speed_and_event_loop_delay(make_window, tmp_path, cores):
+    """Train 784-128-10 on 5,000 real digits for one epoch, as `engine train` does by default,
+    on 1 and 2 cores.
 
-    Prints the event-loop delays, the heatmaps' cost and the app's speed next to the CLI's.
+    Prints the event-loop delays, the heatmaps' cost and the app's speed next to the CLI's on
+    the same settings (`--workers` as many as the app's cores).
     """
     folder = os.environ.get("DIGITS_DATA", "")
     if not folder:
@@ -679,18 +685,25 @@ def test_real_mnist_speed_and_event_loop_delay(make_window, tmp_path):
     tab.form.hidden.set("128")
     tab.form.training_size.set(REAL_MNIST_IMAGES)
     tab.form.epochs.set("1")
+    if cores > available_cores():
+        pytest.skip(f"{cores} cores needed")
+    tab.form.cores.set(str(cores))
+    window_cpu = time.process_time()
     probe = measure_run(window)
+    window_cpu = time.process_time() - window_cpu
     result = tab.finished.result
-    cli_speed = cli_samples_per_second(Path(folder), REAL_MNIST_LIMIT, tmp_path)
+    cli_speed = cli_samples_per_second(Path(folder), REAL_MNIST_LIMIT, cores, tmp_path)
     p50, p99 = probe.percentile(0.5), probe.percentile(0.99)
     print(
-        f"\nreal MNIST, 784-128-10 relu, 5,000 images, 1 epoch, batch 32:"
+        f"\nreal MNIST, 784-128-10 relu, 5,000 images, 1 epoch, batch 32, {cores} cores:"
         f" app {result.samples_per_second:,.0f} samples/s, CLI {cli_speed:,.0f} samples/s,"
         f" load average {os.getloadavg()[0]:.1f}; test accuracy"
         f" {result.test_accuracy:.1%}; event-loop delay p50 {p50:.1f} ms, p99 {p99:.1f} ms"
         f" ({len(probe.delays)} probes); heatmap snapshots"
         f" {tab.finished.snapshot_seconds / result.train_seconds:.1%} of training time,"
-        f" last render on the Tk thread {tab.weights.render_seconds * 1000:.1f} ms"
+        f" last render on the Tk thread {tab.weights.render_seconds * 1000:.1f} ms;"
+        f" the window's process used {window_cpu:.2f} s of CPU in"
+        f" {result.train_seconds:.2f} s of training"
     )
     assert result.test_accuracy > 0.8
     assert max(probe.delays) < FROZEN_MS
