@@ -507,7 +507,8 @@ def train(
     `statistics_seconds` into training, then one about every `statistics_seconds` (less often
     when measuring costs more than STATISTICS_COST_SHARE of the time between two), and one
     for the network the run returns. Data conversion happens before the clock starts;
-    `train_seconds` counts training, statistics and the per-epoch test evaluation. With
+    `train_seconds` counts training, the statistics measured during it and the per-epoch test
+    evaluation (not the final statistics, measured after the clock stops). With
     `config.workers` above 1 the run is spread over that many processes (`engine.parallel`);
     `team` is how such a worker joins the others.
     """
@@ -735,9 +736,10 @@ def train(
         )
     team.finish(reason, message)
     trained = checkpoint if reason == "diverged" else fast.to_network()
-    if probe is not None:
-        measure_statistics(probe, lambda: trained, emit, epoch, samples_seen)
     train_seconds = elapsed()
+    if probe is not None:
+        # After the clock stops: training is over, and a short run's speed would count it.
+        measure_statistics(probe, lambda: trained, emit, epoch, samples_seen)
     test_accuracy = history[-1].test_accuracy if history else None
     trained.metadata.update(
         {
