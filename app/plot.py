@@ -132,7 +132,11 @@ class Series:
 
 @dataclass(frozen=True)
 class PlotSpec:
-    """A whole plot: title, x-axis label, axis ranges and curves (drawn in order)."""
+    """A whole plot: title, x-axis label, axis ranges and curves (drawn in order).
+
+    With `log_y` the y axis is logarithmic (its range must be positive; values at or below
+    zero are drawn at its bottom).
+    """
 
     title: str
     x_label: str
@@ -141,6 +145,7 @@ class PlotSpec:
     series: tuple[Series, ...]
     percent: bool = False
     note: str = ""
+    log_y: bool = False
 
 
 @dataclass(frozen=True)
@@ -174,6 +179,33 @@ def nice_ticks(low: float, high: float, max_ticks: int = MAX_TICKS) -> list[floa
     first = math.ceil(low / step - 1e-9)
     last = math.floor(high / step + 1e-9)
     return [round(index * step, 12) for index in range(first, last + 1)]
+
+
+def log_ticks(low: float, high: float) -> list[float]:
+    """Return the powers of ten within [low, high] (0 < low < high); 2 and 5 times them too
+    when fewer than two powers fall inside."""
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+
+    def ticks(steps: tuple[float, ...]) -> list[float]:
+        return [
+            float(f"{step * 10.0**power:.12g}")
+            for power in range(first, last + 1)
+            for step in steps
+            if low * (1 - 1e-9) <= step * 10.0**power <= high * (1 + 1e-9)
+        ]
+
+    powers = ticks((1.0,))
+    return powers if len(powers) >= 2 else ticks((1.0, 2.0, 5.0))
+
+
+def log_range(values: Sequence[float]) -> tuple[float, float]:
+    """Return the whole decades [10^a, 10^b] around the positive values ((0.1, 1) for none)."""
+    positive = [value for value in values if value > 0 and math.isfinite(value)]
+    if not positive:
+        return 0.1, 1.0
+    low = 10.0 ** math.floor(math.log10(min(positive)))
+    high = 10.0 ** math.ceil(math.log10(max(positive)))
+    return (low, high) if high > low else (low, low * 10.0)
 
 
 def nice_ceiling(value: float, max_ticks: int = MAX_TICKS) -> float:
@@ -235,7 +267,7 @@ def plot_shapes(
     left, right = MARGIN_LEFT * scale, width - MARGIN_RIGHT * scale
     top, bottom = MARGIN_TOP * scale, height - MARGIN_BOTTOM * scale
     x_scale = LinearScale(*spec.x_range, left, right)
-    y_scale = LinearScale(*spec.y_range, bottom, top)
+    y_scale = _y_scale(spec, bottom, top)
     shapes: list[Shape] = [Rect("background", 0, 0, width, height, None, PLOT_BACKGROUND)]
     shapes += _axes(spec, x_scale, y_scale, scale)
     for series in spec.series:
@@ -259,17 +291,35 @@ def plot_shapes(
     return shapes
 
 
+class LogScale(LinearScale):
+    """Map positive values of [low, high] onto pixels [start, end] by their logarithms."""
+
+    def __call__(self, value: float) -> float:
+        """Return the pixel position of value (the range's low end for value <= 0)."""
+        if value <= 0:
+            return self.start
+        return super().__call__(math.log10(value))
+
+
+def _y_scale(spec: PlotSpec, bottom: float, top: float) -> LinearScale:
+    """Return the y scale of spec: logarithmic or linear, from bottom up to top."""
+    low, high = spec.y_range
+    if spec.log_y:
+        return LogScale(math.log10(low), math.log10(high), bottom, top)
+    return LinearScale(low, high, bottom, top)
+
+
 def _axes(spec: PlotSpec, x_scale: LinearScale, y_scale: LinearScale, scale: float) -> list[Shape]:
     """Return the grid lines, the axis lines, the ticks and their labels, and the x label."""
     shapes: list[Shape] = []
     tick = TICK_LENGTH * scale
     left, right, top, bottom = x_scale.start, x_scale.end, y_scale.end, y_scale.start
-    y_ticks = nice_ticks(*spec.y_range)
+    y_ticks = log_ticks(*spec.y_range) if spec.log_y else nice_ticks(*spec.y_range)
     y_step = y_ticks[1] - y_ticks[0] if len(y_ticks) > 1 else 1.0
     for index, value in enumerate(y_ticks):
         y = y_scale(value)
         shapes.append(Line(f"y-grid:{index}", (left, y, right, y), GRID_COLOUR, scale))
-        label = format_tick(value, y_step, spec.percent)
+        label = f"{value:g}" if spec.log_y else format_tick(value, y_step, spec.percent)
         x = left - tick - 2 * scale
         shapes.append(Text(f"y-label:{index}", x, y, label, MUTED_TEXT, "e"))
     x_ticks = nice_ticks(*spec.x_range)

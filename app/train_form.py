@@ -1,10 +1,12 @@
 """The Train tab's settings form: the network to train and how to train it.
 
 A card with the architecture (preset, hidden layers, activation, output), the choice between a
-new network and the Draw tab's model, the learning-rate slider (log scale, live during a run),
-schedule, batch size, epochs, training-set size, augmentation and the cores to train on.
-`settings()` turns the fields into a `TrainSettings`; the tab calls `set_running` to lock what
-cannot change mid-run and hears about slider moves through `on_learning_rate`.
+new network and the Draw tab's model, the three live knobs (the learning-rate slider on a log
+scale, momentum and weight decay: their values start a run and moving them steers it), schedule,
+batch size, epochs, training-set size, augmentation and the cores to train on. `settings()`
+turns the fields into a `TrainSettings`; the tab calls `set_running` to lock what cannot change
+mid-run and hears about knob moves through `on_learning_rate`, `on_momentum` and
+`on_weight_decay`.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ from engine.network import LOSSES, Network
 from engine.train import MAX_WORKERS, SCHEDULES, TrainConfig
 
 RATE_SLIDER_LENGTH = 130
+# The knobs' stops: plain SGD up to heavy momentum; no weight decay up to a strong pull to 0.
+MOMENTUM_STEPS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99)
+WEIGHT_DECAY_STEPS = (0.0, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
 DEFAULT_EPOCHS = 3
 MAX_EPOCHS = 100
 DEFAULT_TRAINING_SIZE = 10_000
@@ -60,6 +65,8 @@ def remembered_fields(presets: dict[str, Preset]) -> Callable[[object], dict]:
             "activation": choice(ACTIVATIONS),
             "loss": choice(LOSSES),
             "learning_rate": number(LEARNING_RATE_MIN, LEARNING_RATE_MAX),
+            "momentum": choice(MOMENTUM_STEPS),
+            "weight_decay": choice(WEIGHT_DECAY_STEPS),
             "schedule": choice(SCHEDULES),
             "batch_size": choice(BATCH_SIZES),
             "epochs": whole(1, MAX_EPOCHS),
@@ -68,6 +75,59 @@ def remembered_fields(presets: dict[str, Preset]) -> Callable[[object], dict]:
             "cores": whole(1, MAX_WORKERS),
         }
     )
+
+
+def format_knob(value: float) -> str:
+    """Return a knob's value as its label shows it: "off" for 0, else "0.9" or "0.0001"."""
+    return "off" if value == 0 else f"{value:g}"
+
+
+class SteppedSlider(ttk.Frame):
+    """A slider that stops only at `steps`, with a label of its value; `on_change(value)` hears
+    every move a person makes (not `show`)."""
+
+    def __init__(
+        self,
+        master: tk.Misc,
+        steps: tuple[float, ...],
+        length: int,
+        on_change: Callable[[float], None],
+    ) -> None:
+        super().__init__(master, style="Inner.TFrame")
+        self.steps = steps
+        self.on_change = on_change
+        self.position = tk.DoubleVar(self, 0.0)
+        self.scale = ttk.Scale(
+            self,
+            from_=0,
+            to=len(steps) - 1,
+            variable=self.position,
+            command=self._on_move,
+            length=length,
+        )
+        self.scale.pack(side="left", fill="x", expand=True)
+        self.label = ttk.Label(self, text="", width=6, style="Card.TLabel", anchor="e")
+        self.label.pack(side="left")
+        self.show(steps[0])
+
+    @property
+    def value(self) -> float:
+        """Return the step the slider is at."""
+        return self.steps[round(self.position.get())]
+
+    def show(self, value: float) -> None:
+        """Move the slider to the step nearest value without reporting it."""
+        index = min(range(len(self.steps)), key=lambda i: abs(self.steps[i] - value))
+        self.position.set(index)
+        self.label.configure(text=format_knob(self.steps[index]))
+
+    def _on_move(self, _value: str) -> None:
+        """Snap to the nearest step and report it when the value changed."""
+        shown = self.label.cget("text")
+        self.position.set(round(self.position.get()))
+        self.label.configure(text=format_knob(self.value))
+        if self.label.cget("text") != shown:
+            self.on_change(self.value)
 
 
 class SettingsForm(ttk.Frame):
@@ -80,13 +140,18 @@ class SettingsForm(ttk.Frame):
         scale: float,
         loaded_model: Callable[[], Network | None],
         on_learning_rate: Callable[[float], None],
+        on_momentum: Callable[[float], None],
+        on_weight_decay: Callable[[float], None],
     ) -> None:
         super().__init__(master, style="Card.TFrame", padding=gap)
         self.scale = scale
         self.loaded_model = loaded_model
         self.on_learning_rate = on_learning_rate
+        self.on_momentum = on_momentum
+        self.on_weight_decay = on_weight_decay
         self.presets = architecture_presets()
         self._applying_preset = False
+        self._shown_rate: float | None = None
         self._row = 0
         self.columnconfigure(1, weight=1)
         self._build_variables()
@@ -154,6 +219,21 @@ class SettingsForm(ttk.Frame):
         """Build the Settings section: learning rate, schedule, batch, epochs, images, augment."""
         self._heading("Settings")
         self._build_rate_slider()
+        length = round(RATE_SLIDER_LENGTH * self.scale)
+        self.momentum_slider = SteppedSlider(self, MOMENTUM_STEPS, length, self.on_momentum)
+        self._labelled("Momentum", self.momentum_slider, sticky="ew")
+        Tooltip(
+            self.momentum_slider.scale,
+            "Each step keeps this share of the last one's direction: smoother, faster progress,"
+            " but it wants a smaller learning rate (0.05 with 0.9). Live during training.",
+        )
+        self.decay_slider = SteppedSlider(self, WEIGHT_DECAY_STEPS, length, self.on_weight_decay)
+        self._labelled("Weight decay", self.decay_slider, sticky="ew")
+        Tooltip(
+            self.decay_slider.scale,
+            "L2 regularisation: every step shrinks each weight by this share of the learning"
+            " rate, so no weight grows large without need. Live during training.",
+        )
         self.schedule_box = self._combobox("Schedule", self.schedule, SCHEDULES)
         Tooltip(self.schedule_box, "How the learning rate falls over the run.")
         self.batch_box = self._combobox(
@@ -252,7 +332,19 @@ class SettingsForm(ttk.Frame):
     @property
     def learning_rate(self) -> float:
         """Return the learning rate the slider shows."""
+        if self._shown_rate is not None:
+            return self._shown_rate
         return learning_rate_at(self.rate_position.get())
+
+    @property
+    def momentum(self) -> float:
+        """Return the momentum its slider shows."""
+        return self.momentum_slider.value
+
+    @property
+    def weight_decay(self) -> float:
+        """Return the weight decay its slider shows."""
+        return self.decay_slider.value
 
     def settings(self) -> TrainSettings:
         """Return the form's settings; raise ValueError with a readable reason if one is bad."""
@@ -268,6 +360,8 @@ class SettingsForm(ttk.Frame):
             architecture=Architecture(self.hidden.get(), self.activation.get(), loss),
             continue_loaded=self.start_from.get() == START_LOADED,
             learning_rate=self.learning_rate,
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
             batch_size=int(self.batch_size.get()),
             epochs=epochs,
             train_images=TRAINING_SIZES[self.size_box.current()],
@@ -284,6 +378,8 @@ class SettingsForm(ttk.Frame):
             "activation": self.activation.get(),
             "loss": next((k for k, v in LOSS_LABELS.items() if v == self.loss.get()), ""),
             "learning_rate": self.learning_rate,
+            "momentum": self.momentum,
+            "weight_decay": self.weight_decay,
             "schedule": self.schedule.get(),
             "batch_size": int(self.batch_size.get()),
             "train_images": TRAINING_SIZES[self.size_box.current()],
@@ -306,6 +402,10 @@ class SettingsForm(ttk.Frame):
             self.loss.set(LOSS_LABELS[values["loss"]])
         if "learning_rate" in values:
             self.show_learning_rate(values["learning_rate"])
+        if "momentum" in values:
+            self.momentum_slider.show(values["momentum"])
+        if "weight_decay" in values:
+            self.decay_slider.show(values["weight_decay"])
         if "schedule" in values:
             self.schedule.set(values["schedule"])
         for name, variable in (("batch_size", self.batch_size), ("epochs", self.epochs)):
@@ -319,7 +419,7 @@ class SettingsForm(ttk.Frame):
             self.cores.set(str(min(values["cores"], available_cores())))
 
     def set_running(self, running: bool) -> None:
-        """Lock the fields a run cannot change while it runs (the slider stays live)."""
+        """Lock the fields a run cannot change while it runs (the three knobs stay live)."""
         fixed = [
             self.preset_box,
             self.hidden_entry,
@@ -351,9 +451,14 @@ class SettingsForm(ttk.Frame):
         self.show_learning_rate(preset.learning_rate)
 
     def show_learning_rate(self, rate: float) -> None:
-        """Move the slider to rate without telling a running training (it chose the rate)."""
+        """Move the slider to rate without telling a running training (it chose the rate).
+
+        The label and `learning_rate` keep the rate itself, also one between the slider's
+        round stops (a recovered divergence halves 1.5 to 0.75), until the slider is moved.
+        """
         self.rate_position.set(slider_position(rate))
-        self.rate_label.configure(text=f"{learning_rate_at(self.rate_position.get()):g}")
+        self._shown_rate = rate
+        self.rate_label.configure(text=f"{rate:.3g}")
 
     def refresh_start_choice(self) -> None:
         """Enable the architecture fields only for a new network; describe the loaded model."""
@@ -389,5 +494,6 @@ class SettingsForm(ttk.Frame):
     def _on_rate_slider(self, value: str) -> None:
         """Show the slider's learning rate and pass it on to the tab."""
         rate = learning_rate_at(float(value))
+        self._shown_rate = None
         self.rate_label.configure(text=f"{rate:g}")
         self.on_learning_rate(rate)

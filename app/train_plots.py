@@ -64,6 +64,11 @@ class PlotsPanel(ttk.Frame):
         self.curves = TrainingCurves(epochs, batches_per_epoch)
         self.redraw()
 
+    def extend(self, epochs: int) -> None:
+        """Stretch the axes to a run made longer (epochs in all)."""
+        self.curves.epochs = epochs
+        self.redraw()
+
     def add_points(self, points: Iterable[LossPoint]) -> None:
         """Add loss points; they are drawn by the next due `tick`."""
         self.curves.points.extend(points)

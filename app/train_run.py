@@ -2,10 +2,10 @@
 
 One line holds the buttons and the run's headline (its state: loading, training, paused,
 finished, failed); under it the progress bar and one line of figures (epoch, loss, speed, time
-left). Neither line wraps, so no message changes the window's height: a longer text shows its
-start, and a Details… button opens the whole of it, as it does an unexpected error's
-traceback. The tab decides what to say; this card only shows it and reports button presses
-through its callbacks.
+left) with, at its end, the small Step (one batch, while paused) and +1 epoch buttons. Neither
+line wraps, so no message changes the window's height: a longer text shows its start, and a
+Details… button opens the whole of it, as it does an unexpected error's traceback. The tab
+decides what to say; this card only shows it and reports button presses through its callbacks.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from tkinter import ttk
 
 from app.status import show_text_dialog, summary_line
 from app.train_style import COMPACT_BUTTON_STYLE, PROGRESS_STEPS, PROGRESS_STYLE
+from app.widgets import Tooltip
 
 DETAILS_MAX_CHARS = 140
 
@@ -30,6 +31,8 @@ class RunPanel(ttk.Frame):
         on_train: Callable[[], None],
         on_pause: Callable[[], None],
         on_stop: Callable[[], None],
+        on_step: Callable[[], None],
+        on_extra_epoch: Callable[[], None],
     ) -> None:
         super().__init__(master, style="Card.TFrame", padding=gap)
         self.more: tuple[str, str] | None = ("", "")  # (title, text) behind Details…
@@ -54,27 +57,49 @@ class RunPanel(ttk.Frame):
         self.rowconfigure(0, minsize=self.details_button.winfo_reqheight())
         self.progress_bar = ttk.Progressbar(self, maximum=PROGRESS_STEPS, style=PROGRESS_STYLE)
         self.progress_bar.grid(row=1, column=1, columnspan=2, sticky="ew", pady=(2, 0))
-        self.details = ttk.Label(self, text="", style="CardMuted.TLabel", anchor="w", width=1)
-        self.details.grid(row=2, column=0, columnspan=3, sticky="ew", pady=(4, 0))
+        # The figures and the small buttons share a row of their own, so the buttons take no
+        # width from the headline.
+        bottom = ttk.Frame(self, style="Inner.TFrame")
+        bottom.grid(row=2, column=0, columnspan=3, sticky="ew", pady=(4, 0))
+        steering = ttk.Frame(bottom, style="Inner.TFrame")
+        steering.pack(side="right")
+        self.details = ttk.Label(bottom, text="", style="CardMuted.TLabel", anchor="w", width=1)
+        self.details.pack(side="left", fill="x", expand=True)
+        self.step_button = ttk.Button(
+            steering, text="Step", command=on_step, style=COMPACT_BUTTON_STYLE
+        )
+        self.extra_epoch_button = ttk.Button(
+            steering, text="+1 epoch", command=on_extra_epoch, style=COMPACT_BUTTON_STYLE
+        )
+        self.step_button.pack(side="left", padx=(4, 0))
+        self.extra_epoch_button.pack(side="left", padx=(4, 0))
+        Tooltip(self.step_button, "Train one batch, then pause again (while paused).")
+        Tooltip(
+            self.extra_epoch_button,
+            "Make the run one epoch longer. After its last epoch a paused run waits:"
+            " +1 epoch then trains one more and pauses again.",
+        )
         self.set_running(False)
         self.show_more(None)
 
     def set_running(self, running: bool) -> None:
-        """Enable Train when idle, Pause and Stop while a run goes on."""
+        """Enable Train when idle; Pause, Stop and +1 epoch while a run goes on."""
         self.train_button.state(["disabled"] if running else ["!disabled"])
-        for button in (self.pause_button, self.stop_button):
+        for button in (self.pause_button, self.stop_button, self.extra_epoch_button):
             button.state(["!disabled"] if running else ["disabled"])
-        self.pause_button.configure(text="Pause")
+        self.show_paused(False)
 
-    def show_paused(self, paused: bool) -> None:
-        """Label the pause button with what pressing it does next."""
+    def show_paused(self, paused: bool, can_step: bool = True) -> None:
+        """Label the pause button with what pressing it does next; Step works while paused
+        (unless can_step is False: a run paused after its last epoch has no batch to step)."""
         self.pause_button.configure(text="Resume" if paused else "Pause")
+        self.step_button.state(["!disabled"] if paused and can_step else ["disabled"])
 
     def show_stopping(self) -> None:
-        """Lock Pause and Stop while the run winds down."""
-        self.pause_button.configure(text="Pause")
-        self.pause_button.state(["disabled"])
-        self.stop_button.state(["disabled"])
+        """Lock the buttons that steer a run while it winds down."""
+        self.show_paused(False)
+        for button in (self.pause_button, self.stop_button, self.extra_epoch_button):
+            button.state(["disabled"])
 
     def show_headline(self, text: str, colour: str | None = None) -> None:
         """Show the run's one-line state."""

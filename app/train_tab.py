@@ -3,7 +3,8 @@
 The tab is a frame of panels, each in its own module with one job: left, the settings form
 (`app.train_form`) and the MNIST data card (`app.train_data`); right, the run card with the
 buttons and progress (`app.train_run`), the live plots (`app.train_plots`) and a notebook of
-the weights page (`app.train_weights`) and the results page (`app.train_results`). Panels
+the weights page (`app.train_weights`), the results page (`app.train_results`), the charts
+page (`app.train_charts`) and the run log (`app.train_log`). Panels
 never talk to each other: they report button presses through callbacks to this tab, which
 owns the workers and the run's state and tells each panel what to show.
 
@@ -22,11 +23,14 @@ from pathlib import Path
 from tkinter import filedialog, messagebox, ttk
 
 from app.context import AppContext
+from app.debounce import Debouncer
 from app.models import dialog_text
 from app.savedialog import ask_save_path, pictures_or_home
 from app.settings import path_value
+from app.train_charts import ChartsPage
 from app.train_data import DataPanel, plain_data_problem
-from app.train_form import DEFAULT_EPOCHS, SettingsForm, remembered_fields
+from app.train_form import DEFAULT_EPOCHS, SettingsForm, format_knob, remembered_fields
+from app.train_log import LogPage
 from app.train_plots import PlotsPanel
 from app.train_results import ResultsPage
 from app.train_run import RunPanel
@@ -52,7 +56,10 @@ from app.training_worker import (
     Loading,
     Message,
     Progress,
+    Recovered,
+    RunPaused,
     Started,
+    Statistics,
     TrainingJob,
     WeightsUpdate,
     describe_outcome,
@@ -62,10 +69,11 @@ from app.training_worker import (
 )
 from app.widgets import screen_scale
 from engine.datadir import resolve_data_dir, user_models_dir
+from engine.hint import run_hint
 from engine.modelfile import ModelFileError, save_model
 from engine.modelname import model_file_name, unused_model_name
 from engine.network import Network
-from engine.train import BatchEnd
+from engine.train import BatchEnd, EpochEnd, TrainConfig
 
 POLL_MS = 40
 MAX_MESSAGES_PER_TICK = 8
@@ -80,6 +88,8 @@ TESTING_FAILED_HEADLINE = "Trained, but testing the network failed"
 OUTCOME_COLOURS = {"finished": SUCCESS_COLOUR, "stopped": WARNING_COLOUR, "diverged": ERROR_COLOUR}
 MODEL_FILE_TYPES = [("Digits model", "*.json")]
 PNG_FILE_TYPES = [("PNG image", "*.png")]
+# A knob's new value is logged once it has rested this long (a drag sends dozens).
+KNOB_LOG_DELAY_MS = 700
 PLOTS_FILE = "training-plots.png"
 WEIGHTS_FILE = "weights.png"
 # Of the height the window gives beyond what the panes ask, the pages get two parts in three.
@@ -103,12 +113,20 @@ class TrainTab(ttk.Frame):
         self.finished: Finished | None = None
         self.training = False
         self.latest_batch: BatchEnd | None = None
+        self.run_config: TrainConfig | None = None
+        # The base learning rate a person chose for the run: the form's, or set live.
+        self.chosen_rate = 0.0
+        self.hint: str | None = None
+        self.started: Started | None = None
+        self.paused_at_end = False
+        self._knob_changes: dict[str, float] = {}
         self.last_failure: Failed | None = None
         self._training_headline = ""
         self.headline_kind = IDLE_STATE
         self._poll_id: str | None = None
         configure_train_styles(self)
         self._build_panels()
+        self._knob_log = Debouncer(self, self._log_knob_changes, KNOB_LOG_DELAY_MS)
         self._restore()
         self.show_data_state()
         self._show_idle()
@@ -120,12 +138,20 @@ class TrainTab(ttk.Frame):
         left = ttk.Frame(self)
         left.grid(row=0, column=0, rowspan=2, sticky="nsw", padx=(0, gap))
         self.form = SettingsForm(
-            left, gap, self.scale, self.context.current_model, self._on_learning_rate
+            left,
+            gap,
+            self.scale,
+            self.context.current_model,
+            self._on_learning_rate,
+            self._on_momentum,
+            self._on_weight_decay,
         )
         self.form.pack(fill="x")
         self.data = DataPanel(left, gap, self.scale, self.download, self._on_choose_folder)
         self.data.pack(fill="x", pady=(gap, 0))
-        self.run = RunPanel(self, gap, self.train, self.toggle_pause, self.stop)
+        self.run = RunPanel(
+            self, gap, self.train, self.toggle_pause, self.stop, self.step, self.add_epoch
+        )
         self.run.grid(row=0, column=1, sticky="new", pady=(0, gap))
         # Dragging the sash between the plots and the pages gives either more room.
         self.panes = ttk.Panedwindow(self, orient="vertical", style=PANES_STYLE)
@@ -138,8 +164,12 @@ class TrainTab(ttk.Frame):
         self.results = ResultsPage(
             self.views, gap, self.scale, self._on_save_model, self.use_in_drawing_tab
         )
+        self.charts = ChartsPage(self.views, gap, self.scale, DEFAULT_EPOCHS)
+        self.log = LogPage(self.views, gap)
         self.views.add(self.weights, text="Weights")
         self.views.add(self.results, text="Results")
+        self.views.add(self.charts, text="Charts")
+        self.views.add(self.log, text="Log")
         self.columnconfigure(1, weight=1)
         self.rowconfigure(1, weight=1)
 
@@ -187,6 +217,8 @@ class TrainTab(ttk.Frame):
             self._show_idle()
             return
         self._reset_run(config.epochs)
+        self.run_config = config
+        self.chosen_rate = config.learning_rate
         job = TrainingJob(network, config, folder, self.weights.geometry())
         self.worker = self.service.start(job)
         self.training = True
@@ -203,11 +235,40 @@ class TrainTab(ttk.Frame):
         if control.paused:
             control.resume()
             self.run.show_paused(False)
-            self._headline(self._training_headline)
+            if self.paused_at_end:
+                self._headline("Finishing the run…")
+            else:
+                self._headline(self._training_headline)
         else:
             control.pause()
             self.run.show_paused(True)
             self._headline("Paused: press Resume to go on", WARNING_COLOUR)
+
+    def step(self) -> None:
+        """Let a paused run train one batch and pause again."""
+        if not self.running or not self.worker.control.paused or self.paused_at_end:
+            return
+        self.worker.control.step(1)
+        self.run.show_paused(False)
+        self._headline("Training one batch…")
+        self.log.add("Step: one batch")
+
+    def add_epoch(self) -> None:
+        """Make the run one epoch longer; a run paused after its last epoch trains it and
+        pauses again."""
+        if not self.running or self.started is None:
+            return
+        control = self.worker.control
+        control.extend_epochs(1)
+        epochs = self.plots.curves.epochs + 1
+        self.plots.extend(epochs)
+        self.charts.extend(epochs)
+        self.log.add(f"+1 epoch: the run now has {epochs} epochs")
+        if self.paused_at_end:
+            self.paused_at_end = False
+            control.step(self.started.batches_per_epoch)
+            self.run.show_paused(False)
+            self._headline(f"Training epoch {epochs}, then pausing again…")
 
     def stop(self) -> None:
         """Stop training after the current batch; what was learned is still tested and kept."""
@@ -323,7 +384,13 @@ class TrainTab(ttk.Frame):
         elif isinstance(message, WeightsUpdate):
             self.weights.show_update(message)
         elif isinstance(message, EpochDone):
-            self.plots.add_epoch(message.end)
+            self._on_epoch_done(message.end)
+        elif isinstance(message, Statistics):
+            self.charts.add(message.layers, message.samples_seen)
+        elif isinstance(message, RunPaused):
+            self._on_paused(message)
+        elif isinstance(message, Recovered):
+            self._on_recovered(message)
         elif isinstance(message, Started):
             self._on_started(message)
         elif isinstance(message, Loading):
@@ -343,8 +410,19 @@ class TrainTab(ttk.Frame):
 
     def _on_started(self, message: Started) -> None:
         """Show what is being trained, and size the plots' axes for the run."""
+        self.started = message
         self.plots.start(message.epochs, message.batches_per_epoch)
         cores = f" on {message.cores} cores" if message.cores > 1 else ""
+        self.charts.start(message.epochs, message.train_images)
+        config = self.run_config
+        self.log.add(
+            f"Run started: {message.architecture} ({message.activation}) on"
+            f" {message.train_images:,} images · learning rate {config.learning_rate:g},"
+            f" momentum {format_knob(config.momentum)},"
+            f" weight decay {format_knob(config.weight_decay)}, {config.schedule} schedule,"
+            f" batch {config.batch_size}, {config.epochs} epochs"
+            + (", augmented" if config.augment else "")
+        )
         self._training_headline = (
             f"Training {message.architecture} ({message.activation}) on"
             f" {message.train_images:,} images{cores}, testing on {message.test_images:,}"
@@ -369,7 +447,12 @@ class TrainTab(ttk.Frame):
         self.run.show_progress(1.0 if result.reason == "finished" else 0.0)
         outcome = describe_outcome(result, evaluation.accuracy, self.plots.curves.epochs)
         self._headline(outcome.headline, OUTCOME_COLOURS[result.reason], OUTCOME_STATE)
-        self.run.show_details(outcome.details, "How the run ended")
+        if self.started is not None:
+            self.hint = run_hint(result, self.chosen_rate, self.started.train_images)
+        self.run.show_details(self.hint or outcome.details, "How the run ended")
+        self.log.add(f"{outcome.headline} · {outcome.details}")
+        if self.hint is not None:
+            self.log.add(f"Hint: {self.hint}")
         if result.train_seconds > 0:
             self.weights.show_final_cost(message.snapshot_seconds / result.train_seconds)
         self.results.show(message)
@@ -406,9 +489,50 @@ class TrainTab(ttk.Frame):
             self.context.set_status(TESTING_FAILED_HEADLINE, error=True)
             return
         self._headline(f"The {message.task} failed: {message.summary}", ERROR_COLOUR, kind)
+        self.log.add(f"The {message.task} failed: {message.summary}")
         self.run.show_details("")
         self.run.show_more(more)
         self.context.set_status(f"The {message.task} failed: {message.summary}", error=True)
+
+    def _on_epoch_done(self, end: EpochEnd) -> None:
+        """Plot one epoch's figures and log them."""
+        self.plots.add_epoch(end)
+        tested = ""
+        if end.test_accuracy is not None:
+            tested = f" · test loss {end.test_loss:.3f}, accuracy {end.test_accuracy:.1%}"
+        self.log.add(
+            f"Epoch {end.epoch}/{end.epochs}: train loss {end.train_loss:.3f},"
+            f" accuracy {end.train_accuracy:.1%}{tested}"
+        )
+
+    def _on_paused(self, message: RunPaused) -> None:
+        """Say where the run waits, and what the buttons can do from there."""
+        if not self.running:
+            return
+        epochs = self.plots.curves.epochs
+        self.paused_at_end = message.epoch > epochs
+        self.run.show_paused(True, can_step=not self.paused_at_end)
+        if self.paused_at_end:
+            self._headline(
+                f"All {epochs} epochs done, paused: +1 epoch trains another;"
+                " Resume or Stop ends the run",
+                WARNING_COLOUR,
+            )
+            self.log.add(f"Paused after the last epoch ({epochs})")
+        else:
+            self._headline(
+                f"Paused before batch {message.batch:,} of epoch {message.epoch}:"
+                " Step trains one batch, Resume goes on",
+                WARNING_COLOUR,
+            )
+            self.log.add(f"Paused before batch {message.batch:,} of epoch {message.epoch}")
+
+    def _on_recovered(self, message: Recovered) -> None:
+        """Show the lowered learning rate on the slider and say what happened."""
+        event = message.event
+        self.form.show_learning_rate(event.learning_rate)
+        self.log.add(f"Epoch {event.epoch}, batch {event.batch:,}: {event.message}")
+        self.context.set_status(event.message)
 
     def _on_download_done(self, message: DownloadDone) -> None:
         """Say that MNIST is ready, or why the download did not finish."""
@@ -442,11 +566,15 @@ class TrainTab(ttk.Frame):
         """Clear the plots, progress and results of the previous run."""
         self.finished = None
         self.latest_batch = None
+        self.started = None
+        self.hint = None
+        self.paused_at_end = False
         self.run.show_progress(0.0)
         self.run.show_details("")
         self.results.clear()
         self.views.select(self.weights)
         self.plots.reset(epochs, "Loading…")
+        self.charts.reset(epochs, "Loading…")
 
     def _headline(self, text: str, colour: str | None = None, kind: str = RUN_STATE) -> None:
         """Show the tab's state above the progress bar; kind says what it is about, so a
@@ -476,6 +604,33 @@ class TrainTab(ttk.Frame):
         """Hand a new learning rate to a running training at once."""
         if self.running:
             self.worker.control.set_learning_rate(rate)
+            self.chosen_rate = rate
+            self._knob_moved("learning rate", rate)
+
+    def _on_momentum(self, momentum: float) -> None:
+        """Hand a new momentum to a running training at once."""
+        if self.running:
+            self.worker.control.set_momentum(momentum)
+            self._knob_moved("momentum", momentum)
+
+    def _on_weight_decay(self, weight_decay: float) -> None:
+        """Hand a new weight decay to a running training at once."""
+        if self.running:
+            self.worker.control.set_weight_decay(weight_decay)
+            self._knob_moved("weight decay", weight_decay)
+
+    def _knob_moved(self, knob: str, value: float) -> None:
+        """Note a knob's new value for the log, written once the knobs come to rest."""
+        self._knob_changes[knob] = value
+        self._knob_log.trigger()
+
+    def _log_knob_changes(self) -> None:
+        """Log the knobs moved during a run, with where the run was."""
+        changes = ", ".join(f"{knob} {format_knob(v)}" for knob, v in self._knob_changes.items())
+        self._knob_changes.clear()
+        batch = self.latest_batch
+        where = "" if batch is None else f"Epoch {batch.epoch}, batch {batch.batch:,}: "
+        self.log.add(f"{where}set {changes}")
 
     def _on_map(self, _event: tk.Event) -> None:
         """Refresh the description of the loaded model when the tab is shown."""

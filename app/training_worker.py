@@ -620,6 +620,8 @@ class TrainSettings:
     schedule: str
     seed: int = 0
     cores: int = 1
+    momentum: float = 0.0
+    weight_decay: float = 0.0
 
     def config(self) -> TrainConfig:
         """Return the engine's settings for this run; raise ValueError for a bad value."""
@@ -627,6 +629,8 @@ class TrainSettings:
             epochs=self.epochs,
             batch_size=self.batch_size,
             learning_rate=self.learning_rate,
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
             schedule=self.schedule,
             augment=self.augment,
             seed=self.seed,

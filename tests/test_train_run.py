@@ -23,6 +23,8 @@ def make_panel(root: tk.Tk) -> tuple[RunPanel, list[str]]:
         lambda: pressed.append("train"),
         lambda: pressed.append("pause"),
         lambda: pressed.append("stop"),
+        lambda: pressed.append("step"),
+        lambda: pressed.append("+1 epoch"),
     )
     panel.pack(fill="x")
     root.update()
@@ -88,3 +90,20 @@ def test_a_failure_offers_its_traceback(tk_root):
     panel.show_more(None)
     tk_root.update()
     assert not panel.details_button.winfo_ismapped()
+
+
+def test_step_works_only_while_paused_and_plus_one_epoch_while_running(tk_root):
+    panel, pressed = make_panel(tk_root)
+    assert panel.step_button.instate(["disabled"])
+    assert panel.extra_epoch_button.instate(["disabled"])
+    panel.set_running(True)
+    assert panel.step_button.instate(["disabled"]), "a running run has nothing to step"
+    assert not panel.extra_epoch_button.instate(["disabled"])
+    panel.show_paused(True)
+    assert not panel.step_button.instate(["disabled"])
+    panel.step_button.invoke()
+    panel.extra_epoch_button.invoke()
+    assert pressed == ["step", "+1 epoch"]
+    panel.show_stopping()
+    assert panel.step_button.instate(["disabled"])
+    assert panel.extra_epoch_button.instate(["disabled"])
