@@ -118,8 +118,11 @@ class TrainTab(ttk.Frame):
         self.chosen_rate = 0.0
         self.hint: str | None = None
         self.started: Started | None = None
+        # Paused as the person sees it: from Pause, or a step's end, until Resume or Step.
+        self.paused = False
         self.paused_at_end = False
         self._knob_changes: dict[str, float] = {}
+        self._knob_where = ""
         self.last_failure: Failed | None = None
         self._training_headline = ""
         self.headline_kind = IDLE_STATE
@@ -232,8 +235,9 @@ class TrainTab(ttk.Frame):
         if not self.running:
             return
         control = self.worker.control
-        if control.paused:
+        if self.paused:
             control.resume()
+            self.paused = False
             self.run.show_paused(False)
             if self.paused_at_end:
                 self._headline("Finishing the run…")
@@ -241,17 +245,19 @@ class TrainTab(ttk.Frame):
                 self._headline(self._training_headline)
         else:
             control.pause()
+            self.paused = True
             self.run.show_paused(True)
             self._headline("Paused: press Resume to go on", WARNING_COLOUR)
 
     def step(self) -> None:
         """Let a paused run train one batch and pause again."""
-        if not self.running or not self.worker.control.paused or self.paused_at_end:
+        if not self.running or not self.paused or self.paused_at_end:
             return
         self.worker.control.step(1)
+        self.paused = False
         self.run.show_paused(False)
         self._headline("Training one batch…")
-        self.log.add("Step: one batch")
+        self._log("Step: one batch")
 
     def add_epoch(self) -> None:
         """Make the run one epoch longer; a run paused after its last epoch trains it and
@@ -263,10 +269,11 @@ class TrainTab(ttk.Frame):
         epochs = self.plots.curves.epochs + 1
         self.plots.extend(epochs)
         self.charts.extend(epochs)
-        self.log.add(f"+1 epoch: the run now has {epochs} epochs")
+        self._log(f"+1 epoch: the run now has {epochs} epochs")
         if self.paused_at_end:
             self.paused_at_end = False
             control.step(self.started.batches_per_epoch)
+            self.paused = False
             self.run.show_paused(False)
             self._headline(f"Training epoch {epochs}, then pausing again…")
 
@@ -415,7 +422,7 @@ class TrainTab(ttk.Frame):
         cores = f" on {message.cores} cores" if message.cores > 1 else ""
         self.charts.start(message.epochs, message.train_images)
         config = self.run_config
-        self.log.add(
+        self._log(
             f"Run started: {message.architecture} ({message.activation}) on"
             f" {message.train_images:,} images · learning rate {config.learning_rate:g},"
             f" momentum {format_knob(config.momentum)},"
@@ -450,9 +457,9 @@ class TrainTab(ttk.Frame):
         if self.started is not None:
             self.hint = run_hint(result, self.chosen_rate, self.started.train_images)
         self.run.show_details(self.hint or outcome.details, "How the run ended")
-        self.log.add(f"{outcome.headline} · {outcome.details}")
+        self._log(f"{outcome.headline} · {outcome.details}")
         if self.hint is not None:
-            self.log.add(f"Hint: {self.hint}")
+            self._log(f"Hint: {self.hint}")
         if result.train_seconds > 0:
             self.weights.show_final_cost(message.snapshot_seconds / result.train_seconds)
         self.results.show(message)
@@ -489,7 +496,7 @@ class TrainTab(ttk.Frame):
             self.context.set_status(TESTING_FAILED_HEADLINE, error=True)
             return
         self._headline(f"The {message.task} failed: {message.summary}", ERROR_COLOUR, kind)
-        self.log.add(f"The {message.task} failed: {message.summary}")
+        self._log(f"The {message.task} failed: {message.summary}")
         self.run.show_details("")
         self.run.show_more(more)
         self.context.set_status(f"The {message.task} failed: {message.summary}", error=True)
@@ -500,7 +507,7 @@ class TrainTab(ttk.Frame):
         tested = ""
         if end.test_accuracy is not None:
             tested = f" · test loss {end.test_loss:.3f}, accuracy {end.test_accuracy:.1%}"
-        self.log.add(
+        self._log(
             f"Epoch {end.epoch}/{end.epochs}: train loss {end.train_loss:.3f},"
             f" accuracy {end.train_accuracy:.1%}{tested}"
         )
@@ -510,6 +517,7 @@ class TrainTab(ttk.Frame):
         if not self.running:
             return
         epochs = self.plots.curves.epochs
+        self.paused = True
         self.paused_at_end = message.epoch > epochs
         self.run.show_paused(True, can_step=not self.paused_at_end)
         if self.paused_at_end:
@@ -518,20 +526,20 @@ class TrainTab(ttk.Frame):
                 " Resume or Stop ends the run",
                 WARNING_COLOUR,
             )
-            self.log.add(f"Paused after the last epoch ({epochs})")
+            self._log(f"Paused after the last epoch ({epochs})")
         else:
             self._headline(
                 f"Paused before batch {message.batch:,} of epoch {message.epoch}:"
                 " Step trains one batch, Resume goes on",
                 WARNING_COLOUR,
             )
-            self.log.add(f"Paused before batch {message.batch:,} of epoch {message.epoch}")
+            self._log(f"Paused before batch {message.batch:,} of epoch {message.epoch}")
 
     def _on_recovered(self, message: Recovered) -> None:
         """Show the lowered learning rate on the slider and say what happened."""
         event = message.event
         self.form.show_learning_rate(event.learning_rate)
-        self.log.add(f"Epoch {event.epoch}, batch {event.batch:,}: {event.message}")
+        self._log(log_position(event.epoch, event.batch) + event.message)
         self.context.set_status(event.message)
 
     def _on_download_done(self, message: DownloadDone) -> None:
@@ -568,6 +576,7 @@ class TrainTab(ttk.Frame):
         self.latest_batch = None
         self.started = None
         self.hint = None
+        self.paused = False
         self.paused_at_end = False
         self.run.show_progress(0.0)
         self.run.show_details("")
@@ -621,16 +630,24 @@ class TrainTab(ttk.Frame):
 
     def _knob_moved(self, knob: str, value: float) -> None:
         """Note a knob's new value for the log, written once the knobs come to rest."""
+        if not self._knob_changes:
+            batch = self.latest_batch
+            self._knob_where = "" if batch is None else log_position(batch.epoch, batch.batch)
         self._knob_changes[knob] = value
         self._knob_log.trigger()
 
     def _log_knob_changes(self) -> None:
-        """Log the knobs moved during a run, with where the run was."""
+        """Log the knobs moved during a run, with where the run was when the first moved."""
         changes = ", ".join(f"{knob} {format_knob(v)}" for knob, v in self._knob_changes.items())
         self._knob_changes.clear()
-        batch = self.latest_batch
-        where = "" if batch is None else f"Epoch {batch.epoch}, batch {batch.batch:,}: "
-        self.log.add(f"{where}set {changes}")
+        self.log.add(f"{self._knob_where}set {changes}")
+
+    def _log(self, line: str) -> None:
+        """Add a line to the run log, after any knob moves still waiting to be logged."""
+        if self._knob_log.pending:
+            self._knob_log.cancel()
+            self._log_knob_changes()
+        self.log.add(line)
 
     def _on_map(self, _event: tk.Event) -> None:
         """Refresh the description of the loaded model when the tab is shown."""
@@ -687,6 +704,11 @@ class TrainTab(ttk.Frame):
             messagebox.showerror("Cannot export", f"{path}: {error.strerror}", parent=self)
         else:
             self.context.set_status(f"Saved {path}")
+
+
+def log_position(epoch: int, batch: int) -> str:
+    """Return where in a run a log line happened: "Epoch 2, batch 1,234: "."""
+    return f"Epoch {epoch}, batch {batch:,}: "
 
 
 def models_folder() -> Path:
