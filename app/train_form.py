@@ -236,13 +236,22 @@ class SettingsForm(ttk.Frame):
         )
         self.schedule_box = self._combobox("Schedule", self.schedule, SCHEDULES)
         Tooltip(self.schedule_box, "How the learning rate falls over the run.")
-        self.batch_box = self._combobox(
-            "Batch size", self.batch_size, [str(size) for size in BATCH_SIZES]
+        # Batch size and epochs share a row, so the form with its knobs fits a 768-px screen.
+        row = ttk.Frame(self, style="Inner.TFrame")
+        self._labelled("Batch size", row)
+        self.batch_box = ttk.Combobox(
+            row,
+            textvariable=self.batch_size,
+            values=[str(size) for size in BATCH_SIZES],
+            state="readonly",
+            width=6,
         )
+        self.batch_box.pack(side="left")
+        ttk.Label(row, text="Epochs", style="Card.TLabel").pack(side="left", padx=(12, 8))
         self.epochs_box = ttk.Spinbox(
-            self, from_=1, to=MAX_EPOCHS, textvariable=self.epochs, width=6
+            row, from_=1, to=MAX_EPOCHS, textvariable=self.epochs, width=5
         )
-        self._labelled("Epochs", self.epochs_box)
+        self.epochs_box.pack(side="left")
         self.size_box = self._combobox(
             "Training images",
             self.training_size,
