@@ -24,6 +24,7 @@ from tkinter import filedialog, messagebox, ttk
 
 from app.context import AppContext
 from app.debounce import Debouncer
+from app.heatmap import HeatmapGeometry
 from app.models import dialog_text
 from app.savedialog import ask_save_path, pictures_or_home
 from app.settings import path_value
@@ -127,6 +128,7 @@ class TrainTab(ttk.Frame):
         self._training_headline = ""
         self.headline_kind = IDLE_STATE
         self._poll_id: str | None = None
+        self._drawn_geometry: HeatmapGeometry | None = None  # what the run draws heatmaps for
         configure_train_styles(self)
         self._build_panels()
         self._knob_log = Debouncer(self, self._log_knob_changes, KNOB_LOG_DELAY_MS)
@@ -224,6 +226,7 @@ class TrainTab(ttk.Frame):
         self.chosen_rate = config.learning_rate
         job = TrainingJob(network, config, folder, self.weights.geometry())
         self.worker = self.service.start(job)
+        self._drawn_geometry = job.geometry
         self.training = True
         self._set_running(True)
         self._headline(f"Loading MNIST from {folder}…")
@@ -389,7 +392,7 @@ class TrainTab(ttk.Frame):
         if isinstance(message, Progress):
             self._on_progress(message)
         elif isinstance(message, WeightsUpdate):
-            self.weights.show_update(message)
+            self._on_weights(message)
         elif isinstance(message, EpochDone):
             self._on_epoch_done(message.end)
         elif isinstance(message, Statistics):
@@ -444,6 +447,14 @@ class TrainTab(ttk.Frame):
         self.plots.add_points(message.points)
         self.run.show_progress(batch.samples_seen / batch.total_samples)
         self.run.show_details(progress_text(batch, self.plots.curves.epochs))
+
+    def _on_weights(self, message: WeightsUpdate) -> None:
+        """Show new heatmaps; if the page changed size, have the next ones drawn for it."""
+        self.weights.show_update(message)
+        geometry = self.weights.geometry()
+        if self.running and geometry != self._drawn_geometry:
+            self.worker.set_geometry(geometry)
+            self._drawn_geometry = geometry
 
     def _on_finished(self, message: Finished) -> None:
         """Show the run's outcome, test accuracy, confusion matrix and misclassified digits."""

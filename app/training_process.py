@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
+from app.heatmap import HeatmapGeometry
 from app.training_worker import (
     DataFailed,
     Failed,
@@ -59,7 +60,8 @@ PROCESS_NAME = "digits-training"
 # this long; it usually quits within one batch.
 QUIT_SECONDS = 0.3
 END_SECONDS = 0.3
-# What may arrive over the command pipe: ("run", job), ("control", method, arguments), ("quit",).
+# What may arrive over the command pipe: ("run", job), ("control", method, arguments),
+# ("geometry", HeatmapGeometry) and ("quit",).
 CONTROL_METHODS = (
     "stop",
     "pause",
@@ -109,6 +111,11 @@ class ChildRun:
     job: TrainingJob
     control: TrainingControl = field(default_factory=TrainingControl)
     abandoned: threading.Event = field(default_factory=threading.Event)
+    geometry: HeatmapGeometry | None = None  # where heatmaps are shown now, if not the job's
+
+    def current_geometry(self) -> HeatmapGeometry:
+        """Return where the run's heatmaps are shown now."""
+        return self.geometry or self.job.geometry
 
     def abandon(self) -> None:
         """End the run as soon as possible, with no more messages."""
@@ -139,7 +146,10 @@ class CommandReader:
                 self.jobs.put(self._current)
             elif kind == "control" and self._current is not None:
                 _, method, arguments = command
-                getattr(self._current.control, method)(*arguments)
+                if method in CONTROL_METHODS:
+                    getattr(self._current.control, method)(*arguments)
+            elif kind == "geometry" and self._current is not None:
+                self._current.geometry = command[1]
             elif kind == "quit":
                 if self._current is not None:
                     self._current.abandon()
@@ -159,7 +169,7 @@ def serve(commands: Connection, messages: Connection) -> None:
     reader = CommandReader(commands)
     cache = MnistCache()
     while (run := reader.jobs.get()) is not None:
-        run_training(run.job, cache, outbox.post, run.control, run.abandoned)
+        run_training(run.job, cache, outbox.post, run.control, run.abandoned, run.current_geometry)
     outbox.close()
 
 
@@ -237,12 +247,6 @@ class TrainingService:
         self.process: BaseProcess | None = None
         self._commands: Connection | None = None
         self._inbox: queue.SimpleQueue[Message | None] = queue.SimpleQueue()
-
-    @property
-    def pid(self) -> int | None:
-        """Return the training process's id while it runs, else None."""
-        process = self.process
-        return process.pid if process is not None and process.is_alive() else None
 
     def start(self, job: TrainingJob) -> TrainingRun:
         """Start a run of job in the training process (started first if need be)."""
@@ -326,6 +330,7 @@ class TrainingRun:
         self.inbox = inbox
         self.control = RunControl(send)
         self.ended = False
+        self._send = send
 
     @property
     def alive(self) -> bool:
@@ -335,6 +340,10 @@ class TrainingRun:
     def stop(self) -> None:
         """Stop training after the current batch; the network is still evaluated."""
         self.control.stop()
+
+    def set_geometry(self, geometry: HeatmapGeometry) -> None:
+        """Have the run's next heatmaps drawn for where they are shown now (after a resize)."""
+        self._send(("geometry", geometry))
 
     def get_nowait(self) -> Message:
         """Return the run's next message; raise queue.Empty if none is waiting."""

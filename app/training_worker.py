@@ -312,14 +312,18 @@ def weights_update(
 
 
 class EventRelay:
-    """Turn the engine's training events into throttled messages (runs on the worker thread)."""
+    """Turn the engine's training events into throttled messages (runs on the worker thread).
+
+    `geometry` says where heatmaps are shown now (asked at each snapshot: the window may have
+    been resized).
+    """
 
     def __init__(
         self,
         post: Post,
         control: TrainingControl,
         total_batches: int,
-        geometry: HeatmapGeometry,
+        geometry: Callable[[], HeatmapGeometry],
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.post = post
@@ -376,7 +380,7 @@ class EventRelay:
 
     def _on_snapshot(self, snapshot: WeightsSnapshot) -> None:
         """Post the snapshot as heatmaps; schedule the next so snapshots stay cheap overall."""
-        update = weights_update(snapshot.weights, snapshot.samples_seen, self.geometry)
+        update = weights_update(snapshot.weights, snapshot.samples_seen, self.geometry())
         now = self.clock()
         cost = now - (self._requested_at if self._requested_at is not None else now)
         self._requested_at = None
@@ -460,16 +464,18 @@ def run_training(
     post: Post,
     control: TrainingControl,
     abandoned: threading.Event,
+    geometry: Callable[[], HeatmapGeometry] | None = None,
 ) -> None:
     """Load the data, train, then evaluate the trained network on the test set, posting messages.
 
     Unless abandoned, a run ends with exactly one of Finished, DataFailed or Failed (an
     unexpected exception, with its traceback). `control` steers the run: its `stop()` ends
     training early but the network is still evaluated; setting `abandoned` (and stopping)
-    ends everything as soon as possible, with no more messages.
+    ends everything as soon as possible, with no more messages. `geometry` returns where
+    heatmaps are shown now (by default always the job's).
     """
     try:
-        _train_and_test(job, cache, post, control, abandoned)
+        _train_and_test(job, cache, post, control, abandoned, geometry or (lambda: job.geometry))
     except Exception as error:
         post(Failed("training", f"{type(error).__name__}: {error}", traceback.format_exc()))
 
@@ -480,6 +486,7 @@ def _train_and_test(
     post: Post,
     control: TrainingControl,
     abandoned: threading.Event,
+    geometry: Callable[[], HeatmapGeometry],
 ) -> None:
     """Do what `run_training` says, letting unexpected exceptions through."""
     post(Loading(job.folder))
@@ -509,14 +516,14 @@ def _train_and_test(
             cores=job.config.workers,
         )
     )
-    post(weights_update(job.network.weights, 0, job.geometry))
+    post(weights_update(job.network.weights, 0, geometry()))
     total_batches = batches_per_epoch * job.config.epochs
-    relay = EventRelay(post, control, total_batches, job.geometry)
+    relay = EventRelay(post, control, total_batches, geometry)
     result = train(job.network, train_set, test_set, job.config, relay, control, STATISTICS_SECONDS)
     relay.flush()
     if abandoned.is_set():
         return
-    post(weights_update(result.network.weights, relay.samples_seen, job.geometry))
+    post(weights_update(result.network.weights, relay.samples_seen, geometry()))
     post(Evaluating(len(test_set)))
     try:
         evaluation = evaluate(result.network, test_set, stop=abandoned)

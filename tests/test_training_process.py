@@ -16,8 +16,16 @@ import pytest
 from test_parallel import no_worker_left_behind  # noqa: F401 (a fixture)
 from test_training_worker import GEOMETRY, SMALL_NETWORK, write_digit_folder
 
+from app.heatmap import HeatmapGeometry
 from app.training_process import RunControl, TrainingRun, TrainingService
-from app.training_worker import Finished, Message, Progress, RunPaused, TrainingJob
+from app.training_worker import (
+    Finished,
+    Message,
+    Progress,
+    RunPaused,
+    TrainingJob,
+    WeightsUpdate,
+)
 from engine.network import Network
 from engine.train import TrainConfig
 
@@ -102,3 +110,21 @@ def test_every_knob_reaches_the_run_in_the_training_process(service, digit_folde
     assert finished.result.epochs_completed == 2
     assert finished.result.network.metadata["momentum"] == 0.5
     assert not run.alive
+
+
+def test_heatmaps_are_drawn_for_the_page_size_the_tab_reports_last(service, digit_folder):
+    config = TrainConfig(epochs=1, batch_size=16)
+    job = TrainingJob(Network.create(SMALL_NETWORK, seed=0), config, digit_folder, GEOMETRY)
+    run = service.start(job)
+    run.control.pause()
+    first = next_message(run, WeightsUpdate)  # the untrained network's, before training
+    next_message(run, RunPaused)
+    larger = HeatmapGeometry((900, 500), 2, (200, 200, 200), (100, 40))
+    run.control.resume()
+    run.set_geometry(larger)
+    updates = [first]
+    while not isinstance(message := next_message(run, object), Finished):
+        if isinstance(message, WeightsUpdate):
+            updates.append(message)
+    assert first.heatmaps.mosaic.width <= 300  # drawn for the job's 300×100 box
+    assert 300 < updates[-1].heatmaps.mosaic.width <= 900, "the last heatmaps fill the new box"

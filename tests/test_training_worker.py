@@ -238,7 +238,7 @@ def test_event_relay_throttles_progress_but_keeps_every_point():
     clock = FakeClock()
     posted: list = []
     relay = EventRelay(
-        posted.append, TrainingControl(), total_batches=20, geometry=GEOMETRY, clock=clock
+        posted.append, TrainingControl(), total_batches=20, geometry=lambda: GEOMETRY, clock=clock
     )
     for batch in range(1, 6):
         clock.now += PROGRESS_INTERVAL_SECONDS / 4
@@ -254,7 +254,9 @@ def test_event_relay_asks_for_snapshots_at_a_rate_that_keeps_their_cost_small():
     clock = FakeClock()
     control = TrainingControl()
     posted: list = []
-    relay = EventRelay(posted.append, control, total_batches=100, geometry=GEOMETRY, clock=clock)
+    relay = EventRelay(
+        posted.append, control, total_batches=100, geometry=lambda: GEOMETRY, clock=clock
+    )
     relay(batch_end(1))
     assert not control.take_snapshot_request()  # too early
 
@@ -280,7 +282,7 @@ def test_event_relay_passes_on_statistics_pauses_and_recoveries_after_pending_pr
     clock = FakeClock()
     posted: list = []
     relay = EventRelay(
-        posted.append, TrainingControl(), total_batches=20, geometry=GEOMETRY, clock=clock
+        posted.append, TrainingControl(), total_batches=20, geometry=lambda: GEOMETRY, clock=clock
     )
     layers = (
         LayerStatistics(0.5, 0.2, (1, 2, 3), 4, 16),
