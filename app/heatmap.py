@@ -7,9 +7,8 @@ Colouring is a 256-entry palette lookup (`colourise`), so the Tk thread only eve
 finished images. The first layer's rows are 784 weights each, shown as 28×28 tiles
 (`neuron_mosaic`); later layers are shown as whole matrices (`matrix_image`).
 
-`render_heatmaps` does all of that for a snapshot on the training thread: each Pillow call
-releases the GIL and may have to wait a whole switch interval (5 ms) to get it back while the
-training runs, so the Tk thread must only paste the results.
+`render_heatmaps` does all of that for a snapshot in the training process
+(`app.training_process`), so the window's Tk thread only pastes the results.
 """
 
 from __future__ import annotations
