@@ -102,6 +102,7 @@ def make_window() -> Iterator[Callable[[Path | None], Window]]:
     for window in windows:
         window.tab.shutdown()
         window.root.destroy()
+    assert multiprocessing.active_children() == [], "a training process outlived its tab"
 
 
 def pump(root: tk.Tk, until: Callable[[], bool], timeout: float = RUN_TIMEOUT_SECONDS) -> None:
@@ -480,7 +481,9 @@ def test_a_killed_training_process_is_reported_and_the_next_run_starts_afresh(
     assert tab.finished.result.reason == "finished"
 
 
-def test_closing_the_window_mid_training_exits_within_a_second(digit_folder, x_display):
+def app_training_in_a_subprocess(folder: Path, then: str) -> subprocess.Popen:
+    """Start the app in a subprocess, training on folder; once a batch is done it prints the
+    time and the pids of its training processes, then runs the Python statement `then`."""
     script = textwrap.dedent(
         f"""
         import time
@@ -496,15 +499,15 @@ def test_closing_the_window_mid_training_exits_within_a_second(digit_folder, x_d
             except OSError:
                 return None
 
-        app = create_app(["--data", {str(digit_folder)!r}])
+        app = create_app(["--data", {str(folder)!r}])
         tab = app.train_tab
         app.notebook.select(tab)
         tab.form.epochs.set("100")
         tab.train()
 
-        def close_once_training():
+        def once_training():
             if tab.latest_batch is None:
-                app.root.after(20, close_once_training)
+                app.root.after(20, once_training)
                 return
             hub = tab.worker.pid
             workers = [hub] + [
@@ -513,19 +516,24 @@ def test_closing_the_window_mid_training_exits_within_a_second(digit_folder, x_d
                 if entry.name.isdigit() and parent_of(entry) == hub
             ]
             print(time.time(), *workers, flush=True)
-            app.root.tk.call(app.root.protocol("WM_DELETE_WINDOW"))  # the window's close button
+            {then}
 
-        app.root.after(20, close_once_training)
+        app.root.after(20, once_training)
         app.root.mainloop()
         """
     )
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-c", script],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=Path(__file__).resolve().parent.parent,
     )
+
+
+def test_closing_the_window_mid_training_exits_within_a_second(digit_folder, x_display):
+    close = 'app.root.tk.call(app.root.protocol("WM_DELETE_WINDOW"))  # the close button'
+    process = app_training_in_a_subprocess(digit_folder, close)
     closed_at, *workers = process.stdout.readline().split()
     process.wait(RUN_TIMEOUT_SECONDS)
     exited_at = time.time()
@@ -535,6 +543,18 @@ def test_closing_the_window_mid_training_exits_within_a_second(digit_folder, x_d
     assert exited_at - float(closed_at) < CLOSE_LIMIT_SECONDS
     assert len(workers) == min(2, available_cores())  # the training process and its spoke
     assert not any(alive(int(pid)) for pid in workers), "a worker outlived the app"
+
+
+def test_no_worker_outlives_an_app_that_is_killed_mid_training(digit_folder, x_display):
+    process = app_training_in_a_subprocess(digit_folder, "pass")
+    _, *workers = process.stdout.readline().split()
+    assert workers
+    process.kill()  # as a crash or the task manager would: no shutdown code runs
+    process.wait(RUN_TIMEOUT_SECONDS)
+    deadline = time.perf_counter() + CLOSE_LIMIT_SECONDS
+    while any(alive(int(pid)) for pid in workers):
+        assert time.perf_counter() < deadline, "a worker outlived the killed app"
+        time.sleep(0.01)
 
 
 def test_the_window_still_fits_a_laptop_screen_after_a_run(digit_folder, x_display):
