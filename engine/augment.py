@@ -1,4 +1,4 @@
-"""Distort 28×28 training digits at random: shift, rotation, slant, aspect, scale, stroke, warp.
+"""Distort 28×28 training digits at random: marks, shift, rotation, slant, aspect, stroke, warp.
 
 An image is 784 ``bytes``: 28×28 row-major, 0..255, ink high, as everywhere in the engine.
 All randomness comes from an explicit ``random.Random`` so a training run is reproducible;
@@ -16,6 +16,11 @@ people write: MNIST's writers slant little and their digits have MNIST's usual p
 a hand on a canvas may be tall and narrow or short and wide. The digit's longer side keeps its
 length when its aspect changes, as preprocessing fits the longer side to 20 px.
 
+Style marks add what some people draw and MNIST's writers rarely did: a slash through a 0, a
+flag (and sometimes a base) on a 1, a bar across a 7. They need the digit's label, are drawn
+4× supersampled with a round pen of an MNIST-like width (1.7–2.6 px) before the distortions, so
+they bend, slant and turn with the digit.
+
 Geometry is in pixels with y pointing down and pixel (x, y) covering [x, x+1) × [y, y+1).
 Rotation, slant, aspect and scaling are about the frame centre (14, 14): preprocessing (and MNIST
 itself) puts the digit's centre of mass there, so this equals rotating about the centre of mass
@@ -29,7 +34,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from PIL import Image, ImageChops, ImageFilter
+from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 FRAME_SIZE = 28
 PIXEL_COUNT = FRAME_SIZE * FRAME_SIZE
@@ -42,6 +47,25 @@ STROKE_FILTER_SIZE = 3
 WARP_CELLS = 4
 WARP_CELL_SIZE = FRAME_SIZE // WARP_CELLS
 WARP_CORNERS = (WARP_CELLS + 1) ** 2
+# Style marks: drawn this many times larger and box-averaged down, with a pen this wide (px at
+# 28×28; MNIST's strokes are 1.5-3.6 px, median 2.3). Pixels at or above MARK_INK_LEVEL count
+# as the digit's stroke when a mark is placed on it.
+MARK_SUPERSAMPLING = 4
+MARK_PEN_RANGE = (1.7, 2.6)
+MARK_INK_LEVEL = 128
+MARKED_DIGITS = (0, 1, 7)
+# A flag leaves the top of a 1 down and to the left: its length as a share of the digit's height
+# and its angle below the horizontal; flatter flags are a 7's bar. Some 1s have a base as well.
+FLAG_LENGTH_RANGE = (0.25, 0.55)
+FLAG_ANGLE_RANGE_DEGREES = (30.0, 70.0)
+BASE_PROBABILITY = 0.4
+BASE_HALF_WIDTH_RANGE = (0.12, 0.35)
+# A zero's slash runs from its lower left to its upper right, inside the oval or through it:
+# the ends' inset as a share of the box (negative: beyond the oval).
+SLASH_INSET_RANGE = (-0.1, 0.3)
+# A 7's bar crosses its stem this far down (share of the height), this long each way.
+BAR_HEIGHT_RANGE = (0.45, 0.62)
+BAR_HALF_WIDTH_RANGE = (0.15, 0.3)
 
 
 @dataclass(frozen=True)
@@ -56,6 +80,12 @@ class AugmentSettings:
     along each axis (0: no warp).
     max_slant: largest shear, as the x moved per px of height (0.36 is a 20° slant), < 1.
     aspect_range: (narrowest, widest) width / height factor, both > 0 (1: unchanged).
+    reshape_probability: chance in [0, 1] that a digit is slanted and reshaped at all (when
+    max_slant or aspect_range ask for it); the others keep MNIST's proportions.
+    unnarrowed_digits: digits that are only ever widened, never narrowed (a narrowed 7 is a
+    flagged 1).
+    mark_probability: chance in [0, 1] that a 0, 1 or 7 gets its style mark (slash, flag, bar);
+    needs the label.
     """
 
     max_shift: float = 2.0
@@ -65,6 +95,9 @@ class AugmentSettings:
     warp: float = 0.0
     max_slant: float = 0.0
     aspect_range: tuple[float, float] = (1.0, 1.0)
+    reshape_probability: float = 1.0
+    unnarrowed_digits: tuple[int, ...] = ()
+    mark_probability: float = 0.0
 
     def __post_init__(self) -> None:
         """Reject settings that are non-finite, negative, or out of their ranges."""
@@ -80,6 +113,8 @@ class AugmentSettings:
             *self.scale_range,
             self.stroke_change_probability,
             self.warp,
+            self.reshape_probability,
+            self.mark_probability,
         )
         if not all(math.isfinite(number) for number in numbers):
             raise ValueError(f"augment settings must be finite numbers: {self}")
@@ -97,20 +132,27 @@ class AugmentSettings:
             raise ValueError(f"aspect_range needs 0 < narrowest <= widest, got {self.aspect_range}")
         if self.warp < 0:
             raise ValueError(f"warp must be >= 0 px, got {self.warp}")
-        if not 0 <= self.stroke_change_probability <= 1:
-            raise ValueError(
-                f"stroke_change_probability must be in [0, 1], got {self.stroke_change_probability}"
-            )
+        for name in ("stroke_change_probability", "reshape_probability", "mark_probability"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
 
 
 def augment(
-    pixels: bytes, rng: random.Random, settings: AugmentSettings = AugmentSettings()
+    pixels: bytes,
+    rng: random.Random,
+    settings: AugmentSettings = AugmentSettings(),
+    label: int | None = None,
 ) -> bytes:
-    """Return a randomly shifted, rotated, scaled (maybe re-stroked, warped) copy of a digit.
+    """Return a shifted, rotated, scaled (maybe marked, reshaped, re-stroked, warped) digit.
 
     Parameters are drawn from rng within settings, then applied by transform in one
-    resampling; the same rng state always gives the same output.
+    resampling; the same rng state always gives the same output. label (0..9), when given, lets
+    a 0, 1 or 7 get its style mark and keeps unnarrowed_digits from being narrowed.
     """
+    # Drawn only when enabled, so settings without marks keep older seeds' results.
+    marking = settings.mark_probability and label in MARKED_DIGITS
+    if marking and rng.random() < settings.mark_probability:
+        pixels = add_style_mark(pixels, label, rng)
     rotation_degrees = rng.uniform(-settings.max_rotation, settings.max_rotation)
     scale = rng.uniform(*settings.scale_range)
     shift_x = rng.uniform(-settings.max_shift, settings.max_shift)
@@ -126,12 +168,19 @@ def augment(
             for _ in range(WARP_CORNERS)
         ]
     # Drawn only when enabled, like the stroke change, so older settings keep their results.
-    slant = rng.uniform(-settings.max_slant, settings.max_slant) if settings.max_slant else 0.0
-    aspect = 1.0
-    if settings.aspect_range != (1.0, 1.0):
+    reshaping = settings.max_slant or settings.aspect_range != (1.0, 1.0)
+    if reshaping and settings.reshape_probability < 1:
+        reshaping = rng.random() < settings.reshape_probability
+    slant = aspect = 0.0
+    if reshaping and settings.max_slant:
+        slant = rng.uniform(-settings.max_slant, settings.max_slant)
+    if reshaping and settings.aspect_range != (1.0, 1.0):
         # Uniform in log(aspect): halving the width is as likely as doubling it.
         narrowest, widest = settings.aspect_range
-        aspect = math.exp(rng.uniform(math.log(narrowest), math.log(widest)))
+        if label in settings.unnarrowed_digits:
+            narrowest = max(narrowest, 1.0)
+            widest = max(widest, narrowest)
+        aspect = rng.uniform(math.log(narrowest), math.log(widest))
     return transform(
         pixels,
         rotation_degrees,
@@ -141,8 +190,79 @@ def augment(
         stroke_change,
         corner_moves,
         slant,
-        aspect,
+        math.exp(aspect),
     )
+
+
+def add_style_mark(pixels: bytes, label: int, rng: random.Random) -> bytes:
+    """Return the 784-byte digit with its style mark drawn on: a 0's slash, a 1's flag, a 7's bar.
+
+    The mark is placed on the digit's own strokes (pixels >= MARK_INK_LEVEL): a flag leaves the
+    top of the 1 down-left (sometimes with a base under its foot), a slash joins the 0's box's
+    lower left and upper right, a bar crosses the 7's stem. Other labels, and digits with too
+    little ink to place a mark on, come back unchanged.
+    """
+    if len(pixels) != PIXEL_COUNT:
+        raise ValueError(f"expected {PIXEL_COUNT} pixel bytes, got {len(pixels)}")
+    rows = [
+        [x for x in range(FRAME_SIZE) if pixels[y * FRAME_SIZE + x] >= MARK_INK_LEVEL]
+        for y in range(FRAME_SIZE)
+    ]
+    inked = [y for y in range(FRAME_SIZE) if rows[y]]
+    if len(inked) < 2 or label not in MARKED_DIGITS:
+        return pixels
+    top, bottom = inked[0], inked[-1] + 1
+    height = bottom - top
+    pen = rng.uniform(*MARK_PEN_RANGE)
+    if label == 1:
+        top_x = sum(rows[top]) / len(rows[top]) + 0.5
+        length = height * rng.uniform(*FLAG_LENGTH_RANGE)
+        angle = math.radians(rng.uniform(*FLAG_ANGLE_RANGE_DEGREES))
+        start = (top_x, top + pen / 2)
+        end = (start[0] - length * math.cos(angle), start[1] + length * math.sin(angle))
+        lines = [(start, end)]
+        if rng.random() < BASE_PROBABILITY:
+            foot_x = sum(rows[bottom - 1]) / len(rows[bottom - 1]) + 0.5
+            half_width = height * rng.uniform(*BASE_HALF_WIDTH_RANGE)
+            foot_y = bottom - pen / 2
+            lines.append(((foot_x - half_width, foot_y), (foot_x + half_width, foot_y)))
+    elif label == 0:
+        left = min(row[0] for row in rows if row)
+        right = max(row[-1] for row in rows if row) + 1
+        width = right - left
+        inset_x, inset_y = rng.uniform(*SLASH_INSET_RANGE), rng.uniform(*SLASH_INSET_RANGE)
+        lines = [
+            (
+                (left + inset_x * width, bottom - inset_y * height),
+                (right - inset_x * width, top + inset_y * height),
+            )
+        ]
+    else:
+        bar_y = top + int(height * rng.uniform(*BAR_HEIGHT_RANGE))
+        if not rows[bar_y]:
+            return pixels
+        stem_x = sum(rows[bar_y]) / len(rows[bar_y]) + 0.5
+        half_width = height * rng.uniform(*BAR_HALF_WIDTH_RANGE)
+        lines = [((stem_x - half_width, bar_y + 0.5), (stem_x + half_width, bar_y + 0.5))]
+    return _draw_marks(pixels, lines, pen)
+
+
+def _draw_marks(
+    pixels: bytes, lines: Sequence[tuple[tuple[float, float], tuple[float, float]]], pen: float
+) -> bytes:
+    """Return the digit with round-capped lines (frame px, pen px wide) drawn over it in white."""
+    size = FRAME_SIZE * MARK_SUPERSAMPLING
+    marks = Image.new("L", (size, size))
+    draw = ImageDraw.Draw(marks)
+    radius = pen * MARK_SUPERSAMPLING / 2
+    for line in lines:
+        points = [(x * MARK_SUPERSAMPLING, y * MARK_SUPERSAMPLING) for x, y in line]
+        draw.line(points, fill=255, width=round(2 * radius))
+        for x, y in points:
+            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
+    image = Image.new("L", (FRAME_SIZE, FRAME_SIZE))
+    image.frombytes(pixels)
+    return ImageChops.lighter(image, marks.reduce(MARK_SUPERSAMPLING)).tobytes()
 
 
 def transform(

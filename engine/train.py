@@ -584,7 +584,9 @@ def train(
             if config.augment:
                 batch = [
                     (
-                        sparse_image(augment(train_set.images[i], rng, augment_settings)),
+                        sparse_image(
+                            augment(train_set.images[i], rng, augment_settings, train_set.labels[i])
+                        ),
                         train_set.labels[i],
                     )
                     for i in indices

@@ -9,7 +9,13 @@ import pytest
 from PIL import Image, ImageDraw
 from test_preprocess import centre_of_mass, ink_box
 
-from engine.augment import WARP_CORNERS, AugmentSettings, augment, transform
+from engine.augment import (
+    WARP_CORNERS,
+    AugmentSettings,
+    add_style_mark,
+    augment,
+    transform,
+)
 
 NO_DISTORTION = AugmentSettings(max_shift=0.0, max_rotation=0.0, scale_range=(1.0, 1.0))
 
@@ -230,6 +236,9 @@ def test_ink_leaving_the_frame_is_dropped() -> None:
         {"aspect_range": (1.5, 1.2)},
         {"aspect_range": (1.0,)},
         {"aspect_range": (0.5, math.nan)},
+        {"reshape_probability": 1.1},
+        {"mark_probability": -0.2},
+        {"mark_probability": math.nan},
     ],
 )
 def test_invalid_settings_are_rejected(settings_arguments: dict[str, object]) -> None:
@@ -300,3 +309,109 @@ def test_augment_draws_slant_and_aspect_only_when_enabled() -> None:
         reshaped_seven = augment(seven, random.Random(seed), reshaped)
         assert 0.3 * sum(seven) < sum(reshaped_seven) < 2 * sum(seven)
         assert max(reshaped_seven) >= 200
+
+
+def draw_strokes(*lines: tuple[tuple[int, int], ...]) -> bytes:
+    """Return a 28×28 image of 2-px white polylines (frame px), as 784 bytes."""
+    image = Image.new("L", (28, 28), 0)
+    for line in lines:
+        ImageDraw.Draw(image).line(line, fill=255, width=2)
+    return image.tobytes()
+
+
+def ink_in(pixels: bytes, left: int, top: int, right: int, bottom: int) -> int:
+    """Return the sum of the levels in the box [left, right) × [top, bottom)."""
+    return sum(pixels[y * 28 + x] for y in range(top, bottom) for x in range(left, right))
+
+
+ONE = draw_strokes(((14, 4), (14, 23)))
+ZERO = draw_strokes(((14, 4), (20, 8), (20, 19), (14, 23), (8, 19), (8, 8), (14, 4)))
+SEVEN = draw_strokes(((8, 4), (20, 4), (12, 23)))
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_flag_leaves_the_top_of_a_one_down_to_the_left(seed: int) -> None:
+    marked = add_style_mark(ONE, 1, random.Random(seed))
+    # New ink left of the stem in the top half, none to its right above the foot.
+    assert ink_in(marked, 0, 4, 13, 14) > 2 * 255
+    assert ink_in(marked, 17, 0, 28, 20) == 0
+    # The original stroke is all still there (marks only add ink).
+    assert all(after >= before for before, after in zip(ONE, marked, strict=True))
+
+
+def test_some_ones_get_a_base_too() -> None:
+    bases = sum(
+        ink_in(add_style_mark(ONE, 1, random.Random(seed)), 17, 20, 28, 26) > 255
+        for seed in range(40)
+    )
+    assert 5 <= bases <= 30
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_slash_crosses_a_zero_from_lower_left_to_upper_right(seed: int) -> None:
+    marked = add_style_mark(ZERO, 0, random.Random(seed))
+    assert ink_in(ZERO, 11, 11, 17, 17) == 0
+    assert ink_in(marked, 11, 11, 17, 17) > 4 * 255
+    # The slash leans like "/": more new ink upper right and lower left than the other corners.
+    added = bytes(after - before for before, after in zip(ZERO, marked, strict=True))
+    rising = ink_in(added, 14, 8, 19, 14) + ink_in(added, 9, 14, 14, 20)
+    falling = ink_in(added, 9, 8, 14, 14) + ink_in(added, 14, 14, 19, 20)
+    assert rising > 2 * falling
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_bar_crosses_a_seven_at_its_middle(seed: int) -> None:
+    marked = add_style_mark(SEVEN, 7, random.Random(seed))
+    added = bytes(after - before for before, after in zip(SEVEN, marked, strict=True))
+    assert ink_in(added, 0, 0, 28, 10) == 0
+    assert ink_in(added, 0, 12, 28, 17) > 4 * 255
+
+
+def test_other_digits_and_empty_images_are_not_marked() -> None:
+    assert add_style_mark(ONE, 4, random.Random(0)) == ONE
+    blank = bytes(784)
+    assert add_style_mark(blank, 0, random.Random(0)) == blank
+
+
+def test_augment_marks_only_labelled_digits_and_only_when_asked() -> None:
+    still = AugmentSettings(max_shift=0.0, max_rotation=0.0, scale_range=(1.0, 1.0))
+    marking = AugmentSettings(
+        max_shift=0.0, max_rotation=0.0, scale_range=(1.0, 1.0), mark_probability=1.0
+    )
+    assert augment(ONE, random.Random(0), marking) == ONE  # no label, no mark
+    assert augment(ONE, random.Random(0), still, 1) == ONE
+    assert augment(ONE, random.Random(0), marking, 1) != ONE
+    assert augment(ONE, random.Random(0), marking, 3) == ONE
+    # Without marks the label changes nothing, so older seeds keep their results.
+    assert augment(SEVEN, random.Random(5), AugmentSettings(), 7) == augment(
+        SEVEN, random.Random(5), AugmentSettings()
+    )
+
+
+def test_unnarrowed_digits_are_only_widened() -> None:
+    narrowing = AugmentSettings(
+        max_shift=0.0,
+        max_rotation=0.0,
+        scale_range=(1.0, 1.0),
+        aspect_range=(0.5, 0.6),
+        unnarrowed_digits=(1, 7),
+    )
+    box = draw_box(7, 4, 20, 23)
+    narrowed = box_of(augment(box, random.Random(0), narrowing, 0))
+    kept = box_of(augment(box, random.Random(0), narrowing, 7))
+    assert narrowed[2] - narrowed[0] <= 10
+    assert kept == box_of(box)
+
+
+def test_reshape_probability_spares_that_share_of_digits() -> None:
+    settings = AugmentSettings(
+        max_shift=0.0,
+        max_rotation=0.0,
+        scale_range=(1.0, 1.0),
+        aspect_range=(0.5, 0.6),
+        reshape_probability=0.3,
+    )
+    box = draw_box(7, 4, 20, 23)
+    rng = random.Random(1)
+    reshaped = sum(augment(box, rng, settings) != box for _ in range(200))
+    assert 40 <= reshaped <= 80
