@@ -204,6 +204,18 @@ def test_installed_commands_report_their_version(installed):
 
 
 @pytest.mark.packaging
+def test_the_digits_script_run_again_by_spawn_imports_no_tk(installed):
+    """A spawned training process runs the `digits` script as __mp_main__: no Tk comes in."""
+    script = (
+        "import runpy, sys\n"
+        f"runpy.run_path({str(installed.bin / 'digits')!r}, run_name='__mp_main__')\n"
+        "print(sorted(name for name in sys.modules if name.startswith(('tkinter', 'app.'))))"
+    )
+    output = installed.run("python", "-c", script, cwd=installed.venv).stdout
+    assert output.strip() == "['app.launch']", output
+
+
+@pytest.mark.packaging
 def test_installed_data_packages_live_in_the_venv(installed):
     """importlib.resources finds the models and icons inside the venv, not in a checkout."""
     script = (
