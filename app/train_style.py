@@ -18,7 +18,6 @@ SUCCESS_COLOUR = "#1e7b45"
 RADIO_STYLE = "Train.TRadiobutton"
 CHECK_STYLE = "Train.TCheckbutton"
 PROGRESS_STYLE = "Train.Horizontal.TProgressbar"
-PANES_STYLE = "Train.TPanedwindow"
 SASH_THICKNESS = 8
 # Buttons sharing a line with text (headlines, captions) are no taller than the text, so the
 # tab fits a 768-pixel-high screen.

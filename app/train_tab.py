@@ -38,7 +38,6 @@ from app.train_run import RunPanel
 from app.train_style import (
     ERROR_COLOUR,
     PANEL_PADDING,
-    PANES_STYLE,
     SUCCESS_COLOUR,
     WARNING_COLOUR,
     configure_train_styles,
@@ -159,7 +158,7 @@ class TrainTab(ttk.Frame):
         )
         self.run.grid(row=0, column=1, sticky="new", pady=(0, gap))
         # Dragging the sash between the plots and the pages gives either more room.
-        self.panes = ttk.Panedwindow(self, orient="vertical", style=PANES_STYLE)
+        self.panes = ttk.Panedwindow(self, orient="vertical")
         self.panes.grid(row=1, column=1, sticky="nsew")
         self.plots = PlotsPanel(self.panes, gap, self.scale, self._on_export_plots, DEFAULT_EPOCHS)
         self.views = ttk.Notebook(self.panes)
