@@ -27,7 +27,7 @@ from app.debounce import Debouncer
 from app.heatmap import HeatmapGeometry
 from app.models import dialog_text
 from app.savedialog import ask_save_path, pictures_or_home
-from app.settings import path_value
+from app.settings import path_value, whole
 from app.train_charts import ChartsPage
 from app.train_data import DataPanel, plain_data_problem
 from app.train_form import DEFAULT_EPOCHS, SettingsForm, format_knob, remembered_fields
@@ -95,6 +95,7 @@ WEIGHTS_FILE = "weights.png"
 # Of the height the window gives beyond what the panes ask, the pages get two parts in three.
 PLOTS_PANE_WEIGHT = 1
 VIEWS_PANE_WEIGHT = 2
+MAX_PANE_HEIGHT = 20_000
 
 
 class TrainTab(ttk.Frame):
@@ -164,6 +165,9 @@ class TrainTab(ttk.Frame):
         self.views = ttk.Notebook(self.panes)
         self.panes.add(self.plots, weight=PLOTS_PANE_WEIGHT)
         self.panes.add(self.views, weight=VIEWS_PANE_WEIGHT)
+        # The window settles its size in a few steps at start: the sash is put back after.
+        self._sash_restore = Debouncer(self.panes, self._restore_sash)
+        self.panes.bind("<Configure>", self._on_panes_configure, add="+")
         self.weights = WeightsPage(self.views, gap, self.scale, self._on_export_heatmaps)
         self.results = ResultsPage(
             self.views, gap, self.scale, self._on_save_model, self.use_in_drawing_tab
@@ -184,12 +188,17 @@ class TrainTab(ttk.Frame):
         folder = settings.get("data_folder", path_value)
         if self.context.data_dir is None and folder is not None and folder.is_dir():
             self.chosen_folder = folder
+        # Applied once the panes' size has settled (see _on_panes_configure).
+        self.remembered_plots_height = settings.get("plots_height", whole(1, MAX_PANE_HEIGHT))
 
     # ----- actions ----------------------------------------------------------------------------
 
     def remember(self) -> None:
-        """Put the form and the chosen data folder in the settings store (saved on close)."""
+        """Put the form, the chosen data folder and the plots' height in the settings store
+        (saved on close)."""
         self.context.settings.put("train_form", self.form.values())
+        if self.panes.winfo_height() > 1:
+            self.context.settings.put("plots_height", self.panes.sashpos(0))
         if self.chosen_folder is not None:
             self.context.settings.put("data_folder", str(self.chosen_folder.resolve()))
 
@@ -658,6 +667,17 @@ class TrainTab(ttk.Frame):
             self._knob_log.cancel()
             self._log_knob_changes()
         self.log.add(line)
+
+    def _on_panes_configure(self, _event: tk.Event) -> None:
+        """Wait for the panes' size to settle before putting the sash back (once)."""
+        if self.remembered_plots_height is not None:
+            self._sash_restore.trigger()
+
+    def _restore_sash(self) -> None:
+        """Put the sash where it was left last time."""
+        if self.remembered_plots_height is not None and self.panes.winfo_height() > 1:
+            self.panes.sashpos(0, self.remembered_plots_height)
+            self.remembered_plots_height = None
 
     def _on_map(self, _event: tk.Event) -> None:
         """Refresh the description of the loaded model when the tab is shown."""

@@ -119,3 +119,25 @@ def test_at_double_scaling_the_tab_scales_and_fits_a_double_size_screen(small_fo
         root = DoubleDpiTk()
         root.tk.call("tk", "scaling", normal_scaling[0])
         root.destroy()
+
+
+def test_the_sash_is_where_it_was_left_after_a_restart(small_folder, tmp_path):
+    settings = tmp_path / "settings.json"
+    arguments = ["--data", str(small_folder), "--settings", str(settings)]
+    first = create_app(arguments)
+    try:
+        first.notebook.select(first.train_tab)
+        first.root.geometry("1300x700")
+        pump_for(first.root, 0.3)
+        panes = first.train_tab.panes
+        panes.sashpos(0, panes.sashpos(0) + 90)
+        first.root.update()
+        left_at = panes.sashpos(0)
+    finally:
+        first.close()
+    second = create_app(arguments)
+    try:
+        pump_for(second.root, 0.3)
+        assert second.train_tab.panes.sashpos(0) == left_at
+    finally:
+        second.close()
