@@ -2,10 +2,11 @@
 
 One line holds the buttons and the run's headline (its state: loading, training, paused,
 finished, failed); under it the progress bar and one line of figures (epoch, loss, speed, time
-left) with, at its end, the small Step (one batch, while paused) and +1 epoch buttons. Neither
-line wraps, so no message changes the window's height: a longer text shows its start, and a
-Details… button opens the whole of it, as it does an unexpected error's traceback. The tab
-decides what to say; this card only shows it and reports button presses through its callbacks.
+left) with, at its end while a run goes on, the small Step (one batch, while paused) and +1
+epoch buttons. Neither line wraps, so no message changes the window's height: a longer text
+shows its start, and a Details… button opens the whole of it, as it does an unexpected error's
+traceback. The tab decides what to say; this card only shows it and reports button presses
+through its callbacks.
 """
 
 from __future__ import annotations
@@ -61,8 +62,8 @@ class RunPanel(ttk.Frame):
         # width from the headline.
         bottom = ttk.Frame(self, style="Inner.TFrame")
         bottom.grid(row=2, column=0, columnspan=3, sticky="ew", pady=(4, 0))
-        steering = ttk.Frame(bottom, style="Inner.TFrame")
-        steering.pack(side="right")
+        # Shown only while a run goes on, so an outcome's hint has the whole line.
+        self.steering = steering = ttk.Frame(bottom, style="Inner.TFrame")
         self.details = ttk.Label(bottom, text="", style="CardMuted.TLabel", anchor="w", width=1)
         self.details.pack(side="left", fill="x", expand=True)
         self.step_button = ttk.Button(
@@ -87,6 +88,10 @@ class RunPanel(ttk.Frame):
         self.train_button.state(["disabled"] if running else ["!disabled"])
         for button in (self.pause_button, self.stop_button, self.extra_epoch_button):
             button.state(["!disabled"] if running else ["disabled"])
+        if running:
+            self.steering.pack(side="right", before=self.details)
+        else:
+            self.steering.pack_forget()
         self.show_paused(False)
 
     def show_paused(self, paused: bool, can_step: bool = True) -> None:

@@ -96,7 +96,10 @@ def test_step_works_only_while_paused_and_plus_one_epoch_while_running(tk_root):
     panel, pressed = make_panel(tk_root)
     assert panel.step_button.instate(["disabled"])
     assert panel.extra_epoch_button.instate(["disabled"])
+    assert not panel.steering.winfo_ismapped(), "no run, no run controls: the line is the hint's"
     panel.set_running(True)
+    tk_root.update()
+    assert panel.steering.winfo_ismapped()
     assert panel.step_button.instate(["disabled"]), "a running run has nothing to step"
     assert not panel.extra_epoch_button.instate(["disabled"])
     panel.show_paused(True)
