@@ -5,9 +5,9 @@ is given, with the colour legend under it; beside it the enlarged unit (the one 
 pointer, else the one last clicked), which grows with the page too, its weight range, and
 each later layer's weight matrix (units down, inputs across). The heatmaps are drawn by the
 training worker (`app.heatmap.render_heatmaps` at this page's `geometry()`); here they are
-only pasted into photos the widgets already show, which costs one Tk call each, unless the
-page has been resized since the run started: then the mosaic is laid out again here from the
-coloured picture (a few milliseconds), once per refresh.
+only pasted into photos the widgets already show, which costs one Tk call each. After a resize
+the mosaic is laid out again here from the coloured picture (about 15 ms), until the tab has
+the training process draw the next heatmaps at the page's new size (`geometry()`).
 """
 
 from __future__ import annotations
