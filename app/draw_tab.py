@@ -160,6 +160,7 @@ class DrawTab(ttk.Frame):
         self.columnconfigure(1, weight=1)
         self.rowconfigure(1, weight=1)
         self._choose_start_model(start_model)
+        self.bind("<Map>", lambda _event: self.refresh_counts())  # My digits may have changed
 
     # ----------------------------------------------------------------------------- building
 

@@ -19,6 +19,7 @@ from app.desktop import icon_files, run_desktop_command
 from app.draw_tab import SHORTCUTS, DrawTab
 from app.drawing import MAX_BRUSH_WIDTH, MIN_BRUSH_WIDTH
 from app.models import ModelCatalogue
+from app.mydigits_tab import MyDigitsTab
 from app.settings import SettingsStore, choice, number, path_value, record, settings_path, whole
 from app.status import STATUS_BUTTON_STYLE, StatusBar
 from app.train_tab import TrainTab
@@ -41,7 +42,7 @@ APP_SHORTCUTS = [
     ("F1", "This list"),
     ("Ctrl+Q", "Quit"),
 ]
-TAB_NAMES = ("draw", "train")
+TAB_NAMES = ("draw", "train", "mydigits")
 MAX_WINDOW_SIDE = 20_000
 WINDOW_CHECK = record(
     {
@@ -172,6 +173,8 @@ class DigitsApp:
         )
         self.train_tab = TrainTab(self.notebook, self.context)
         self.notebook.add(self.train_tab, text="Train", underline=0)
+        self.my_digits_tab = MyDigitsTab(self.notebook, self.context, self.my_digits, self.scale)
+        self.notebook.add(self.my_digits_tab, text="My digits", underline=0)
 
     def _remembered_model(self) -> Path | None:
         """Return the model file used last time, if it is still there."""
@@ -185,8 +188,9 @@ class DigitsApp:
             width = min(window["width"], self.root.winfo_screenwidth())
             height = min(window["height"], self.root.winfo_screenheight())
             self.root.geometry(f"{width}x{height}")
-        if window.get("tab") == "train":
-            self.notebook.select(self.train_tab)
+        shown = {"train": self.train_tab, "mydigits": self.my_digits_tab}.get(window.get("tab"))
+        if shown is not None:
+            self.notebook.select(shown)
 
     def _remember(self) -> None:
         """Store the window, the brush, the model and each tab's settings, and save them."""
@@ -284,6 +288,7 @@ class DigitsApp:
         """Remember the settings, stop pending work of the tabs, then destroy the window."""
         self._remember()
         self.train_tab.shutdown()
+        self.my_digits_tab.close()
         self.draw_tab.close()
         self.status.close()
         self.root.destroy()

@@ -1,0 +1,515 @@
+"""The My digits tab: every kept drawing as a thumbnail, grouped by digit, with its reading.
+
+A drawing the current model reads as another digit has a red frame and its reading in red.
+Click a thumbnail to select it; Delete (button or key) removes its file, Relabel as… or a digit
+key moves it to that digit's folder (an atomic rename). Import folder… copies the readable
+drawings of a folder in the same layout, Export… copies the whole layout into a chosen folder.
+Files that cannot be read are shown as such and listed behind Details…, never a crash.
+
+The thumbnails and readings are made off the Tk thread (`app.mydigits_worker`); the tab lays
+out one placeholder per file at once (only file names are listed on the Tk thread) and fills
+them in from a queue polled every POLL_MS, at most MAX_BATCHES_PER_TICK batches a tick, so
+2,000 drawings never freeze the window. The tab reloads when it is shown after the drawings or
+the Draw tab's model changed.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import tkinter as tk
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from tkinter import filedialog, ttk
+
+from PIL import ImageTk
+
+from app.context import AppContext
+from app.mydigits_worker import (
+    THUMBNAIL_SIDE,
+    JobDone,
+    JobFailed,
+    Message,
+    Thumbnail,
+    ThumbnailBatch,
+    start_file_job,
+    start_thumbnail_load,
+)
+from app.status import show_text_dialog
+from app.widgets import MUTED_TEXT, PANEL_BACKGROUND, TEXT_COLOUR, Tooltip
+from engine.mydigits import DIGITS, DigitStore, ImportResult, StoredDrawing, StoreError
+
+POLL_MS = 30
+MAX_BATCHES_PER_TICK = 2
+CELL_WIDTH = 70
+CELL_HEIGHT = 82
+HEADING_HEIGHT = 30
+MARGIN = 10
+WRONG_COLOUR = "#d0342c"
+SELECTED_COLOUR = "#2f6fdd"
+PLACEHOLDER_COLOUR = "#e8ebf0"
+FRAME_COLOUR = "#c9ced6"
+CANVAS_WIDTH = 900
+CANVAS_HEIGHT = 440
+NOTE_CHARS = 60
+
+
+@dataclass
+class Cell:
+    """One drawing's place on the canvas: its file, its thumbnail once read, and its items."""
+
+    drawing: StoredDrawing
+    thumbnail: Thumbnail | None = None
+    photo: ImageTk.PhotoImage | None = None
+    items: tuple[int, int, int] = (0, 0, 0)  # frame, picture, caption
+
+
+class MyDigitsTab(ttk.Frame):
+    """Show, relabel, delete, import and export the drawings of one My digits folder."""
+
+    def __init__(
+        self, master: tk.Misc, context: AppContext, store: DigitStore, scale: float = 1.0
+    ) -> None:
+        self.gap = round(MARGIN * scale)
+        super().__init__(master, padding=self.gap)
+        self.context = context
+        self.store = store
+        self.scale = scale
+        self.cells: list[Cell] = []
+        self.selected: Cell | None = None
+        self.notes: list[str] = []
+        self.messages: queue.SimpleQueue[Message] = queue.SimpleQueue()
+        self.generation = 0
+        self.loaded_for: tuple[int, tuple[Path, ...]] | None = None
+        self.loading = False
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._poll_id: str | None = None
+        self._build_toolbar()
+        self._build_canvas()
+        self._build_footer()
+        self.bind("<Map>", self._on_shown)
+
+    # ----------------------------------------------------------------------------- building
+
+    def _build_toolbar(self) -> None:
+        """Build the folder line and the Import, Export, Delete and Relabel controls."""
+        bar = ttk.Frame(self)
+        bar.pack(fill="x", pady=(0, self.gap))
+        ttk.Label(bar, text="My digits", style="Heading.TLabel").pack(side="left")
+        self.folder_label = ttk.Label(bar, text=str(self.store.folder), style="Muted.TLabel")
+        self.folder_label.pack(side="left", padx=(10, 0))
+        for text, command, tip in (
+            ("Export…", self.export_dialog, "Copy every drawing, in the same layout, to a folder."),
+            (
+                "Import folder…",
+                self.import_dialog,
+                "Copy the drawings of a folder laid out as <digit>/<name>.png into My digits.",
+            ),
+        ):
+            button = ttk.Button(bar, text=text, command=command)
+            button.pack(side="right", padx=(6, 0))
+            Tooltip(button, tip)
+        actions = ttk.Frame(self)
+        actions.pack(fill="x", pady=(0, self.gap // 2))
+        self.delete_button = ttk.Button(
+            actions, text="Delete", command=self.delete_selected, state="disabled"
+        )
+        self.delete_button.pack(side="left")
+        Tooltip(self.delete_button, "Delete the selected drawing's file (Delete key).")
+        self.relabel_button = ttk.Menubutton(actions, text="Relabel as…", state="disabled")
+        menu = tk.Menu(self.relabel_button, tearoff=False)
+        for digit in DIGITS:
+            menu.add_command(label=str(digit), command=lambda d=digit: self.relabel_selected(d))
+        self.relabel_button.configure(menu=menu)
+        self.relabel_button.pack(side="left", padx=(6, 0))
+        Tooltip(self.relabel_button, "Move the selected drawing to another digit (its digit key).")
+        self.selection_label = ttk.Label(
+            actions, text="Click a drawing to select it.", style="Muted.TLabel"
+        )
+        self.selection_label.pack(side="left", padx=(10, 0))
+
+    def _build_canvas(self) -> None:
+        """Build the scrolling canvas that holds the thumbnails."""
+        frame = ttk.Frame(self, style="Card.TFrame")
+        frame.pack(fill="both", expand=True)
+        self.canvas = tk.Canvas(
+            frame,
+            width=round(CANVAS_WIDTH * self.scale),
+            height=round(CANVAS_HEIGHT * self.scale),
+            background=PANEL_BACKGROUND,
+            highlightthickness=0,
+        )
+        scrollbar = ttk.Scrollbar(frame, orient="vertical", command=self.canvas.yview)
+        self.canvas.configure(yscrollcommand=scrollbar.set)
+        scrollbar.pack(side="right", fill="y")
+        self.canvas.pack(side="left", fill="both", expand=True)
+        self.canvas.bind("<Button-1>", self._on_click)
+        self.canvas.bind("<Configure>", self._on_resize)
+        self.canvas.bind("<Delete>", lambda _event: self.delete_selected())
+        for digit in DIGITS:
+            self.canvas.bind(f"<Key-{digit}>", lambda _event, d=digit: self.relabel_selected(d))
+        for sequence, step in (("<Button-4>", -1), ("<Button-5>", 1)):
+            self.canvas.bind(sequence, lambda _event, s=step: self.canvas.yview_scroll(s, "units"))
+        self.canvas.bind(
+            "<MouseWheel>",
+            lambda event: self.canvas.yview_scroll(-1 if event.delta > 0 else 1, "units"),
+        )
+        self._selection_box = self.canvas.create_rectangle(
+            0, 0, 0, 0, outline="", width=3, tags="selection"
+        )
+        self._headings: list[int] = []
+        self.columns = 1
+
+    def _build_footer(self) -> None:
+        """Build the summary line and the Details… button for skipped files."""
+        footer = ttk.Frame(self)
+        footer.pack(fill="x", pady=(self.gap // 2, 0))
+        self.summary_label = ttk.Label(footer, text="", style="Muted.TLabel")
+        self.summary_label.pack(side="left")
+        self.details_button = ttk.Button(footer, text="Details…", command=self.show_notes)
+        Tooltip(self.details_button, "List the files that were skipped, and why.")
+
+    # ------------------------------------------------------------------------ public actions
+
+    def refresh(self, force: bool = False) -> None:
+        """List the drawings and (re)read their thumbnails if the files or the model changed."""
+        drawings, notes = self.store.drawings()
+        network = self.context.current_model()
+        key = (id(network), tuple(drawing.path for drawing in drawings))
+        if not force and key == self.loaded_for:
+            return
+        self.loaded_for = key
+        self._stop.set()
+        self._stop = threading.Event()
+        self.generation += 1
+        self.notes = notes
+        self.cells = [Cell(drawing) for drawing in drawings]
+        self.selected = None
+        self._show_selection()
+        self._redraw_all()
+        self.loading = bool(drawings)
+        self._threads = [t for t in self._threads if t.is_alive()]
+        if drawings:
+            self._threads.append(
+                start_thumbnail_load(drawings, network, self.generation, self.messages, self._stop)
+            )
+        self._show_summary()
+        self._schedule_poll()
+
+    def delete_selected(self) -> None:
+        """Delete the selected drawing's file and take it off the canvas."""
+        cell = self.selected
+        if cell is None:
+            return
+        try:
+            self.store.remove(cell.drawing)
+        except StoreError as error:
+            self.context.set_status(f"Could not delete the drawing: {error}.", error=True)
+            return
+        self.cells.remove(cell)
+        for item in cell.items:
+            self.canvas.delete(item)
+        self.selected = None
+        self._after_change(f"Deleted the {cell.drawing.label} {cell.drawing.name}.")
+
+    def relabel_selected(self, digit: int) -> None:
+        """Move the selected drawing to digit's folder and to that digit's group."""
+        cell = self.selected
+        if cell is None or digit == cell.drawing.label:
+            return
+        try:
+            moved = self.store.relabel(cell.drawing, digit)
+        except StoreError as error:
+            self.context.set_status(f"Could not relabel the drawing: {error}.", error=True)
+            return
+        old_label = cell.drawing.label
+        self.cells.remove(cell)
+        cell.drawing = moved
+        if cell.thumbnail is not None:
+            cell.thumbnail = Thumbnail(
+                moved, cell.thumbnail.image, cell.thumbnail.reading, cell.thumbnail.problem
+            )
+        position = max(
+            (i + 1 for i, other in enumerate(self.cells) if other.drawing.label <= digit),
+            default=0,
+        )
+        self.cells.insert(position, cell)
+        self._draw_cell(cell)
+        self._after_change(f"Relabelled a drawing from {old_label} to {digit}.")
+
+    def import_dialog(self) -> None:
+        """Ask for a folder laid out as <digit>/<name>.png and import its drawings."""
+        folder = filedialog.askdirectory(parent=self, title="Import drawings from a folder")
+        if folder:
+            self.import_folder(Path(folder))
+
+    def import_folder(self, folder: Path) -> None:
+        """Copy the readable drawings of folder into My digits, off the Tk thread."""
+        self.context.set_status(f"Importing drawings from {folder}…")
+        self._start_job("import", lambda: self.store.import_folder(folder))
+
+    def export_dialog(self) -> None:
+        """Ask for a folder and copy every drawing into it in the same layout."""
+        folder = filedialog.askdirectory(parent=self, title="Export My digits to a folder")
+        if folder:
+            self.export_to(Path(folder))
+
+    def export_to(self, folder: Path) -> None:
+        """Copy every drawing into folder in the same layout, off the Tk thread."""
+        self.context.set_status(f"Exporting My digits to {folder}…")
+        self._start_job("export", lambda: self.store.export(folder))
+
+    def show_notes(self) -> None:
+        """Show every note on skipped files in a dialog."""
+        show_text_dialog(self, "Skipped files", "\n".join(self.notes))
+
+    def close(self) -> None:
+        """Stop the background work and the polling, so nothing runs after the window closes."""
+        self._stop.set()
+        if self._poll_id is not None:
+            self.after_cancel(self._poll_id)
+            self._poll_id = None
+        for thread in self._threads:
+            thread.join(timeout=1.0)
+
+    # ------------------------------------------------------------------------------ handlers
+
+    def _on_shown(self, _event: tk.Event) -> None:
+        """Reload when the tab is shown and the drawings or the model changed."""
+        self.refresh()
+
+    def _on_click(self, event: tk.Event) -> None:
+        """Select the drawing under the pointer (or nothing)."""
+        self.canvas.focus_set()
+        x, y = self.canvas.canvasx(event.x), self.canvas.canvasy(event.y)
+        self.selected = next(
+            (cell for cell in self.cells if _inside(self.canvas.bbox(cell.items[0]), x, y)), None
+        )
+        self._show_selection()
+
+    def _on_resize(self, event: tk.Event) -> None:
+        """Lay the thumbnails out again when the number of columns changes."""
+        columns = max(1, (event.width - 2 * self.gap) // round(CELL_WIDTH * self.scale))
+        if columns != self.columns:
+            self.columns = columns
+            self._place_all()
+
+    # ------------------------------------------------------------------------------- helpers
+
+    def _start_job(self, kind: str, job: Callable[[], ImportResult]) -> None:
+        """Run an import or export on a background thread and poll for its end."""
+        self._threads = [t for t in self._threads if t.is_alive()]
+        self._threads.append(start_file_job(kind, job, self.generation, self.messages))
+        self._schedule_poll()
+
+    def _schedule_poll(self) -> None:
+        """Look at the queue within POLL_MS unless a look is already pending."""
+        if self._poll_id is None:
+            self._poll_id = self.after(POLL_MS, self._poll)
+
+    def _poll(self) -> None:
+        """Handle a few messages; keep polling while work is going on."""
+        self._poll_id = None
+        for _ in range(MAX_BATCHES_PER_TICK):
+            try:
+                message = self.messages.get_nowait()
+            except queue.Empty:
+                break
+            self._handle(message)
+        busy = any(thread.is_alive() for thread in self._threads)
+        if self.loading or busy or not self.messages.empty():
+            self._schedule_poll()
+
+    def _handle(self, message: Message) -> None:
+        """Show one message of a worker."""
+        if isinstance(message, ThumbnailBatch):
+            if message.generation == self.generation:
+                self._show_thumbnails(message.thumbnails)
+            return
+        if isinstance(message, JobFailed):
+            self.context.set_status(f"Could not {message.kind}: {message.message}.", error=True)
+            return
+        if isinstance(message, JobDone):
+            self._job_done(message)
+
+    def _job_done(self, message: JobDone) -> None:
+        """Say how an import or export went and show the drawings as they now are."""
+        result = message.result
+        verb = "Imported" if message.kind == "import" else "Exported"
+        skipped = f"; {len(result.notes)} skipped (see Details…)" if result.notes else ""
+        self.context.set_status(f"{verb} {result.copied} drawings{skipped}.")
+        self.refresh(force=True)
+        self.notes = [*self.notes, *result.notes]
+        self._show_summary()
+
+    def _show_thumbnails(self, thumbnails: tuple[Thumbnail, ...]) -> None:
+        """Fill the placeholders of thumbnails that have been read."""
+        by_path = {cell.drawing.path: cell for cell in self.cells if cell.thumbnail is None}
+        for thumbnail in thumbnails:
+            cell = by_path.get(thumbnail.drawing.path)
+            if cell is None:
+                continue
+            cell.thumbnail = thumbnail
+            if thumbnail.problem:
+                self.notes.append(
+                    f"skipped {thumbnail.drawing.label}/{thumbnail.drawing.name}:"
+                    f" {thumbnail.problem}"
+                )
+            self._draw_cell(cell)
+        if all(cell.thumbnail is not None for cell in self.cells):
+            self.loading = False
+            self._place_all()  # the headings count the drawings read as another digit
+        self._show_summary()
+
+    def _after_change(self, status: str) -> None:
+        """Lay out again after a delete or relabel and remember the listing as current."""
+        network = self.context.current_model()
+        self.loaded_for = (id(network), tuple(cell.drawing.path for cell in self.cells))
+        self._show_selection()
+        self._place_all()
+        self._show_summary()
+        self.context.set_status(status)
+
+    def _redraw_all(self) -> None:
+        """Delete every thumbnail item and create one placeholder per cell."""
+        self.canvas.delete("cell")
+        for cell in self.cells:
+            frame = self.canvas.create_rectangle(
+                0, 0, 0, 0, fill=PLACEHOLDER_COLOUR, outline=FRAME_COLOUR, tags="cell"
+            )
+            picture = self.canvas.create_image(0, 0, anchor="nw", tags="cell")
+            caption = self.canvas.create_text(
+                0, 0, text="", fill=MUTED_TEXT, font="TkSmallCaptionFont", tags="cell"
+            )
+            cell.items = (frame, picture, caption)
+            cell.photo = None
+        self._place_all()
+
+    def _draw_cell(self, cell: Cell) -> None:
+        """Show a cell's thumbnail and its reading (red when the model reads another digit)."""
+        frame, picture, caption = cell.items
+        thumbnail = cell.thumbnail
+        if thumbnail is None:
+            return
+        if thumbnail.image is None:
+            self.canvas.itemconfigure(frame, fill=PLACEHOLDER_COLOUR, outline=FRAME_COLOUR)
+            self.canvas.itemconfigure(caption, text="unreadable", fill=MUTED_TEXT)
+            return
+        cell.photo = ImageTk.PhotoImage(thumbnail.image)
+        self.canvas.itemconfigure(picture, image=cell.photo)
+        wrong = thumbnail.reading is not None and thumbnail.reading != cell.drawing.label
+        self.canvas.itemconfigure(
+            frame,
+            fill=PANEL_BACKGROUND,
+            outline=WRONG_COLOUR if wrong else FRAME_COLOUR,
+            width=3 if wrong else 1,
+        )
+        text = "" if thumbnail.reading is None else f"reads {thumbnail.reading}"
+        self.canvas.itemconfigure(caption, text=text, fill=WRONG_COLOUR if wrong else MUTED_TEXT)
+
+    def _place_all(self) -> None:
+        """Put every cell in its digit's group: a heading per digit, then rows of thumbnails."""
+        for heading in self._headings:
+            self.canvas.delete(heading)
+        self._headings = []
+        cell_width = round(CELL_WIDTH * self.scale)
+        cell_height = round(CELL_HEIGHT * self.scale)
+        heading_height = round(HEADING_HEIGHT * self.scale)
+        side = round(THUMBNAIL_SIDE * self.scale)
+        y = self.gap
+        for digit in DIGITS:
+            group = [cell for cell in self.cells if cell.drawing.label == digit]
+            if not group:
+                continue
+            wrong = sum(
+                1
+                for cell in group
+                if cell.thumbnail is not None
+                and cell.thumbnail.reading is not None
+                and cell.thumbnail.reading != digit
+            )
+            title = f"{digit}  ·  {len(group)} drawing{'s' if len(group) != 1 else ''}"
+            if wrong:
+                title += f", {wrong} read as another digit"
+            self._headings.append(
+                self.canvas.create_text(
+                    self.gap,
+                    y + heading_height // 2,
+                    text=title,
+                    anchor="w",
+                    fill=TEXT_COLOUR,
+                    font="HeadingFont",
+                )
+            )
+            y += heading_height
+            for index, cell in enumerate(group):
+                row, column = divmod(index, self.columns)
+                left = self.gap + column * cell_width
+                top = y + row * cell_height
+                frame, picture, caption = cell.items
+                self.canvas.coords(frame, left, top, left + side + 3, top + side + 3)
+                self.canvas.coords(picture, left + 2, top + 2)
+                self.canvas.coords(caption, left + side // 2 + 2, top + side + 13)
+            y += -(-len(group) // self.columns) * cell_height + self.gap
+        if not self.cells:
+            self._headings.append(
+                self.canvas.create_text(
+                    self.gap,
+                    self.gap + heading_height // 2,
+                    anchor="w",
+                    fill=MUTED_TEXT,
+                    text="No drawings yet: on the Draw tab, draw a digit and press its key"
+                    " (0–9) to keep it here.",
+                )
+            )
+        self.canvas.configure(scrollregion=(0, 0, self.canvas.winfo_width(), y))
+        self._show_selection()
+
+    def _show_selection(self) -> None:
+        """Frame the selected drawing and enable the actions on it."""
+        cell = self.selected
+        state = "disabled" if cell is None else "normal"
+        self.delete_button.configure(state=state)
+        self.relabel_button.configure(state=state)
+        if cell is None:
+            self.canvas.itemconfigure(self._selection_box, outline="")
+            self.selection_label.configure(text="Click a drawing to select it.")
+            return
+        left, top, right, bottom = self.canvas.coords(cell.items[0])
+        self.canvas.coords(self._selection_box, left - 3, top - 3, right + 3, bottom + 3)
+        self.canvas.itemconfigure(self._selection_box, outline=SELECTED_COLOUR)
+        self.canvas.tag_raise(self._selection_box)
+        reading = cell.thumbnail.reading if cell.thumbnail is not None else None
+        read = "" if reading is None else f", read as {reading}"
+        self.selection_label.configure(
+            text=f"Selected: a {cell.drawing.label}{read} ({cell.drawing.name}). Delete, or"
+            " press a digit to relabel it."
+        )
+
+    def _show_summary(self) -> None:
+        """Say how many drawings there are, how many are read wrong, and what was skipped."""
+        total = len(self.cells)
+        read = [cell for cell in self.cells if cell.thumbnail is not None]
+        wrong = sum(
+            1
+            for cell in read
+            if cell.thumbnail.reading is not None and cell.thumbnail.reading != cell.drawing.label
+        )
+        parts = [f"{total} drawing{'s' if total != 1 else ''}"]
+        if self.loading:
+            parts.append(f"reading {len(read)} of {total}…")
+        elif total:
+            parts.append(f"{wrong} read as another digit by the current model")
+        if self.notes:
+            parts.append(f"{len(self.notes)} file{'s' if len(self.notes) != 1 else ''} skipped")
+            self.details_button.pack(side="left", padx=(8, 0))
+        else:
+            self.details_button.pack_forget()
+        self.summary_label.configure(text=" · ".join(parts))
+
+
+def _inside(box: tuple[int, int, int, int] | None, x: float, y: float) -> bool:
+    """Return True if (x, y) lies in box (left, top, right, bottom)."""
+    return box is not None and box[0] <= x <= box[2] and box[1] <= y <= box[3]
