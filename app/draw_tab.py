@@ -41,10 +41,13 @@ from app.models import (
     ModelEntry,
     ModelLoad,
     Reading,
+    TeachBase,
     activation_full_scale,
     describe_model,
     dialog_text,
     read_digit,
+    taught_file_name,
+    taught_label,
     too_small_to_read,
 )
 from app.savedialog import ask_save_path
@@ -445,6 +448,31 @@ class DrawTab(ttk.Frame):
     def use_model(self, network: Network, label: str) -> None:
         """Make network the current model under label in the picker (AppContext.use_model)."""
         self._select(self.catalogue.add_network(network, label))
+
+    def teaching_base(self) -> TeachBase | None:
+        """Return what teaching my digits starts from: the current model, or the shipped model
+        a taught current model came from; None without a model or a per-user models folder."""
+        if self.model is None or self.catalogue.taught_dir is None:
+            return None
+        base = self.catalogue.teaching_base(self.model)
+        network = base.load()
+        return TeachBase(
+            network,
+            base.path.name if base.path is not None else base.label,
+            self.catalogue.taught_dir / taught_file_name(base),
+            taught_label(base.label),
+        )
+
+    def use_taught_model(self, path: Path, network: Network, label: str) -> None:
+        """Add the model just taught (saved at path) to the picker under label and use it."""
+        self._select(self.catalogue.add_taught(path, network, label))
+
+    def reset_to_shipped(self) -> bool:
+        """Use the shipped default model again; return False if there is none."""
+        if not self.catalogue.shipped:
+            return False
+        self._select(self.catalogue.shipped[0])
+        return True
 
     def open_model_dialog(self) -> None:
         """Ask for a model file and load it; keep the current model on cancel or error."""

@@ -24,7 +24,7 @@ from app.settings import SettingsStore, choice, number, path_value, record, sett
 from app.status import STATUS_BUTTON_STYLE, StatusBar
 from app.train_tab import TrainTab
 from app.widgets import MUTED_TEXT, PANEL_BACKGROUND, TEXT_COLOUR, screen_scale
-from engine.datadir import resolve_my_digits_dir
+from engine.datadir import resolve_my_digits_dir, user_models_dir
 from engine.distribution import version_line
 from engine.mydigits import DigitStore
 from engine.network import Network
@@ -151,7 +151,7 @@ class DigitsApp:
         self.my_digits = DigitStore(resolve_my_digits_dir(options.my_digits))
         self.draw_tab = DrawTab(
             self.notebook,
-            ModelCatalogue(options.models_dir),
+            ModelCatalogue(options.models_dir, user_models_dir()),
             self.set_status,
             self.scale,
             options.model or self._remembered_model(),
@@ -173,7 +173,9 @@ class DigitsApp:
         )
         self.train_tab = TrainTab(self.notebook, self.context)
         self.notebook.add(self.train_tab, text="Train", underline=0)
-        self.my_digits_tab = MyDigitsTab(self.notebook, self.context, self.my_digits, self.scale)
+        self.my_digits_tab = MyDigitsTab(
+            self.notebook, self.context, self.my_digits, self.draw_tab, self.scale
+        )
         self.notebook.add(self.my_digits_tab, text="My digits", underline=0)
 
     def _remembered_model(self) -> Path | None:
@@ -273,6 +275,15 @@ class DigitsApp:
 
     def quit(self) -> None:
         """Close the window, asking first while a training run would be lost."""
+        if self.my_digits_tab.teaching and not messagebox.askokcancel(
+            "Quit while teaching?",
+            "The model is being taught your digits. Quitting now stops it; your drawings are"
+            " kept, and the taught model is not saved.",
+            icon="warning",
+            default="cancel",
+            parent=self.root,
+        ):
+            return
         if self.train_tab.running and not messagebox.askokcancel(
             "Quit while training?",
             "A training run is in progress. Quitting now stops it and loses what it has"

@@ -1,7 +1,8 @@
 """Which networks the drawing tab can use, and how one reads a drawing (no Tk here).
 
-`ModelCatalogue` is the model picker's list: the shipped default and classic models, files the
-person opened and networks handed over by the training tab. `read_digit` runs a drawing
+`ModelCatalogue` is the model picker's list: the shipped default and classic models, the models
+taught the person's drawings ("Default + my digits", saved in the per-user models folder), files
+the person opened and networks handed over by the training tab. `read_digit` runs a drawing
 through the engine's preprocessing and the network and keeps everything the tab shows.
 """
 
@@ -28,6 +29,9 @@ from engine.preprocess import (
 DEFAULT_LABEL = "Shipped default"
 CLASSIC_LABEL = "Classic 784-16-16-10"
 NO_MODEL_LABEL = "No model found"
+TAUGHT_SUFFIX = " + my digits"
+TAUGHT_FILE_SUFFIX = "-my-digits.json"
+SHORT_LABELS = {DEFAULT_LABEL: "Default", CLASSIC_LABEL: "Classic"}
 # Activations with a fixed output range are shown against that range; unbounded ones (ReLU)
 # against the layer's largest value for the current drawing.
 BOUNDED_ACTIVATIONS = ("sigmoid", "tanh")
@@ -52,6 +56,17 @@ class ModelEntry:
 
 
 @dataclass(frozen=True)
+class TeachBase:
+    """What "Teach the model my digits" starts from and makes: the network to teach, its file
+    name (recorded in the taught model), where the taught model goes and its picker label."""
+
+    network: Network
+    base_name: str
+    out_path: Path
+    label: str
+
+
+@dataclass(frozen=True)
 class Reading:
     """What the network made of one drawing: every stage the drawing tab displays."""
 
@@ -65,7 +80,9 @@ class Reading:
 class ModelCatalogue:
     """Keep the picker's entries in order: shipped models first, then opened or trained ones."""
 
-    def __init__(self, models_dir: Path | None = None) -> None:
+    def __init__(self, models_dir: Path | None = None, taught_dir: Path | None = None) -> None:
+        """List the shipped models of models_dir (default: models/) that exist, then the
+        models taught from them found in taught_dir (the per-user models folder)."""
         default_path = DEFAULT_MODEL_PATH
         classic_path = CLASSIC_MODEL_PATH
         if models_dir is not None:
@@ -76,6 +93,13 @@ class ModelCatalogue:
             for label, path in ((DEFAULT_LABEL, default_path), (CLASSIC_LABEL, classic_path))
             if path.is_file()
         ]
+        self.shipped = list(self.entries)
+        self.taught_dir = taught_dir
+        if taught_dir is not None:
+            for shipped in self.shipped:
+                taught = taught_dir / taught_file_name(shipped)
+                if taught.is_file():
+                    self.entries.append(ModelEntry(taught_label(shipped.label), taught))
 
     @property
     def labels(self) -> list[str]:
@@ -103,6 +127,18 @@ class ModelCatalogue:
     def add_network(self, network: Network, label: str) -> ModelEntry:
         """Add a network under label, replacing an earlier entry of the same label."""
         return self._put(ModelEntry(label, None, network))
+
+    def add_taught(self, path: Path, network: Network, label: str) -> ModelEntry:
+        """Add (or refresh) a model taught my digits, saved at path, under label."""
+        return self._put(ModelEntry(label, path, network))
+
+    def teaching_base(self, current: ModelEntry) -> ModelEntry:
+        """Return the entry teaching starts from: current, or the shipped model it was taught
+        from when current is itself a taught model (so teaching again never compounds)."""
+        for shipped in self.shipped:
+            if current.label == taught_label(shipped.label):
+                return shipped
+        return current
 
     def first_loadable(self) -> tuple[ModelEntry | None, list[str]]:
         """Return the first entry whose file loads, and a message for each one that failed."""
@@ -171,6 +207,17 @@ def short_text(text: str, limit: int = SHORT_PATH_CHARACTERS) -> str:
         return text
     keep = limit - 1
     return text[: keep // 3] + "…" + text[len(text) - (keep - keep // 3) :]
+
+
+def taught_label(base_label: str) -> str:
+    """Return the picker label of a model taught my digits from base_label's model."""
+    return SHORT_LABELS.get(base_label, base_label) + TAUGHT_SUFFIX
+
+
+def taught_file_name(base: ModelEntry) -> str:
+    """Return the file name of a model taught my digits from base (e.g. default-my-digits.json)."""
+    stem = base.path.stem if base.path is not None else "trained"
+    return stem + TAUGHT_FILE_SUFFIX
 
 
 def file_label(path: Path) -> str:

@@ -6,6 +6,12 @@ key moves it to that digit's folder (an atomic rename). Import folder… copies 
 drawings of a folder in the same layout, Export… copies the whole layout into a chosen folder.
 Files that cannot be read are shown as such and listed behind Details…, never a crash.
 
+**Teach the model my digits** fine-tunes the Draw tab's model on these drawings on a background
+thread (`app.teach_worker`), shows its progress and, at the end, how well held-back drawings and
+MNIST test are read before and after; the taught model is saved in the per-user models folder
+and becomes the Draw tab's model ("Default + my digits"). **Reset** goes back to the shipped
+model; the shipped files are never written to.
+
 The thumbnails and readings are made off the Tk thread (`app.mydigits_worker`); the tab lays
 out one placeholder per file at once (only file names are listed on the Tk thread) and fills
 them in from a queue polled every POLL_MS, at most MAX_BATCHES_PER_TICK batches a tick, so
@@ -22,10 +28,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from tkinter import filedialog, ttk
+from typing import Protocol
 
 from PIL import ImageTk
 
 from app.context import AppContext
+from app.models import TeachBase
 from app.mydigits_worker import (
     THUMBNAIL_SIDE,
     JobDone,
@@ -36,9 +44,25 @@ from app.mydigits_worker import (
     start_file_job,
     start_thumbnail_load,
 )
-from app.status import show_text_dialog
+from app.settings import path_value
+from app.status import ERROR_COLOUR, show_text_dialog
+from app.teach_worker import (
+    TeachDone,
+    TeachFailed,
+    TeachJob,
+    TeachMessage,
+    TeachProgress,
+    TeachStopped,
+    start_teaching,
+)
+from app.train_style import PROGRESS_STYLE
 from app.widgets import MUTED_TEXT, PANEL_BACKGROUND, TEXT_COLOUR, Tooltip
+from engine.datadir import resolve_data_dir
+from engine.finetune import RUN_SAMPLES, FinetuneResult
+from engine.modelfile import ModelFileError
 from engine.mydigits import DIGITS, DigitStore, ImportResult, StoredDrawing, StoreError
+from engine.network import Network
+from engine.train import TrainingControl
 
 POLL_MS = 30
 MAX_BATCHES_PER_TICK = 2
@@ -51,8 +75,30 @@ SELECTED_COLOUR = "#2f6fdd"
 PLACEHOLDER_COLOUR = "#e8ebf0"
 FRAME_COLOUR = "#c9ced6"
 CANVAS_WIDTH = 900
-CANVAS_HEIGHT = 440
-NOTE_CHARS = 60
+CANVAS_HEIGHT = 300
+# Teaching reports every batch; the bar shows the latest of up to this many per tick.
+MAX_TEACH_MESSAGES_PER_TICK = 200
+PROGRESS_LENGTH = 220
+STAGE_CHARS = 48
+RESULT_WRAP = 900
+TEACH_TEXT = "Teach the model my digits"
+STOP_TEXT = "Stop teaching"
+
+
+class TaughtModels(Protocol):
+    """The Draw tab's side of teaching: what to start from, and which model to use after."""
+
+    def teaching_base(self) -> TeachBase | None:
+        """Return the network to teach and where and under which label the result goes."""
+        ...
+
+    def use_taught_model(self, path: Path, network: Network, label: str) -> None:
+        """Add the taught model to the picker and use it."""
+        ...
+
+    def reset_to_shipped(self) -> bool:
+        """Use the shipped default model again; return False if there is none."""
+        ...
 
 
 @dataclass
@@ -69,13 +115,26 @@ class MyDigitsTab(ttk.Frame):
     """Show, relabel, delete, import and export the drawings of one My digits folder."""
 
     def __init__(
-        self, master: tk.Misc, context: AppContext, store: DigitStore, scale: float = 1.0
+        self,
+        master: tk.Misc,
+        context: AppContext,
+        store: DigitStore,
+        models: TaughtModels,
+        scale: float = 1.0,
     ) -> None:
         self.gap = round(MARGIN * scale)
         super().__init__(master, padding=self.gap)
         self.context = context
         self.store = store
+        self.models = models
         self.scale = scale
+        # Images seen by each teaching run; tests make it small.
+        self.run_samples = RUN_SAMPLES
+        self.teach_messages: queue.SimpleQueue[TeachMessage] = queue.SimpleQueue()
+        self.teach_control: TrainingControl | None = None
+        self.teach_thread: threading.Thread | None = None
+        self._teach_poll_id: str | None = None
+        self.last_result: FinetuneResult | None = None
         self.cells: list[Cell] = []
         self.selected: Cell | None = None
         self.notes: list[str] = []
@@ -87,6 +146,7 @@ class MyDigitsTab(ttk.Frame):
         self._threads: list[threading.Thread] = []
         self._poll_id: str | None = None
         self._build_toolbar()
+        self._build_teach_panel()
         self._build_canvas()
         self._build_footer()
         self.bind("<Map>", self._on_shown)
@@ -129,6 +189,46 @@ class MyDigitsTab(ttk.Frame):
             actions, text="Click a drawing to select it.", style="Muted.TLabel"
         )
         self.selection_label.pack(side="left", padx=(10, 0))
+
+    def _build_teach_panel(self) -> None:
+        """Build the Teach and Reset buttons, the progress bar and the result lines."""
+        panel = ttk.Frame(self, style="Card.TFrame", padding=self.gap)
+        panel.pack(fill="x", pady=(0, self.gap))
+        row = ttk.Frame(panel, style="Inner.TFrame")
+        row.pack(fill="x")
+        self.teach_button = ttk.Button(row, text=TEACH_TEXT, command=self.toggle_teaching)
+        self.teach_button.pack(side="left")
+        Tooltip(
+            self.teach_button,
+            "Fine-tune the Draw tab's model on these drawings, mixed with MNIST so it forgets"
+            " nothing; a share of each digit is held back to measure it honestly.",
+        )
+        self.reset_button = ttk.Button(row, text="Reset to shipped model", command=self.reset)
+        self.reset_button.pack(side="left", padx=(6, 0))
+        Tooltip(self.reset_button, "Read with the shipped default model again.")
+        self.progress = ttk.Progressbar(
+            row, length=round(PROGRESS_LENGTH * self.scale), maximum=1.0, style=PROGRESS_STYLE
+        )
+        self.progress.pack(side="left", padx=(14, 0))
+        self.stage_label = ttk.Label(row, text="", style="CardMuted.TLabel", width=STAGE_CHARS)
+        self.stage_label.pack(side="left", padx=(8, 0))
+        self.result_label = ttk.Label(
+            panel,
+            text="Teach the model once you have kept a few drawings of each digit (5 each is"
+            " plenty).",
+            style="Card.TLabel",
+            wraplength=round(RESULT_WRAP * self.scale),
+            justify="left",
+        )
+        self.result_label.pack(anchor="w", pady=(6, 0))
+        self.warning_label = ttk.Label(
+            panel,
+            text="",
+            style="Card.TLabel",
+            foreground=ERROR_COLOUR,
+            wraplength=round(RESULT_WRAP * self.scale),
+            justify="left",
+        )
 
     def _build_canvas(self) -> None:
         """Build the scrolling canvas that holds the thumbnails."""
@@ -265,14 +365,66 @@ class MyDigitsTab(ttk.Frame):
         """Show every note on skipped files in a dialog."""
         show_text_dialog(self, "Skipped files", "\n".join(self.notes))
 
+    @property
+    def teaching(self) -> bool:
+        """Return True while the model is being taught."""
+        return self.teach_thread is not None and self.teach_thread.is_alive()
+
+    def toggle_teaching(self) -> None:
+        """Start teaching the model my digits, or stop the teaching under way."""
+        if self.teach_control is not None:
+            self.teach_control.stop()
+            self.stage_label.configure(text="stopping…")
+            return
+        try:
+            base = self.models.teaching_base()
+        except ModelFileError as error:
+            self._teach_failed(f"The model cannot be read: {error.summary}")
+            return
+        if base is None:
+            self._teach_failed("There is no model to teach: open or train one first.")
+            return
+        job = TeachJob(
+            base.network,
+            base.base_name,
+            self.store,
+            self._data_folder(),
+            base.out_path,
+            base.label,
+            self.run_samples,
+        )
+        self.teach_control = TrainingControl()
+        self.teach_thread = start_teaching(job, self.teach_messages, self.teach_control)
+        self.teach_button.configure(text=STOP_TEXT)
+        self.reset_button.configure(state="disabled")
+        self.progress.configure(value=0.0)
+        self.stage_label.configure(text="starting…")
+        self.warning_label.pack_forget()
+        self.result_label.configure(text=f"Teaching {base.base_name} your drawings…")
+        self.context.set_status("Teaching the model your digits…")
+        self._teach_poll_id = self.after(POLL_MS, self._poll_teaching)
+
+    def reset(self) -> None:
+        """Read with the shipped default model again (the taught model stays in the picker)."""
+        if self.models.reset_to_shipped():
+            self.context.set_status(
+                "Using the shipped default model again; the taught one stays in the picker."
+            )
+        else:
+            self.context.set_status("The shipped default model is missing.", error=True)
+
     def close(self) -> None:
         """Stop the background work and the polling, so nothing runs after the window closes."""
         self._stop.set()
-        if self._poll_id is not None:
-            self.after_cancel(self._poll_id)
-            self._poll_id = None
-        for thread in self._threads:
-            thread.join(timeout=1.0)
+        if self.teach_control is not None:
+            self.teach_control.stop()
+        for pending in (self._poll_id, self._teach_poll_id):
+            if pending is not None:
+                self.after_cancel(pending)
+        self._poll_id = self._teach_poll_id = None
+        for thread in [*self._threads, self.teach_thread]:
+            if thread is not None:
+                thread.join(timeout=1.0)
 
     # ------------------------------------------------------------------------------ handlers
 
@@ -297,6 +449,68 @@ class MyDigitsTab(ttk.Frame):
             self._place_all()
 
     # ------------------------------------------------------------------------------- helpers
+
+    def _data_folder(self) -> Path:
+        """Return the MNIST folder: --data, else the Train tab's chosen one, else the default."""
+        chosen = self.context.settings.get("data_folder", path_value)
+        return resolve_data_dir(self.context.data_dir or chosen)
+
+    def _poll_teaching(self) -> None:
+        """Show the teaching's progress; handle its end."""
+        self._teach_poll_id = None
+        latest: TeachProgress | None = None
+        for _ in range(MAX_TEACH_MESSAGES_PER_TICK):
+            try:
+                message = self.teach_messages.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(message, TeachProgress):
+                latest = message
+                continue
+            self._teaching_ended(message)
+            return
+        if latest is not None:
+            self.progress.configure(value=latest.fraction)
+            self.stage_label.configure(text=latest.stage)
+        self._teach_poll_id = self.after(POLL_MS, self._poll_teaching)
+
+    def _teaching_ended(self, message: TeachMessage) -> None:
+        """Show how the teaching ended and make the taught model the Draw tab's model."""
+        self.teach_control = None
+        self.teach_button.configure(text=TEACH_TEXT)
+        self.reset_button.configure(state="normal")
+        if isinstance(message, TeachStopped):
+            self.progress.configure(value=0.0)
+            self.stage_label.configure(text="")
+            self.result_label.configure(text="Teaching stopped; nothing was saved.")
+            self.context.set_status("Teaching stopped; nothing was saved.")
+            return
+        if isinstance(message, TeachFailed):
+            self._teach_failed(message.message)
+            return
+        if not isinstance(message, TeachDone):
+            return
+        result = message.result
+        self.last_result = result
+        self.progress.configure(value=1.0)
+        self.stage_label.configure(text="done")
+        self.result_label.configure(text=result_text(result, message.path))
+        if message.warning:
+            self.warning_label.configure(text=message.warning)
+            self.warning_label.pack(anchor="w", pady=(4, 0))
+        self.models.use_taught_model(message.path, result.network, message.label)
+        self.context.set_status(
+            f"The Draw tab now reads with {message.label} (saved as {message.path.name}).",
+            error=bool(message.warning),
+        )
+        self.refresh(force=True)
+
+    def _teach_failed(self, text: str) -> None:
+        """Show why teaching could not be done."""
+        self.progress.configure(value=0.0)
+        self.stage_label.configure(text="")
+        self.result_label.configure(text=text)
+        self.context.set_status(text, error=True)
 
     def _start_job(self, kind: str, job: Callable[[], ImportResult]) -> None:
         """Run an import or export on a background thread and poll for its end."""
@@ -508,6 +722,32 @@ class MyDigitsTab(ttk.Frame):
         else:
             self.details_button.pack_forget()
         self.summary_label.configure(text=" · ".join(parts))
+
+
+def result_text(result: FinetuneResult, path: Path) -> str:
+    """Return the lines shown after teaching: the engine's before/after figures and the file."""
+    lines = [
+        f"Taught {result.samples} drawings in {result.seconds:.1f} s; saved as {path}.",
+    ]
+    if result.heldout:
+        lines.append(
+            f"Your {result.heldout} held-back drawings, never taught to the check model:"
+            f" {_percent(result.heldout_accuracy_before)} read right before,"
+            f" {_percent(result.heldout_accuracy_after)} after."
+        )
+    else:
+        lines.append("Too few drawings to hold any back, so there is no before/after check.")
+    if result.mnist_accuracy_before is not None:
+        lines.append(
+            f"MNIST test: {_percent(result.mnist_accuracy_before, 2)} before,"
+            f" {_percent(result.mnist_accuracy_after, 2)} after."
+        )
+    return "\n".join(lines)
+
+
+def _percent(value: float | None, decimals: int = 1) -> str:
+    """Return a 0..1 fraction as a percentage, or "n/a"."""
+    return "n/a" if value is None else f"{value:.{decimals}%}"
 
 
 def _inside(box: tuple[int, int, int, int] | None, x: float, y: float) -> bool:

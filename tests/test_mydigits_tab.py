@@ -7,27 +7,38 @@ with --my-digits (or DIGITS_MY_DIGITS), so nothing touches the person's own fold
 from __future__ import annotations
 
 import contextlib
+import gzip
+import os
 import shutil
 import statistics
+import threading
 import time
 import tkinter as tk
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from test_draw_tab import ONE, draw, key, shown_counts
+from test_download import idx_bytes
+from test_draw_tab import MAX_WINDOW_SIZE, ONE, draw, key, shown_counts, window_size
 
 from app import mydigits_tab
 from app.main import DigitsApp, create_app
 from app.mydigits_worker import model_reader
-from engine.hands import HANDS, hand_drawings
-from engine.modelfile import load_model
+from engine.datadir import resolve_data_dir, user_models_dir
+from engine.drawn import drawn_digits
+from engine.finetune import RUN_SAMPLES
+from engine.hands import HANDS, hand_drawings, hand_named
+from engine.modelfile import DEFAULT_MODEL_PATH, load_model
 from engine.mydigits import DigitStore, read_drawing_input
+from engine.preprocess import preprocess_image
 
 pytestmark = pytest.mark.gui
 
 FROZEN_MS = 1000.0
 MANY_DRAWINGS = 2000
+# Images a teaching run sees in the tests: enough to run every stage, quick on one core.
+TEACH_RUN_SAMPLES = 300
+FULL_TEACH_ENV_VAR = "DIGITS_TEACH_FULL"
 
 
 @pytest.fixture
@@ -230,3 +241,147 @@ def test_two_thousand_drawings_load_without_freezing_the_window(make_app, readin
         f" max {max(gaps):.1f} ms"
     )
     assert max(gaps) < FROZEN_MS
+
+
+# ----- teaching the model my digits -----------------------------------------------------------
+
+
+def write_tiny_mnist(folder: Path, train_count: int = 200, test_count: int = 100) -> Path:
+    """Write a tiny MNIST-like set (pen-drawn digits, preprocessed to 28×28) as IDX files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix, count, seed in (("train", train_count, 5), ("t10k", test_count, 6)):
+        drawn = drawn_digits("pen", count, seed)
+        images = b"".join(preprocess_image(digit.image).pixels for digit in drawn)
+        labels = bytes(digit.label for digit in drawn)
+        (folder / f"{prefix}-images-idx3-ubyte.gz").write_bytes(
+            gzip.compress(idx_bytes((count, 28, 28), images))
+        )
+        (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(
+            gzip.compress(idx_bytes((count,), labels))
+        )
+    return folder
+
+
+def teach(app: DigitsApp, seconds: float = 120.0) -> mydigits_tab.MyDigitsTab:
+    """Press Teach on the My digits tab and run the event loop until teaching has ended."""
+    tab = show_my_digits(app)
+    tab.run_samples = TEACH_RUN_SAMPLES
+    tab.teach_button.invoke()
+    pump_until(app, lambda: tab.teach_control is None, seconds)
+    app.root.update()
+    return tab
+
+
+def test_teaching_makes_a_taught_model_the_draw_tab_uses_and_reset_goes_back(make_app, tmp_path):
+    shipped = DEFAULT_MODEL_PATH.read_bytes()
+    folder = tmp_path / "mine"
+    fill_store(folder, per_digit=3)
+    mnist = write_tiny_mnist(tmp_path / "mnist")
+    app = make_app("--my-digits", folder, "--data", mnist)
+    tab = teach(app)
+
+    taught_path = user_models_dir() / "default-my-digits.json"
+    assert taught_path.is_file()
+    assert tab.last_result is not None
+    text = tab.result_label.cget("text")
+    assert "Taught 30 drawings" in text and "held-back drawings" in text
+    assert "MNIST test:" in text and "before" in text and "after" in text
+    assert not tab.warning_label.winfo_ismapped()
+    draw_tab = app.draw_tab
+    assert draw_tab.model.label == "Default + my digits"
+    assert draw_tab.model.path == taught_path
+    assert draw_tab.model_choice.get() == "Default + my digits"
+    assert "Default + my digits" in draw_tab.picker.cget("values")
+    taught = load_model(taught_path)
+    assert taught.metadata["finetuned_on_my_digits"] == 30
+    assert taught.metadata["finetuned_from"] == "default.json"
+
+    tab.reset_button.invoke()
+    app.root.update()
+    assert draw_tab.model.label == "Shipped default"
+    assert draw_tab.model.path == DEFAULT_MODEL_PATH
+    assert DEFAULT_MODEL_PATH.read_bytes() == shipped, "the shipped model is never written"
+
+    app.close()
+    again = make_app("--my-digits", folder, "--data", mnist)
+    assert "Default + my digits" in again.draw_tab.picker.cget("values")
+
+
+def test_teaching_without_mnist_warns_and_bad_stores_get_a_clear_message(make_app, tmp_path):
+    folder = tmp_path / "mine"
+    no_mnist = tmp_path / "no-mnist"
+    app = make_app("--my-digits", folder, "--data", no_mnist)
+    tab = teach(app)
+    assert "My digits is empty" in tab.result_label.cget("text")
+    assert not (user_models_dir() / "default-my-digits.json").exists()
+
+    store = DigitStore(folder)
+    for image, label in hand_drawings(HANDS[1], 2, seed="one")[6:8]:
+        store.add(image, label)  # two 3s and nothing else
+    tab = teach(app)
+    assert "All your drawings are 3s" in tab.result_label.cget("text")
+    assert len(list(folder.glob("*/*.png"))) == 2, "nothing stored is lost"
+
+    fill_store(folder, per_digit=2)
+    tab = teach(app)
+    assert tab.warning_label.winfo_ismapped()
+    assert "MNIST is not on this machine" in tab.warning_label.cget("text")
+    assert "MNIST test" not in tab.result_label.cget("text")
+    assert app.draw_tab.model.label == "Default + my digits"
+
+
+def test_closing_the_window_mid_teaching_ends_the_thread_within_a_second(make_app, tmp_path):
+    folder = tmp_path / "mine"
+    fill_store(folder, per_digit=2)
+    app = make_app("--my-digits", folder, "--data", tmp_path / "no-mnist")
+    tab = show_my_digits(app)
+    tab.run_samples = 50_000  # far longer than the test waits
+    tab.teach_button.invoke()
+    pump_until(app, lambda: tab.progress.cget("value") > 0.02)
+    thread = tab.teach_thread
+    started = time.perf_counter()
+    app.close()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+    assert time.perf_counter() - started < 1.0
+    assert not [t for t in threading.enumerate() if t.name.startswith("digits-")]
+    assert not (user_models_dir() / "default-my-digits.json").exists()
+
+
+def test_event_loop_stays_responsive_while_teaching(make_app, tmp_path):
+    """With DIGITS_TEACH_FULL=1 (and DIGITS_DATA), the full recipe on real MNIST: a measurement."""
+    full = os.environ.get(FULL_TEACH_ENV_VAR) == "1"
+    folder = tmp_path / "mine"
+    store = DigitStore(folder)
+    for image, label in hand_drawings(hand_named("narrow-bold"), 5, seed="app"):
+        store.add(image, label)
+    mnist = resolve_data_dir() if full else write_tiny_mnist(tmp_path / "mnist")
+    app = make_app("--my-digits", folder, "--data", mnist)
+    tab = show_my_digits(app)
+    tab.run_samples = RUN_SAMPLES if full else TEACH_RUN_SAMPLES * 4
+    gaps: list[float] = []
+    started = time.perf_counter()
+    tab.teach_button.invoke()
+    last = time.perf_counter()
+    while tab.teach_control is not None:
+        app.root.update()
+        now = time.perf_counter()
+        gaps.append((now - last) * 1000)
+        last = now
+        time.sleep(0.005)
+    seconds = time.perf_counter() - started
+    print(
+        f"\nteaching {tab.last_result.samples} drawings, {tab.run_samples} images a run, took"
+        f" {seconds:.1f} s in the app; event loop gaps: median {statistics.median(gaps):.1f} ms,"
+        f" p99 {sorted(gaps)[int(len(gaps) * 0.99)]:.1f} ms, max {max(gaps):.1f} ms;"
+        f" {tab.result_label.cget('text')}"
+    )
+    assert tab.last_result is not None and tab.last_result.mnist_accuracy_after is not None
+    assert max(gaps) < FROZEN_MS
+
+
+def test_the_window_fits_a_laptop_with_the_my_digits_tab_shown(make_app, tmp_path):
+    app = make_app("--my-digits", tmp_path / "mine")
+    show_my_digits(app)
+    width, height = window_size(app)
+    assert width <= MAX_WINDOW_SIZE[0] and height <= MAX_WINDOW_SIZE[1], (width, height)
