@@ -91,7 +91,7 @@ ERASER_OUTLINE = "#d9534f"
 CANVAS_HINT_COLOUR = "#b8bec8"
 CANVAS_BORDER = "#c9ced6"
 KEY_HINT = "Ctrl+Z undo · Esc clear · [ ] brush · F1 all keys"
-KEEP_HINT = "wrong? press the right digit"
+KEEP_HINT = "wrong? press 0–9"
 KEPT_CHARS = 21
 COUNT_CHARS = 2
 

@@ -19,7 +19,7 @@ from app.desktop import icon_files, run_desktop_command
 from app.draw_tab import SHORTCUTS, DrawTab
 from app.drawing import MAX_BRUSH_WIDTH, MIN_BRUSH_WIDTH
 from app.models import ModelCatalogue
-from app.mydigits_tab import MyDigitsTab
+from app.mydigits_tab import FOLDER_SETTING, MyDigitsTab
 from app.settings import SettingsStore, choice, number, path_value, record, settings_path, whole
 from app.status import STATUS_BUTTON_STYLE, StatusBar
 from app.train_tab import TrainTab
@@ -148,7 +148,9 @@ class DigitsApp:
         self.notebook = ttk.Notebook(self.root)
         self.notebook.pack(side="top", fill="both", expand=True, padx=8, pady=(4, 2))
         self.notebook.enable_traversal()
-        self.my_digits = DigitStore(resolve_my_digits_dir(options.my_digits))
+        self.my_digits = DigitStore(
+            resolve_my_digits_dir(options.my_digits or self._remembered_folder())
+        )
         self.draw_tab = DrawTab(
             self.notebook,
             ModelCatalogue(options.models_dir, user_models_dir()),
@@ -177,6 +179,11 @@ class DigitsApp:
             self.notebook, self.context, self.my_digits, self.draw_tab, self.scale
         )
         self.notebook.add(self.my_digits_tab, text="My digits", underline=0)
+
+    def _remembered_folder(self) -> Path | None:
+        """Return the My digits folder chosen in the app last time, if it is still there."""
+        path = self.settings.get(FOLDER_SETTING, path_value)
+        return path if path is not None and path.is_dir() else None
 
     def _remembered_model(self) -> Path | None:
         """Return the model file used last time, if it is still there."""

@@ -82,6 +82,7 @@ PROGRESS_LENGTH = 220
 STAGE_CHARS = 48
 RESULT_WRAP = 900
 TEACH_TEXT = "Teach the model my digits"
+FOLDER_SETTING = "my_digits_folder"
 STOP_TEXT = "Stop teaching"
 
 
@@ -158,8 +159,12 @@ class MyDigitsTab(ttk.Frame):
         bar = ttk.Frame(self)
         bar.pack(fill="x", pady=(0, self.gap))
         ttk.Label(bar, text="My digits", style="Heading.TLabel").pack(side="left")
-        self.folder_label = ttk.Label(bar, text=str(self.store.folder), style="Muted.TLabel")
-        self.folder_label.pack(side="left", padx=(10, 0))
+        folder_button = ttk.Button(bar, text="Use another folder…", command=self.folder_dialog)
+        folder_button.pack(side="left", padx=(10, 0))
+        Tooltip(
+            folder_button,
+            "Keep and read drawings in another folder from now on (remembered for next time).",
+        )
         for text, command, tip in (
             ("Export…", self.export_dialog, "Copy every drawing, in the same layout, to a folder."),
             (
@@ -171,6 +176,11 @@ class MyDigitsTab(ttk.Frame):
             button = ttk.Button(bar, text=text, command=command)
             button.pack(side="right", padx=(6, 0))
             Tooltip(button, tip)
+        # width=1: a long path takes the room left and never widens the window.
+        self.folder_label = ttk.Label(
+            bar, text=str(self.store.folder), style="Muted.TLabel", width=1
+        )
+        self.folder_label.pack(side="left", padx=(10, 0), fill="x", expand=True)
         actions = ttk.Frame(self)
         actions.pack(fill="x", pady=(0, self.gap // 2))
         self.delete_button = ttk.Button(
@@ -339,6 +349,24 @@ class MyDigitsTab(ttk.Frame):
         self._draw_cell(cell)
         self._after_change(f"Relabelled a drawing from {old_label} to {digit}.")
 
+    def folder_dialog(self) -> None:
+        """Ask for another My digits folder and use it from now on."""
+        folder = filedialog.askdirectory(parent=self, title="Use another My digits folder")
+        if folder:
+            self.use_folder(Path(folder))
+
+    def use_folder(self, folder: Path) -> None:
+        """Keep and read drawings in folder from now on (the Draw tab shares the store), and
+        remember it for the next start."""
+        if self.teaching:
+            self.context.set_status("Wait until the teaching ends to change folders.", error=True)
+            return
+        self.store.folder = folder
+        self.context.settings.put(FOLDER_SETTING, str(folder.resolve()))
+        self.folder_label.configure(text=str(folder))
+        self.refresh(force=True)
+        self.context.set_status(f"My digits are kept in {folder} from now on.")
+
     def import_dialog(self) -> None:
         """Ask for a folder laid out as <digit>/<name>.png and import its drawings."""
         folder = filedialog.askdirectory(parent=self, title="Import drawings from a folder")
@@ -499,8 +527,9 @@ class MyDigitsTab(ttk.Frame):
             self.warning_label.configure(text=message.warning)
             self.warning_label.pack(anchor="w", pady=(4, 0))
         self.models.use_taught_model(message.path, result.network, message.label)
+        without = "Taught without MNIST (see the warning). " if message.warning else ""
         self.context.set_status(
-            f"The Draw tab now reads with {message.label} (saved as {message.path.name}).",
+            f"{without}The Draw tab now reads with {message.label} (saved as {message.path.name}).",
             error=bool(message.warning),
         )
         self.refresh(force=True)

@@ -380,8 +380,33 @@ def test_event_loop_stays_responsive_while_teaching(make_app, tmp_path):
     assert max(gaps) < FROZEN_MS
 
 
-def test_the_window_fits_a_laptop_with_the_my_digits_tab_shown(make_app, tmp_path):
+def test_fits_a_laptop(make_app, tmp_path):
     app = make_app("--my-digits", tmp_path / "mine")
     show_my_digits(app)
     width, height = window_size(app)
     assert width <= MAX_WINDOW_SIZE[0] and height <= MAX_WINDOW_SIZE[1], (width, height)
+
+
+def test_another_folder_is_used_by_both_tabs_and_remembered(make_app, tiny_model, tmp_path):
+    settings = tmp_path / "settings.json"
+    first, second = tmp_path / "first", tmp_path / "second"
+    fill_store(second, per_digit=1)
+    app = make_app("--model", tiny_model, "--my-digits", first, "--settings", settings)
+    tab = show_my_digits(app)
+    assert tab.cells == []
+    tab.use_folder(second)
+    tab = show_my_digits(app)
+    assert len(tab.cells) == 10
+    app.notebook.select(app.draw_tab)
+    app.root.update()
+    assert shown_counts(app) == [1] * 10
+    draw(app, ONE)
+    key(app, "<Key-1>")
+    assert len(list((second / "1").glob("*.png"))) == 2 and not first.exists()
+    app.close()
+
+    again = make_app("--model", tiny_model, "--settings", settings)
+    assert again.my_digits.folder == second.resolve()
+    again.close()
+    overridden = make_app("--model", tiny_model, "--settings", settings, "--my-digits", first)
+    assert overridden.my_digits.folder == first
