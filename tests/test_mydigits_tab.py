@@ -21,7 +21,7 @@ import pytest
 from test_download import idx_bytes
 from test_draw_tab import MAX_WINDOW_SIZE, ONE, draw, key, shown_counts, window_size
 
-from app import mydigits_tab
+from app import main, mydigits_tab
 from app.main import DigitsApp, create_app
 from app.mydigits_worker import model_reader
 from engine.datadir import resolve_data_dir, user_models_dir
@@ -296,6 +296,12 @@ def test_teaching_makes_a_taught_model_the_draw_tab_uses_and_reset_goes_back(mak
     assert taught.metadata["finetuned_on_my_digits"] == 30
     assert taught.metadata["finetuned_from"] == "default.json"
 
+    app.notebook.select(draw_tab)
+    app.root.update()
+    draw(app, ONE)
+    assert draw_tab.digit_label.cget("text") == "1", "the taught model reads a drawing"
+    key(app, "<Escape>")
+
     tab.reset_button.invoke()
     app.root.update()
     assert draw_tab.model.label == "Shipped default"
@@ -345,6 +351,34 @@ def test_closing_the_window_mid_teaching_ends_the_thread_within_a_second(make_ap
     assert not thread.is_alive()
     assert time.perf_counter() - started < 1.0
     assert not [t for t in threading.enumerate() if t.name.startswith("digits-")]
+
+
+def test_quitting_while_teaching_asks_first(make_app, tmp_path, monkeypatch):
+    folder = tmp_path / "mine"
+    fill_store(folder, per_digit=2)
+    app = make_app("--my-digits", folder, "--data", tmp_path / "no-mnist")
+    tab = show_my_digits(app)
+    tab.run_samples = 50_000
+    questions: list[str] = []
+    answer = False
+
+    def ask(title: str, _message: str, **_options: object) -> bool:
+        questions.append(title)
+        return answer
+
+    monkeypatch.setattr(main.messagebox, "askokcancel", ask)
+    tab.teach_button.invoke()
+    pump_until(app, lambda: tab.teaching)
+    app.quit()
+    assert questions == ["Quit while teaching?"] and app.root.winfo_exists()
+    assert tab.teaching, "cancelling the question keeps teaching"
+    answer = True
+    thread = tab.teach_thread
+    app.quit()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+    with pytest.raises(tk.TclError):
+        app.root.winfo_exists()
     assert not (user_models_dir() / "default-my-digits.json").exists()
 
 
