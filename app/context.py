@@ -32,3 +32,5 @@ class AppContext:
     data_dir: Path | None  # the --data option, else None (engine.datadir resolves the rest)
     # What the app remembers between runs; each tab reads and writes its own keys.
     settings: SettingsStore = field(default_factory=lambda: SettingsStore(None))
+    # The My digits folder in use now (the person can switch it); None when the app has none.
+    my_digits_folder: Callable[[], Path | None] = lambda: None

@@ -172,6 +172,7 @@ class DigitsApp:
             current_model=self.draw_tab.current_model,
             data_dir=options.data,
             settings=self.settings,
+            my_digits_folder=lambda: self.my_digits.folder,
         )
         self.train_tab = TrainTab(self.notebook, self.context)
         self.notebook.add(self.train_tab, text="Train", underline=0)

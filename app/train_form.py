@@ -72,6 +72,7 @@ def remembered_fields(presets: dict[str, Preset]) -> Callable[[object], dict]:
             "epochs": whole(1, MAX_EPOCHS),
             "train_images": choice(TRAINING_SIZES),
             "augment": flag,
+            "add_my_digits": flag,
             "cores": whole(1, MAX_WORKERS),
         }
     )
@@ -174,6 +175,7 @@ class SettingsForm(ttk.Frame):
         self.epochs = tk.StringVar(self, str(DEFAULT_EPOCHS))
         self.training_size = tk.StringVar(self, describe_size(DEFAULT_TRAINING_SIZE))
         self.augment = tk.BooleanVar(self, False)
+        self.add_my_digits = tk.BooleanVar(self, False)
         self.cores = tk.StringVar(self, str(available_cores()))
 
     def _build_network_fields(self) -> None:
@@ -268,11 +270,23 @@ class SettingsForm(ttk.Frame):
         self._build_cores_field()
 
     def _build_cores_field(self) -> None:
-        """Build the Cores field: how many worker processes train the network together."""
+        """Build the Cores field (how many worker processes train the network together) and,
+        beside it to keep the form short, the Add my digits check box."""
+        row = ttk.Frame(self, style="Inner.TFrame")
+        self._labelled("Cores", row, sticky="ew")
         self.cores_box = ttk.Spinbox(
-            self, from_=1, to=available_cores(), textvariable=self.cores, width=6
+            row, from_=1, to=available_cores(), textvariable=self.cores, width=6
         )
-        self._labelled("Cores", self.cores_box)
+        self.cores_box.pack(side="left")
+        self.my_digits_check = ttk.Checkbutton(
+            row, text="Add my digits", variable=self.add_my_digits, style=CHECK_STYLE
+        )
+        self.my_digits_check.pack(side="left", padx=(16, 0))
+        Tooltip(
+            self.my_digits_check,
+            "Train on the drawings kept in My digits too, each repeated so that together they"
+            " make about 5% of the training images.",
+        )
         Tooltip(
             self.cores_box,
             "Worker processes that train together, each on a share of the images, averaging"
@@ -375,6 +389,7 @@ class SettingsForm(ttk.Frame):
             epochs=epochs,
             train_images=TRAINING_SIZES[self.size_box.current()],
             augment=self.augment.get(),
+            add_my_digits=self.add_my_digits.get(),
             schedule=self.schedule.get(),
             cores=int(self.cores.get()),
         )
@@ -393,6 +408,7 @@ class SettingsForm(ttk.Frame):
             "batch_size": int(self.batch_size.get()),
             "train_images": TRAINING_SIZES[self.size_box.current()],
             "augment": self.augment.get(),
+            "add_my_digits": self.add_my_digits.get(),
         }
         if self.epochs.get().isdigit():
             values["epochs"] = int(self.epochs.get())
@@ -424,6 +440,8 @@ class SettingsForm(ttk.Frame):
             self.training_size.set(describe_size(values["train_images"]))
         if "augment" in values:
             self.augment.set(values["augment"])
+        if "add_my_digits" in values:
+            self.add_my_digits.set(values["add_my_digits"])
         if "cores" in values:
             self.cores.set(str(min(values["cores"], available_cores())))
 
@@ -441,6 +459,7 @@ class SettingsForm(ttk.Frame):
             self.epochs_box,
             self.size_box,
             self.augment_check,
+            self.my_digits_check,
             self.cores_box,
         ]
         for widget in fixed:

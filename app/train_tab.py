@@ -65,6 +65,7 @@ from app.training_worker import (
     describe_outcome,
     mnist_present,
     progress_text,
+    stored_drawings,
     take_messages,
 )
 from app.widgets import screen_scale
@@ -229,10 +230,19 @@ class TrainTab(ttk.Frame):
             self.show_data_state()
             self._show_idle()
             return
+        my_digits = self.context.my_digits_folder() if settings.add_my_digits else None
+        if settings.add_my_digits and not stored_drawings(my_digits):
+            self._headline(
+                "Cannot train: My digits has no drawings to add. Keep some on the Draw tab"
+                " (press the right digit), or untick Add my digits.",
+                ERROR_COLOUR,
+                FORM_STATE,
+            )
+            return
         self._reset_run(config.epochs)
         self.run_config = config
         self.chosen_rate = config.learning_rate
-        job = TrainingJob(network, config, folder, self.weights.geometry())
+        job = TrainingJob(network, config, folder, self.weights.geometry(), my_digits)
         self.worker = self.service.start(job)
         self._drawn_geometry = job.geometry
         self.training = True
@@ -441,9 +451,15 @@ class TrainTab(ttk.Frame):
             f" batch {config.batch_size}, {config.epochs} epochs"
             + (", augmented" if config.augment else "")
         )
+        if message.my_drawings:
+            self._log(
+                f"{message.my_digit_images:,} of the images are my digits:"
+                f" {message.my_drawings} drawings, each repeated"
+            )
+        mine = f" (with {message.my_drawings} of my digits)" if message.my_drawings else ""
         self._training_headline = (
             f"Training {message.architecture} ({message.activation}) on"
-            f" {message.train_images:,} images{cores}, testing on {message.test_images:,}"
+            f" {message.train_images:,} images{mine}{cores}, testing on {message.test_images:,}"
         )
         self._headline(self._training_headline)
         self.run.show_details(f"Preparing {message.train_images:,} images…")

@@ -36,6 +36,7 @@ from engine.download import DownloadCancelled, download_mnist
 from engine.evaluate import Evaluation, EvaluationStopped, evaluate
 from engine.layerstats import LayerStatistics
 from engine.mnist import MNIST_FILES, DataError, Dataset, find_mnist_file, load_mnist
+from engine.mydigits import DigitStore, Sample
 from engine.network import (
     INPUT_SIZE,
     OUTPUT_SIZE,
@@ -65,6 +66,8 @@ SNAPSHOT_COST_SHARE = 0.03
 # How often the engine measures the network's statistics for the charts (it measures less often
 # when that costs more than engine.train.STATISTICS_COST_SHARE of the training time).
 STATISTICS_SECONDS = 1.0
+# The share of a run's training images that my digits make up when they are added to it.
+MY_DIGITS_SHARE = 0.05
 LEARNING_RATE_MIN = 0.001
 LEARNING_RATE_MAX = 10.0
 LEARNING_RATE_DIGITS = 2
@@ -101,6 +104,10 @@ class Started:
     epochs: int
     batches_per_epoch: int
     cores: int = 1
+    # Of train_images, how many are my digits' drawings (each drawing repeated; see
+    # `with_my_digits`), and how many drawings that is.
+    my_digit_images: int = 0
+    my_drawings: int = 0
 
 
 @dataclass(frozen=True)
@@ -456,6 +463,7 @@ class TrainingJob:
     config: TrainConfig
     folder: Path
     geometry: HeatmapGeometry
+    my_digits: Path | None = None  # a My digits folder whose drawings join the training images
 
 
 def run_training(
@@ -501,6 +509,15 @@ def _train_and_test(
         # Found now, not after the run: testing needs images, and a run is long.
         post(DataFailed(job.folder, f"The MNIST test set in {job.folder} has no images."))
         return
+    drawings: list[Sample] = []
+    my_digit_images = 0
+    if job.my_digits is not None:
+        # The limit picks the MNIST images; the drawings come on top of them.
+        drawings = DigitStore(job.my_digits).load().samples
+        mnist_images = train_set.subset(job.config.limit or len(train_set))
+        train_set = with_my_digits(mnist_images, drawings)
+        my_digit_images = len(train_set) - len(mnist_images)
+        job = replace(job, config=replace(job.config, limit=None))
     train_images = min(len(train_set), job.config.limit or len(train_set))
     # Each worker trains its share of the images; the shares are batched separately.
     share = math.ceil(train_images / job.config.workers)
@@ -514,6 +531,8 @@ def _train_and_test(
             epochs=job.config.epochs,
             batches_per_epoch=batches_per_epoch,
             cores=job.config.workers,
+            my_digit_images=my_digit_images,
+            my_drawings=len(drawings),
         )
     )
     post(weights_update(job.network.weights, 0, geometry()))
@@ -629,6 +648,7 @@ class TrainSettings:
     cores: int = 1
     momentum: float = 0.0
     weight_decay: float = 0.0
+    add_my_digits: bool = False
 
     def config(self) -> TrainConfig:
         """Return the engine's settings for this run; raise ValueError for a bad value."""
@@ -658,6 +678,16 @@ class TrainSettings:
 def describe_size(size: int) -> str:
     """Return how a training-set size is shown in the form ("5,000", "60,000 (all)")."""
     return f"{size:,} (all)" if size == TRAINING_SIZES[-1] else f"{size:,}"
+
+
+def stored_drawings(folder: Path | None) -> int:
+    """Return how many drawing files a My digits folder holds (0 for none or an unreadable one)."""
+    if folder is None:
+        return 0
+    try:
+        return sum(DigitStore(folder).counts())
+    except OSError:
+        return 0
 
 
 def mnist_present(folder: Path) -> bool:
@@ -735,3 +765,19 @@ def progress_text(batch: BatchEnd, epochs: int) -> str:
         f" · {batch.samples_per_second:,.0f} samples/s · {remaining} left"
         f" · learning rate {batch.learning_rate:.3g}"
     )
+
+
+def with_my_digits(train_set: Dataset, drawings: Sequence[Sample]) -> Dataset:
+    """Return train_set followed by my digits' 28×28 inputs, each repeated so that together
+    they make about MY_DIGITS_SHARE of the result (each drawing at least once).
+
+    A few dozen drawings among thousands of MNIST digits would hardly move the network;
+    repeated, they count like a writer MNIST has many digits of (the fine-tune's idea, at a
+    smaller share because the run also learns MNIST from scratch).
+    """
+    if not drawings:
+        return train_set
+    repeats = max(1, round(MY_DIGITS_SHARE * len(train_set) / len(drawings)))
+    images = list(train_set.images) + [sample.pixels for sample in drawings] * repeats
+    labels = list(train_set.labels) + [sample.label for sample in drawings] * repeats
+    return Dataset(images, labels)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 import training_hooks
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 from test_draw_tab import assert_window_fits_a_laptop
 from test_parallel import alive, child_pids
 from test_training_worker import write_digit_folder
@@ -41,6 +41,7 @@ from app.train_tab import TrainTab
 from app.training_process import TrainingService
 from engine.download import DownloadError
 from engine.modelfile import load_model
+from engine.mydigits import DigitStore
 from engine.network import Network
 from engine.train import TrainConfig
 
@@ -236,6 +237,38 @@ def test_a_run_shows_live_loss_and_heatmaps_then_results(make_window, digit_fold
     assert window.used and window.used[0][0] is tab.finished.result.network
     tab.save_model(tmp_path / "trained.json")
     assert load_model(tmp_path / "trained.json").layer_sizes == [784, 32, 10]
+
+
+def test_add_my_digits_trains_on_the_kept_drawings_too(make_window, digit_folder, tmp_path):
+    window = make_window(digit_folder)
+    tab, root = window.tab, window.root
+    mine = tmp_path / "my-digits"
+    tab.context.my_digits_folder = lambda: mine
+    tab.form.epochs.set("1")
+    tab.form.cores.set("1")  # one worker counts every sample it trains on
+    tab.form.my_digits_check.invoke()
+    assert tab.form.settings().add_my_digits
+
+    tab.run.train_button.invoke()  # My digits is still empty: nothing to add
+    assert not tab.running
+    assert tab.run.headline.cget("text").startswith("Cannot train: My digits has no drawings")
+
+    store = DigitStore(mine)
+    for label in range(5):
+        image = Image.new("L", (280, 280), 255)
+        ImageDraw.Draw(image).text(
+            (140, 140), str(label), fill=0, font=ImageFont.load_default(180), anchor="mm"
+        )
+        store.add(image, label)
+    tab.run.train_button.invoke()
+    assert tab.running
+    pump(root, lambda: tab.started is not None)
+    assert "with 5 of my digits" in tab.run.headline.cget("text")
+    pump(root, finished(tab))
+
+    repeats = round(training_worker.MY_DIGITS_SHARE * TRAIN_IMAGES / 5)
+    assert tab.started.train_images == TRAIN_IMAGES + 5 * repeats
+    assert f"{5 * repeats:,} of the images are my digits" in tab.log.text.get("1.0", "end")
 
 
 def test_clicking_a_confusion_cell_and_a_neuron(make_window, digit_folder):

@@ -14,6 +14,7 @@ import random
 import struct
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,9 @@ from app.training_worker import (
 from engine.download import DownloadCancelled, DownloadError
 from engine.layerstats import LayerStatistics
 from engine.mnist import Dataset
+from engine.mydigits import DigitStore, Sample, StoredDrawing
 from engine.network import Network
+from engine.preprocess import preprocess_image
 from engine.train import (
     BatchEnd,
     DivergenceRecovered,
@@ -331,6 +334,69 @@ def test_worker_reports_a_whole_run_in_order(digit_folder):
     statistics = [message for message in taken if isinstance(message, Statistics)]
     assert statistics and len(statistics[-1].layers) == 2
     assert statistics[-1].samples_seen == 800
+
+
+def drawn_nine(rng: random.Random) -> Image.Image:
+    """Return a 280×280 drawing (dark ink on white) of a 9 as a person might keep it."""
+    image = Image.new("L", (280, 280), 255)
+    font = ImageFont.load_default(rng.randint(150, 200))
+    centre = (140 + rng.randint(-30, 30), 140 + rng.randint(-30, 30))
+    ImageDraw.Draw(image).text(
+        centre, "9", fill=0, font=font, anchor="mm", stroke_width=rng.randint(2, 6), stroke_fill=0
+    )
+    return image
+
+
+def test_my_digits_join_the_training_images_at_about_their_share():
+    mnist = digit_dataset(400, seed=3)
+    drawings = [
+        Sample(StoredDrawing(Path(f"{label}/{label}.png"), label), bytes([label]) * 784)
+        for label in (4, 9)
+    ]
+
+    joined = training_worker.with_my_digits(mnist, drawings)
+
+    repeats = round(training_worker.MY_DIGITS_SHARE * 400 / 2)
+    assert joined.images[:400] == mnist.images and joined.labels[:400] == mnist.labels
+    assert joined.labels[400:] == [4, 9] * repeats
+    assert joined.images[400:402] == [bytes([4]) * 784, bytes([9]) * 784]
+    assert training_worker.with_my_digits(mnist, []) is mnist
+
+
+def test_a_run_with_my_digits_learns_a_digit_mnist_lacks(tmp_path):
+    """Training data without a single 9, plus ten kept 9s: the run then reads new 9s."""
+    rng = random.Random(5)
+    without_nines = digit_dataset(500, seed=4)
+    kept = [(image, label) for image, label in zip(without_nines.images, without_nines.labels)]
+    kept = [pair for pair in kept if pair[1] != 9]
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    write_split(folder, "train", Dataset([p[0] for p in kept], [p[1] for p in kept]))
+    write_split(folder, "t10k", digit_dataset(50, seed=2))
+    store = DigitStore(tmp_path / "mine")
+    for _ in range(10):
+        store.add(drawn_nine(rng), 9)
+    new_nines = [preprocess_image(drawn_nine(rng)).pixels for _ in range(20)]
+
+    def nines_read(job: TrainingJob) -> tuple[Started, float]:
+        taken = run_worker(ThreadRun(job))
+        network = taken[-1].result.network
+        readings = [network.predict([value / 255 for value in pixels]) for pixels in new_nines]
+        right = sum(max(range(10), key=outputs.__getitem__) == 9 for outputs in readings)
+        return taken[1], right / len(new_nines)
+
+    settings = {"epochs": 3, "learning_rate": 0.3, "limit": 300}
+    without, without_read = nines_read(training_job(folder, **settings))
+    with_mine, with_read = nines_read(
+        replace(training_job(folder, **settings), my_digits=tmp_path / "mine")
+    )
+
+    assert (without.train_images, without.my_drawings) == (300, 0)
+    repeats = round(training_worker.MY_DIGITS_SHARE * 300 / 10)
+    assert (with_mine.train_images, with_mine.my_drawings) == (300 + 10 * repeats, 10)
+    assert with_mine.my_digit_images == 10 * repeats
+    assert without_read == 0.0  # it never saw a 9
+    assert with_read >= 0.7
 
 
 def test_worker_applies_a_new_learning_rate_from_the_next_batch(digit_folder):
