@@ -200,9 +200,12 @@ class SettingsForm(ttk.Frame):
         """Build the choice between a new network and continuing the drawing tab's model."""
         choices = ttk.Frame(self, style="Inner.TFrame")
         self._labelled("Start from", choices, label_sticky="nw")
+        # Both choices on one line: the form must leave the window short enough for a laptop.
+        buttons = ttk.Frame(choices, style="Inner.TFrame")
+        buttons.pack(anchor="w")
         self.start_new, self.start_loaded = (
             ttk.Radiobutton(
-                choices,
+                buttons,
                 text=text,
                 value=value,
                 variable=self.start_from,
@@ -211,10 +214,10 @@ class SettingsForm(ttk.Frame):
             )
             for text, value in (("a new network", START_NEW), ("the loaded model", START_LOADED))
         )
-        self.start_new.pack(anchor="w")
-        self.start_loaded.pack(anchor="w")
+        self.start_new.pack(side="left")
+        self.start_loaded.pack(side="left", padx=(10, 0))
         self.loaded_label = ttk.Label(choices, text="", style="CardMuted.TLabel")
-        self.loaded_label.pack(anchor="w", padx=(22, 0))
+        self.loaded_label.pack(anchor="e")
         Tooltip(self.start_loaded, "Go on training the model the Draw tab is using.")
 
     def _build_training_fields(self) -> None:
