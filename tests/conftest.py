@@ -1,4 +1,4 @@
-"""Shared fixtures: an X display for the GUI tests, and small model files to load.
+"""Shared fixtures: an X display for the GUI tests, small model files to load, app windows.
 
 GUI tests (marked `gui`) get a display automatically: the one in DISPLAY, else a private Xvfb
 server started for the test session, else they are skipped with the reason. Model fixtures
@@ -7,15 +7,17 @@ write real model files with the engine's `save_model`, so no test depends on shi
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import select
 import shutil
 import subprocess
 import tkinter as tk
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -25,6 +27,9 @@ from engine.modelfile import DEFAULT_MODEL_PATH, ModelFileError, load_model, sav
 from engine.network import Network
 from engine.preprocess import preprocess_image
 from engine.train import TrainConfig, train
+
+if TYPE_CHECKING:
+    from app.main import DigitsApp
 
 XVFB_SCREEN = "1280x1024x24"
 XVFB_START_SECONDS = 10
@@ -142,3 +147,22 @@ def tk_root(x_display: XDisplay) -> Iterator[tk.Tk]:
     root.destroy()
     del root
     gc.collect()
+
+
+@pytest.fixture
+def make_app() -> Iterator[Callable[..., DigitsApp]]:
+    """Yield a builder of app windows from command-line arguments; close them all afterwards."""
+    from app.main import create_app
+
+    apps: list[DigitsApp] = []
+
+    def build(*argv: str | Path) -> DigitsApp:
+        app = create_app([str(arg) for arg in argv])
+        app.root.update()
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        with contextlib.suppress(tk.TclError):  # the test may have closed it already
+            app.close()

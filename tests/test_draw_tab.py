@@ -7,7 +7,6 @@ the engine's preprocessing, the network and every view.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import shutil
@@ -15,7 +14,7 @@ import statistics
 import subprocess
 import time
 import tkinter as tk
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from tkinter import ttk
 
@@ -25,7 +24,7 @@ from test_preprocess import enclosed_holes
 
 from app import draw_tab
 from app.drawing import PAPER_LEVEL, Drawing
-from app.main import DigitsApp, create_app
+from app.main import DigitsApp
 from app.models import NO_MODEL_LABEL
 from app.widgets import magnified
 from engine.modelfile import DEFAULT_MODEL_PATH, save_model
@@ -72,23 +71,6 @@ def ellipse(centre: tuple[float, float], radii: tuple[float, float]) -> Stroke:
 ONE = [densify([(150.0, 45.0), (150.0, 235.0)])]
 ZERO = [densify(ellipse((150.0, 140.0), (60.0, 92.0)))]
 BAR = [densify([(40.0, 140.0), (240.0, 140.0)])]
-
-
-@pytest.fixture
-def make_app() -> Iterator[Callable[..., DigitsApp]]:
-    """Yield a builder of app windows from command-line arguments; close them all afterwards."""
-    apps: list[DigitsApp] = []
-
-    def build(*argv: str | Path) -> DigitsApp:
-        app = create_app([str(arg) for arg in argv])
-        app.root.update()
-        apps.append(app)
-        return app
-
-    yield build
-    for app in apps:
-        with contextlib.suppress(tk.TclError):  # the test may have closed it already
-            app.close()
 
 
 @pytest.fixture

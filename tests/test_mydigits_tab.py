@@ -6,7 +6,6 @@ with --my-digits (or DIGITS_MY_DIGITS), so nothing touches the person's own fold
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import os
 import shutil
@@ -14,7 +13,7 @@ import statistics
 import threading
 import time
 import tkinter as tk
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ from test_download import idx_bytes
 from test_draw_tab import MAX_WINDOW_SIZE, ONE, draw, key, shown_counts, window_size
 
 from app import main, mydigits_tab
-from app.main import DigitsApp, create_app
+from app.main import DigitsApp
 from app.mydigits_worker import model_reader
 from engine.datadir import resolve_data_dir, user_models_dir
 from engine.drawn import drawn_digits
@@ -39,23 +38,6 @@ MANY_DRAWINGS = 2000
 # Images a teaching run sees in the tests: enough to run every stage, quick on one core.
 TEACH_RUN_SAMPLES = 300
 FULL_TEACH_ENV_VAR = "DIGITS_TEACH_FULL"
-
-
-@pytest.fixture
-def make_app() -> Iterator[Callable[..., DigitsApp]]:
-    """Yield a builder of app windows from command-line arguments; close them all afterwards."""
-    apps: list[DigitsApp] = []
-
-    def build(*argv: str | Path) -> DigitsApp:
-        app = create_app([str(arg) for arg in argv])
-        app.root.update()
-        apps.append(app)
-        return app
-
-    yield build
-    for app in apps:
-        with contextlib.suppress(tk.TclError):
-            app.close()
 
 
 def fill_store(folder: Path, per_digit: int = 2) -> DigitStore:
