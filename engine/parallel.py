@@ -28,9 +28,9 @@ import math
 import multiprocessing
 import multiprocessing.connection
 import os
-import pickle
 import random
 import signal
+import struct
 import threading
 import traceback
 from collections.abc import Callable, Sequence
@@ -65,6 +65,8 @@ START_METHOD = "spawn"
 GO = "go"
 STOP = "stop"
 DIVERGED = "diverged"
+# Per layer of an encoded state: row count, bytes per row, lane width in bits, bias count.
+LAYER_HEADER = struct.Struct("<IIII")
 
 
 class WorkerError(RuntimeError):
@@ -148,6 +150,43 @@ def unpacked_dataset(images: bytes, labels: bytes) -> Dataset:
         [images[i * IMAGE_BYTES : (i + 1) * IMAGE_BYTES] for i in range(len(labels))],
         list(labels),
     )
+
+
+def encode_parameters(state: Parameters) -> bytes:
+    """Return a worker's state (`FastNetwork.parameters`) as bytes for the other workers.
+
+    Per layer: LAYER_HEADER, then every packed row as a signed little-endian integer of the
+    same width, then the biases as float64. Plain bytes, read back by `decode_parameters`.
+    """
+    parts = []
+    for rows, biases, bits in state:
+        width = max((row.bit_length() for row in rows), default=0) // 8 + 1
+        parts.append(LAYER_HEADER.pack(len(rows), width, bits, len(biases)))
+        parts.extend(row.to_bytes(width, "little", signed=True) for row in rows)
+        parts.append(struct.pack(f"<{len(biases)}d", *biases))
+    return b"".join(parts)
+
+
+def decode_parameters(data: bytes) -> Parameters:
+    """Return the state `encode_parameters` wrote; raise ValueError if data is not one."""
+    state: Parameters = []
+    offset = 0
+    while offset < len(data):
+        if len(data) - offset < LAYER_HEADER.size:
+            raise ValueError("a worker's weights end inside a layer header")
+        count, width, bits, bias_count = LAYER_HEADER.unpack_from(data, offset)
+        offset += LAYER_HEADER.size
+        end = offset + count * width + 8 * bias_count
+        if end > len(data):
+            raise ValueError("a worker's weights end inside a layer")
+        rows = [
+            int.from_bytes(data[start : start + width], "little", signed=True)
+            for start in range(offset, offset + count * width, width)
+        ]
+        biases = list(struct.unpack_from(f"<{bias_count}d", data, offset + count * width))
+        state.append((rows, biases, bits))
+        offset = end
+    return state
 
 
 def mean_weights(workers: int, meeting: int) -> list[int]:
@@ -272,14 +311,14 @@ class Hub(_Member):
         if ending is not None:
             return ending
         own = fast.parameters()
-        blobs = [pickle.dumps(own, pickle.HIGHEST_PROTOCOL)]
+        blobs = [encode_parameters(own)]
         blobs += [report[1] for report in reports]
         settings = Settings.of(control, self.config)
         for index in range(len(self.connections)):
             others = blobs[: index + 1] + blobs[index + 2 :]
             self._send(index, (GO, settings, others))
             self._waiting[index] = False
-        self.average(fast, [own, *(pickle.loads(blob) for blob in blobs[1:])])
+        self.average(fast, [own, *(decode_parameters(blob) for blob in blobs[1:])])
         return None
 
     def end_epoch(self, figures: EpochFigures) -> EpochFigures | Ending:
@@ -418,13 +457,13 @@ class Spoke(_Member):
         if not self.meeting_due(batch, batches_per_epoch):
             return None
         own = fast.parameters()
-        self._send("sync", pickle.dumps(own, pickle.HIGHEST_PROTOCOL))
+        self._send("sync", encode_parameters(own))
         answer = self._answer()
         if answer[0] != GO:
             return self._ending(answer)
         _, settings, blobs = answer
         settings.apply(control)
-        states = [pickle.loads(blob) for blob in blobs]
+        states = [decode_parameters(blob) for blob in blobs]
         states.insert(self.worker, own)
         self.average(fast, states)
         return None

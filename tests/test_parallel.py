@@ -30,7 +30,13 @@ from engine.fast import FastNetwork, sparse_image
 from engine.mnist import Dataset
 from engine.modelfile import load_model
 from engine.network import Network
-from engine.parallel import WorkerError, mean_weights, shares
+from engine.parallel import (
+    WorkerError,
+    decode_parameters,
+    encode_parameters,
+    mean_weights,
+    shares,
+)
 from engine.train import (
     BatchEnd,
     DivergenceRecovered,
@@ -438,3 +444,16 @@ def test_ctrl_c_stops_a_team_cleanly(pattern_data, tmp_path):  # noqa: F811
     assert process.returncode == 0, errors
     assert json.loads(output)["reason"] == "stopped"
     assert "Traceback" not in errors
+
+
+def test_a_workers_weights_cross_as_plain_bytes_and_come_back_exact():
+    network = Network.create([784, 16, 16, 10], "relu", seed=3)
+    state = FastNetwork(network).parameters()
+    assert any(row < 0 for rows, _, _ in state for row in rows), "signed rows are exercised"
+
+    data = encode_parameters(state)
+
+    assert decode_parameters(data) == state
+    for cut in (1, len(data) // 2, len(data) - 3):
+        with pytest.raises(ValueError, match="a worker's weights end inside"):
+            decode_parameters(data[:cut])
