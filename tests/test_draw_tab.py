@@ -85,8 +85,8 @@ def error_dialogs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     return shown
 
 
-def pump_until(app: DigitsApp, condition: Callable[[], object], seconds: float = 10.0) -> None:
-    """Run the event loop until condition() is true (a model loading off the Tk thread)."""
+def pump_until(app: DigitsApp, condition: Callable[[], object], seconds: float = 30.0) -> None:
+    """Run the event loop until condition() is true (a model loading, thumbnails, a teach)."""
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, "timed out"

@@ -18,7 +18,15 @@ from pathlib import Path
 
 import pytest
 from test_download import idx_bytes
-from test_draw_tab import MAX_WINDOW_SIZE, ONE, draw, key, shown_counts, window_size
+from test_draw_tab import (
+    MAX_WINDOW_SIZE,
+    ONE,
+    draw,
+    key,
+    pump_until,
+    shown_counts,
+    window_size,
+)
 
 from app import main, mydigits_tab
 from app.main import DigitsApp
@@ -60,15 +68,6 @@ def show_my_digits(app: DigitsApp, seconds: float = 60.0) -> mydigits_tab.MyDigi
         time.sleep(0.01)
     app.root.update()
     return tab
-
-
-def pump_until(app: DigitsApp, condition: Callable[[], object], seconds: float = 30.0) -> None:
-    """Run the event loop until condition() is true."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        app.root.update()
-        time.sleep(0.01)
 
 
 def click_cell(tab: mydigits_tab.MyDigitsTab, cell: mydigits_tab.Cell) -> None:
@@ -194,6 +193,19 @@ def test_import_and_export_keep_the_layout_and_refuse_bad_folders(
     )
 
 
+def event_loop_gaps(app: DigitsApp, busy: Callable[[], bool]) -> list[float]:
+    """Run the event loop while busy() (at least once); return the ms between its turns."""
+    gaps: list[float] = []
+    last = time.perf_counter()
+    while busy() or not gaps:
+        app.root.update()
+        now = time.perf_counter()
+        gaps.append((now - last) * 1000)
+        last = now
+        time.sleep(0.005)
+    return gaps
+
+
 def test_two_thousand_drawings_load_without_freezing_the_window(make_app, reading_model, tmp_path):
     folder = tmp_path / "many"
     store = fill_store(folder, per_digit=1)
@@ -204,16 +216,9 @@ def test_two_thousand_drawings_load_without_freezing_the_window(make_app, readin
     assert len(store.drawings()[0]) == MANY_DRAWINGS
     app = make_app("--model", reading_model, "--my-digits", folder)
     tab = app.my_digits_tab
-    gaps: list[float] = []
     started = time.perf_counter()
     app.notebook.select(tab)
-    last = time.perf_counter()
-    while tab.loading or not gaps:
-        app.root.update()
-        now = time.perf_counter()
-        gaps.append((now - last) * 1000)
-        last = now
-        time.sleep(0.005)
+    gaps = event_loop_gaps(app, lambda: tab.loading)
     seconds = time.perf_counter() - started
     assert len(tab.cells) == MANY_DRAWINGS
     assert all(cell.thumbnail is not None for cell in tab.cells)
@@ -375,16 +380,9 @@ def test_event_loop_stays_responsive_while_teaching(make_app, tmp_path):
     app = make_app("--my-digits", folder, "--data", mnist)
     tab = show_my_digits(app)
     tab.run_samples = RUN_SAMPLES if full else TEACH_RUN_SAMPLES * 4
-    gaps: list[float] = []
     started = time.perf_counter()
     tab.teach_button.invoke()
-    last = time.perf_counter()
-    while tab.teach_control is not None:
-        app.root.update()
-        now = time.perf_counter()
-        gaps.append((now - last) * 1000)
-        last = now
-        time.sleep(0.005)
+    gaps = event_loop_gaps(app, lambda: tab.teach_control is not None)
     seconds = time.perf_counter() - started
     print(
         f"\nteaching {tab.last_result.samples} drawings, {tab.run_samples} images a run, took"

@@ -439,16 +439,23 @@ def test_cores_default_to_all_of_them_and_are_remembered(make_window, tmp_path):
         form.settings()
 
 
-def test_a_run_trains_in_a_child_process_that_starts_the_other_worker(make_window, digit_folder):
-    window = make_window(digit_folder)
-    tab, root = window.tab, window.root
+def start_a_long_two_core_run(tab: TrainTab) -> tuple[set[int], int]:
+    """Start a 100-epoch run on 2 cores and wait for its first batch.
+
+    Return the test process's child pids from before the run and the training process's pid.
+    """
     two_cores(tab)
     tab.form.epochs.set("100")
     before = child_pids(os.getpid())
     tab.run.train_button.invoke()
-    pump(root, lambda: tab.latest_batch is not None)
+    pump(tab.winfo_toplevel(), lambda: tab.latest_batch is not None)
+    return before, tab.worker.pid
 
-    hub = tab.worker.pid
+
+def test_a_run_trains_in_a_child_process_that_starts_the_other_worker(make_window, digit_folder):
+    window = make_window(digit_folder)
+    tab, root = window.tab, window.root
+    before, hub = start_a_long_two_core_run(tab)
     assert hub != os.getpid() and child_pids(os.getpid()) - before == {hub}
     assert len(child_pids(hub)) == 1, "the training process started one more worker"
     assert " on 2 cores, " in tab.run.headline.cget("text")
@@ -468,14 +475,8 @@ def test_a_run_trains_in_a_child_process_that_starts_the_other_worker(make_windo
 
 
 def test_shutdown_mid_training_ends_every_worker_process_quickly(make_window, digit_folder):
-    window = make_window(digit_folder)
-    tab, root = window.tab, window.root
-    two_cores(tab)
-    tab.form.epochs.set("100")
-    before = child_pids(os.getpid())
-    tab.run.train_button.invoke()
-    pump(root, lambda: tab.latest_batch is not None)
-    hub = tab.worker.pid
+    tab = make_window(digit_folder).tab
+    before, hub = start_a_long_two_core_run(tab)
     workers = {hub, *child_pids(hub)}
     assert len(workers) == 2
 
