@@ -12,8 +12,11 @@ the hub its packed weights, the hub sends every spoke the others' weights with t
 learning rate and a command (go on, stop, diverged), and each worker sets its network to the
 mean of all of them (`FastNetwork.set_mean`: one sum and one shift per packed row, the same
 dither everywhere, so every copy ends identical). Between meetings the copies drift apart a
-little, which costs little accuracy and saves most of the communication. At the end of an
-epoch they also add up their training and test figures (each tests its share of the test set).
+little, which costs little accuracy and saves most of the communication. Averaging divides
+each worker's steps by the team's size, so each worker steps at the team's size times the
+learning rate (as `engine.train` does for any team): two workers meeting every second batch
+then learn per image about as one process does. At the end of an epoch they also add up their
+training and test figures (each tests its share of the test set).
 
 Stop and pause reach the spokes through the hub: a paused hub simply does not answer, and a
 stop is the answer to the next meeting. A spoke that dies makes the hub raise `WorkerError`
@@ -53,7 +56,8 @@ from engine.train import (
     train,
 )
 
-SYNC_EVERY_BATCHES = 5
+# Meeting every 5 batches saved 1 s of 12 on MNIST but lost 0.1 points (97.95 against 98.07%).
+SYNC_EVERY_BATCHES = 2
 # Spokes shuffle and dither with seeds of their own, so that they do not all repeat the same
 # rounding noise; the averaging dither comes from a seed all workers share.
 SPOKE_SEED_STRIDE = 7919

@@ -80,6 +80,8 @@ class TrainConfig:
     rule) at 0.7 with a one-cycle schedule, 4 epochs. Momentum > 0 keeps velocities, at about
     1.5× the time a sample, and wants a smaller rate (0.05 with 0.9). A sample the network
     already reads right with p[label] > skip_confidence skips its backward pass; 1.0 never skips.
+    With `workers` > 1 each worker steps at `workers` × the learning rate, because averaging
+    the workers' weights divides every step by their number: the rate keeps its meaning.
     """
 
     epochs: int = 4
@@ -603,7 +605,11 @@ def train(
             cause = None
             try:
                 loss_sum, correct, skipped = fast.train_batch(
-                    batch, learning_rate, momentum, weight_decay, config.skip_confidence
+                    batch,
+                    learning_rate * team.workers,
+                    momentum,
+                    weight_decay,
+                    config.skip_confidence,
                 )
             except Diverged as error:
                 cause = str(error).removeprefix("training diverged: ")

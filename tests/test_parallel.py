@@ -42,6 +42,7 @@ from engine.train import (
     DivergenceRecovered,
     EpochEnd,
     Paused,
+    Team,
     TrainConfig,
     TrainingControl,
     train,
@@ -204,6 +205,28 @@ def test_the_mean_of_two_networks_is_their_average_weight_by_weight():
     assert worst <= 2.0**-15  # one unit of the first layer's 16 fractional bits, rounded
     image = sparse_image(bytes(random.Random(3).randrange(256) for _ in range(784)))
     assert first.predict_sparse(image) == second.predict_sparse(image)
+
+
+class LoneMemberOfTwo(Team):
+    """A team of two whose other worker never shows up: only the step size changes."""
+
+    workers = 2
+
+
+def test_each_worker_of_a_team_steps_at_team_size_times_the_learning_rate():
+    # Averaging two workers halves every step, so each steps twice as far; alone, a member of
+    # a team of two therefore trains exactly as one process at twice the rate.
+    def weights(learning_rate: float, team: Team) -> list:
+        return train(
+            Network.create([784, 8, 10], "relu", seed=3),
+            pattern_dataset(64, seed=4),
+            None,
+            TrainConfig(epochs=1, batch_size=8, learning_rate=learning_rate),
+            team=team,
+        ).network.weights
+
+    assert weights(0.1, LoneMemberOfTwo()) == weights(0.2, Team())
+    assert weights(0.1, LoneMemberOfTwo()) != weights(0.1, Team())
 
 
 def test_mean_weights_are_fair_powers_of_two():
