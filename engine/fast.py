@@ -284,7 +284,7 @@ class FastNetwork:
         """Set every layer to the weighted mean of `states` (from `parameters`), lane by lane.
 
         `weights` are small positive ints that sum to a power of two, so the mean is one sum
-        of packed rows and one dithered shift (`LaneCodec.shift`, unbiased); `random_bits`
+        of packed rows and one dithered shift (`LaneCodec.shift_sums`, unbiased); `random_bits`
         draws the dither, so networks given the same states and source end up identical.
         Biases are averaged with `math.fsum`, which does not depend on the order of workers.
         Velocities (momentum) stay this network's own. When some copies' first layer has moved
@@ -309,7 +309,7 @@ class FastNetwork:
                 )
             ]
             dither = codec.random_bits(shift, random_bits)
-            layer.rows = [codec.shift(sum(column), shift, -1, dither) for column in zip(*weighted)]
+            layer.rows = codec.shift_sums(map(sum, zip(*weighted)), shift, dither)
             layer.scale = 1.0
             bias_columns = zip(*(state[index][1] for state in states))
             layer.biases = [math.fsum(map(mul, weights, column)) / total for column in bias_columns]

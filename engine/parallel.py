@@ -42,6 +42,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from engine.fast import FastNetwork, Parameters
+from engine.lanes import LaneOverflow
 from engine.mnist import IMAGE_BYTES, Dataset
 from engine.network import Network
 from engine.train import (
@@ -159,14 +160,18 @@ def unpacked_dataset(images: bytes, labels: bytes) -> Dataset:
 def encode_parameters(state: Parameters) -> bytes:
     """Return a worker's state (`FastNetwork.parameters`) as bytes for the other workers.
 
-    Per layer: LAYER_HEADER, then every packed row as a signed little-endian integer of the
-    same width, then the biases as float64. Plain bytes, read back by `decode_parameters`.
+    Per layer: LAYER_HEADER, then every packed row as a signed little-endian integer as wide
+    as its lanes (a row whose lanes all fit is one), then the biases as float64. Plain bytes,
+    read back by `decode_parameters`. Raises LaneOverflow if a lane does not fit.
     """
     parts = []
     for rows, biases, bits in state:
-        width = max((row.bit_length() for row in rows), default=0) // 8 + 1
+        width = len(biases) * bits // 8
         parts.append(LAYER_HEADER.pack(len(rows), width, bits, len(biases)))
-        parts.extend(row.to_bytes(width, "little", signed=True) for row in rows)
+        try:
+            parts.extend([row.to_bytes(width, "little", signed=True) for row in rows])
+        except OverflowError:
+            raise LaneOverflow("a packed row does not fit its lanes") from None
         parts.append(struct.pack(f"<{len(biases)}d", *biases))
     return b"".join(parts)
 

@@ -351,6 +351,22 @@ def test_lanes_add_and_scale_every_lane():
         )
 
 
+@pytest.mark.parametrize("bits", [24, 32, 64])
+def test_shifting_sums_of_rows_divides_every_lane_with_its_dither(bits):
+    codec = LaneCodec(6, bits=bits)
+    rng = random.Random(bits)
+    limit = 1 << (bits - 4)
+    for shift in (1, 2):
+        lane_sums = [[rng.randrange(-limit, limit) for _ in range(6)] for _ in range(20)]
+        dither_lanes = [rng.randrange(1 << shift) for _ in range(6)]
+        shifted = codec.shift_sums(map(codec.pack, lane_sums), shift, codec.pack(dither_lanes))
+        assert codec.unpack_rows(shifted) == tuple(
+            (value + dither) >> shift
+            for row in lane_sums
+            for value, dither in zip(row, dither_lanes)
+        )
+
+
 def test_unpack_rows_matches_unpacking_each_row():
     for bits in (24, 32, 64):
         codec = LaneCodec(6, bits=bits)

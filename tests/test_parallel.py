@@ -27,6 +27,7 @@ from test_cli import TRAIN_ARGUMENTS, pattern_data, run_engine  # noqa: F401 (a 
 from test_train import pattern_dataset
 
 from engine.fast import FastNetwork, sparse_image
+from engine.lanes import LaneOverflow
 from engine.mnist import Dataset
 from engine.modelfile import load_model
 from engine.network import Network
@@ -480,3 +481,14 @@ def test_a_workers_weights_cross_as_plain_bytes_and_come_back_exact():
     for cut in (1, len(data) // 2, len(data) - 3):
         with pytest.raises(ValueError, match="a worker's weights end inside"):
             decode_parameters(data[:cut])
+
+
+def test_a_row_whose_lanes_overflowed_is_refused_not_sent_cut():
+    network = Network.create([784, 16, 10], "relu", seed=3)
+    state = FastNetwork(network).parameters()
+    rows, biases, bits = state[1]
+    # The top lane pushed a whole lane range up: the row no longer fits len(biases) lanes.
+    state[1] = ([rows[0] + (1 << (len(biases) * bits)), *rows[1:]], biases, bits)
+
+    with pytest.raises(LaneOverflow, match="does not fit its lanes"):
+        encode_parameters(state)
