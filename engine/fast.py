@@ -44,7 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import compress
 from math import floor
-from operator import mul
+from operator import is_not, lt, mul
 from typing import NamedTuple
 
 from engine.lanes import LaneCodec, LaneOverflow
@@ -89,8 +89,9 @@ LEVEL_MASKS = tuple(
 POSITIONS = tuple(range(4096))
 
 SparseImage = tuple[tuple[int, tuple[int, ...]], ...]
-# Per layer: the packed rows, the biases and the rows' lane width (see `FastNetwork.parameters`).
-Parameters = list[tuple[list[int], list[float], int]]
+# Per layer: the indices of the rows changed since the copies last met (increasing), those
+# packed rows, every bias and the rows' lane width (see `FastNetwork.changes`).
+Changes = list[tuple[list[int], list[int], list[float], int]]
 
 
 class Diverged(ArithmeticError):
@@ -205,6 +206,7 @@ class FastNetwork:
                 self._set_weights(layer, weights)
             self.layers.append(layer)
         self._refresh_units()
+        self._mark_met()
 
     # ----- conversion -------------------------------------------------------------------------
 
@@ -267,53 +269,94 @@ class FastNetwork:
             metadata=dict(self.metadata),
         )
 
-    def parameters(self) -> Parameters:
-        """Return every layer's packed rows and biases, the state workers average.
+    def _mark_met(self) -> None:
+        """Remember every layer's rows and lane width as the point the copies last met at."""
+        self._met = [(list(layer.rows), layer.codec.bits) for layer in self.layers]
 
-        A layer whose weight-decay scale is not 1 has it folded into its lanes first, so that
-        equal lanes mean equal weights in every copy of the network.
+    def changes(self) -> Changes:
+        """Return every layer's rows changed since the copies last met, and all its biases.
+
+        What workers send each other to average (`set_mean`). A step writes new int objects
+        into the rows it moves, so a row still the very object it was at the meeting is
+        unchanged: plain SGD on sparse digits leaves about half of the first layer's rows
+        alone between two meetings, and those are neither sent nor averaged. A layer whose
+        weight-decay scale is not 1 has it folded into its lanes first (every row changes), so
+        that equal lanes mean equal weights in every copy of the network.
         """
         for layer in self.layers:
             if layer.scale != 1.0:
                 self._renormalise(layer)
-        return [(list(layer.rows), list(layer.biases), layer.codec.bits) for layer in self.layers]
+        changes: Changes = []
+        for layer, (met_rows, _) in zip(self.layers, self._met):
+            rows = layer.rows
+            changed = list(compress(range(len(rows)), map(is_not, rows, met_rows)))
+            changes.append(
+                (changed, [rows[i] for i in changed], list(layer.biases), layer.codec.bits)
+            )
+        return changes
 
     def set_mean(
-        self, states: list[Parameters], weights: list[int], random_bits: Callable[[int], int]
+        self, states: list[Changes], weights: list[int], random_bits: Callable[[int], int]
     ) -> None:
-        """Set every layer to the weighted mean of `states` (from `parameters`), lane by lane.
+        """Set every layer to the weighted mean of the copies whose `changes` are `states`.
 
-        `weights` are small positive ints that sum to a power of two, so the mean is one sum
-        of packed rows and one dithered shift (`LaneCodec.shift_sums`, unbiased); `random_bits`
-        draws the dither, so networks given the same states and source end up identical.
-        Biases are averaged with `math.fsum`, which does not depend on the order of workers.
-        Velocities (momentum) stay this network's own. When some copies' first layer has moved
-        to wide lanes, every copy moves to them first.
+        Every copy must have met at the same point (the same network to start with, or the
+        same `set_mean` since): a row a copy did not change is the row they met with. Only
+        rows some copy changed are averaged. `weights` are small positive ints that sum to a
+        power of two, so the mean is one sum of packed rows and one dithered shift
+        (`LaneCodec.shift_sums`, unbiased); `random_bits` draws the dither, so copies given
+        the same states and source end up identical, and meet there. Biases are averaged with
+        `math.fsum`, which does not depend on the order of workers. Velocities (momentum) stay
+        this network's own. When some copies' first layer has moved to wide lanes, every copy
+        moves to them first. Raises ValueError if a state does not fit this network.
         """
         total = sum(weights)
         shift = total.bit_length() - 1
-        if total != 1 << shift:
-            raise ValueError(f"weights must sum to a power of two, not {total}")
-        while max(state[0][2] for state in states) > self.first_lane_bits:
+        if len(weights) != len(states) or min(weights) < 1 or total != 1 << shift:
+            raise ValueError(f"weights must be positive and sum to a power of two: {weights}")
+        self._check_changes(states)
+        while max(state[0][3] for state in states) > self.first_lane_bits:
             self._widen_first_layer()
-        for index, layer in enumerate(self.layers):
+        for index, (layer, (met_rows, met_bits)) in enumerate(zip(self.layers, self._met)):
             codec = layer.codec
-            weighted = [
-                rows if weight == 1 else [row * weight for row in rows]
-                for weight, rows in zip(
-                    weights,
-                    (
-                        self._rows_in_lanes_of(layer, state[index][0], state[index][2])
-                        for state in states
-                    ),
-                )
-            ]
+            met = self._rows_in_lanes_of(layer, met_rows, met_bits)
+            changed = sorted(set().union(*(state[index][0] for state in states)))
+            met_changed = [met[i] for i in changed]
+            columns = []
+            for weight, (indices, rows, _, bits) in zip(weights, (s[index] for s in states)):
+                rows = self._rows_in_lanes_of(layer, rows, bits)
+                if len(indices) != len(changed):
+                    # Rows this copy left alone are the ones met with.
+                    rows = list(map(dict(zip(indices, rows)).get, changed, met_changed))
+                columns.append(rows if weight == 1 else [row * weight for row in rows])
             dither = codec.random_bits(shift, random_bits)
-            layer.rows = codec.shift_sums(map(sum, zip(*weighted)), shift, dither)
+            new_rows = met if met is not met_rows else list(met)
+            for i, row in zip(changed, codec.shift_sums(map(sum, zip(*columns)), shift, dither)):
+                new_rows[i] = row
+            layer.rows = new_rows
             layer.scale = 1.0
-            bias_columns = zip(*(state[index][1] for state in states))
+            bias_columns = zip(*(state[index][2] for state in states))
             layer.biases = [math.fsum(map(mul, weights, column)) / total for column in bias_columns]
         self._refresh_units()
+        self._mark_met()
+
+    def _check_changes(self, states: list[Changes]) -> None:
+        """Raise ValueError unless every state has this network's layers, units and rows."""
+        for state in states:
+            if len(state) != len(self.layers):
+                raise ValueError("a state to average does not have this network's layers")
+            for layer, (indices, rows, biases, bits) in zip(self.layers, state):
+                wide_enough = bits == layer.codec.bits or (
+                    layer is self.layers[0] and bits in FIRST_WEIGHT_BITS
+                )
+                if (
+                    not wide_enough
+                    or len(biases) != layer.codec.count
+                    or len(rows) != len(indices)
+                    or (indices and not 0 <= indices[0] <= indices[-1] < len(layer.rows))
+                    or not all(map(lt, indices, indices[1:]))
+                ):
+                    raise ValueError("a state to average does not fit this network's layers")
 
     @staticmethod
     def _rows_in_lanes_of(layer: _Layer, rows: list[int], bits: int) -> list[int]:

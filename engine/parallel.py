@@ -8,10 +8,12 @@ it emits the events, obeys the `TrainingControl` and returns the result. The oth
 macOS), so nothing is inherited: each receives its job over a pipe.
 
 Every SYNC_EVERY_BATCHES batches, and at the end of each epoch, the workers meet: each sends
-the hub its packed weights, the hub sends every spoke the others' weights with the base
-learning rate and a command (go on, stop, diverged), and each worker sets its network to the
-mean of all of them (`FastNetwork.set_mean`: one sum and one shift per packed row, the same
-dither everywhere, so every copy ends identical). Between meetings the copies drift apart a
+the hub the packed weight rows it changed since the last meeting (`FastNetwork.changes`: on
+sparse digits about half of the first layer's rows are left alone), the hub sends every
+spoke the others' changes with the base learning rate and a command (go on, stop, diverged),
+and each worker sets its network to the mean of all of them (`FastNetwork.set_mean`: one sum
+and one shift per changed row, the same dither everywhere, so every copy ends identical and
+the next changes are counted from there). Between meetings the copies drift apart a
 little, which costs little accuracy and saves most of the communication. Averaging divides
 each worker's steps by the team's size, so each worker steps at the team's size times the
 learning rate (as `engine.train` does for any team): two workers meeting every second batch
@@ -41,7 +43,7 @@ from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
-from engine.fast import FastNetwork, Parameters
+from engine.fast import Changes, FastNetwork
 from engine.lanes import LaneOverflow
 from engine.mnist import IMAGE_BYTES, Dataset
 from engine.network import Network
@@ -70,7 +72,7 @@ START_METHOD = "spawn"
 GO = "go"
 STOP = "stop"
 DIVERGED = "diverged"
-# Per layer of an encoded state: row count, bytes per row, lane width in bits, bias count.
+# Per layer of encoded changes: changed rows, bytes per row, lane width in bits, bias count.
 LAYER_HEADER = struct.Struct("<IIII")
 
 
@@ -157,17 +159,19 @@ def unpacked_dataset(images: bytes, labels: bytes) -> Dataset:
     )
 
 
-def encode_parameters(state: Parameters) -> bytes:
-    """Return a worker's state (`FastNetwork.parameters`) as bytes for the other workers.
+def encode_changes(state: Changes) -> bytes:
+    """Return a worker's changes (`FastNetwork.changes`) as bytes for the other workers.
 
-    Per layer: LAYER_HEADER, then every packed row as a signed little-endian integer as wide
-    as its lanes (a row whose lanes all fit is one), then the biases as float64. Plain bytes,
-    read back by `decode_parameters`. Raises LaneOverflow if a lane does not fit.
+    Per layer: LAYER_HEADER, the changed rows' indices as uint32, then each changed packed
+    row as a signed little-endian integer as wide as its lanes (a row whose lanes all fit is
+    one), then the biases as float64. Plain bytes, read back by `decode_changes`. Raises
+    LaneOverflow if a lane does not fit.
     """
     parts = []
-    for rows, biases, bits in state:
+    for indices, rows, biases, bits in state:
         width = len(biases) * bits // 8
         parts.append(LAYER_HEADER.pack(len(rows), width, bits, len(biases)))
+        parts.append(struct.pack(f"<{len(indices)}I", *indices))
         try:
             parts.extend([row.to_bytes(width, "little", signed=True) for row in rows])
         except OverflowError:
@@ -176,24 +180,26 @@ def encode_parameters(state: Parameters) -> bytes:
     return b"".join(parts)
 
 
-def decode_parameters(data: bytes) -> Parameters:
-    """Return the state `encode_parameters` wrote; raise ValueError if data is not one."""
-    state: Parameters = []
+def decode_changes(data: bytes) -> Changes:
+    """Return the changes `encode_changes` wrote; raise ValueError if data is not one."""
+    state: Changes = []
     offset = 0
     while offset < len(data):
         if len(data) - offset < LAYER_HEADER.size:
             raise ValueError("a worker's weights end inside a layer header")
         count, width, bits, bias_count = LAYER_HEADER.unpack_from(data, offset)
         offset += LAYER_HEADER.size
-        end = offset + count * width + 8 * bias_count
+        end = offset + count * (4 + width) + 8 * bias_count
         if end > len(data):
             raise ValueError("a worker's weights end inside a layer")
+        indices = list(struct.unpack_from(f"<{count}I", data, offset))
+        offset += 4 * count
         rows = [
             int.from_bytes(data[start : start + width], "little", signed=True)
             for start in range(offset, offset + count * width, width)
         ]
         biases = list(struct.unpack_from(f"<{bias_count}d", data, offset + count * width))
-        state.append((rows, biases, bits))
+        state.append((indices, rows, biases, bits))
         offset = end
     return state
 
@@ -259,7 +265,7 @@ class _Member(Team):
         """Return True after every SYNC_EVERY_BATCHES-th batch and the last of an epoch."""
         return batch % SYNC_EVERY_BATCHES == 0 or batch == batches_per_epoch
 
-    def average(self, fast: FastNetwork, states: list[Parameters]) -> None:
+    def average(self, fast: FastNetwork, states: list[Changes]) -> None:
         """Set fast to the mean of every worker's state (listed in worker order)."""
         weights = mean_weights(self.workers, self._meetings)
         fast.set_mean(states, weights, self._averaging.getrandbits)
@@ -319,15 +325,15 @@ class Hub(_Member):
         ending = self._ending(reports)
         if ending is not None:
             return ending
-        own = fast.parameters()
-        blobs = [encode_parameters(own)]
+        own = fast.changes()
+        blobs = [encode_changes(own)]
         blobs += [report[1] for report in reports]
         settings = Settings.of(control, self.config)
         for index in range(len(self.connections)):
             others = blobs[: index + 1] + blobs[index + 2 :]
             self._send(index, (GO, settings, others))
             self._waiting[index] = False
-        self.average(fast, [own, *(decode_parameters(blob) for blob in blobs[1:])])
+        self.average(fast, [own, *(decode_changes(blob) for blob in blobs[1:])])
         return None
 
     def end_epoch(self, figures: EpochFigures) -> EpochFigures | Ending:
@@ -465,14 +471,14 @@ class Spoke(_Member):
         """Meet the team when due: send this worker's weights, then average everyone's."""
         if not self.meeting_due(batch, batches_per_epoch):
             return None
-        own = fast.parameters()
-        self._send("sync", encode_parameters(own))
+        own = fast.changes()
+        self._send("sync", encode_changes(own))
         answer = self._answer()
         if answer[0] != GO:
             return self._ending(answer)
         _, settings, blobs = answer
         settings.apply(control)
-        states = [decode_parameters(blob) for blob in blobs]
+        states = [decode_changes(blob) for blob in blobs]
         states.insert(self.worker, own)
         self.average(fast, states)
         return None

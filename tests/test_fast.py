@@ -426,17 +426,20 @@ def test_narrow_lanes_reject_values_that_do_not_fit_24_bits():
         codec.pack([0, -(2**23) - 1, 0])
 
 
-def test_averaging_copies_in_narrow_and_wide_lanes_widens_them_all():
+def test_averaging_a_copy_that_widened_its_lanes_widens_every_copy():
     network = Network.create([784, 12, 10], "relu", seed=22)
-    narrow, wide = FastNetwork(network), FastNetwork(network, first_lane_bits=WIDE_LANE_BITS)
-    wide.layers[0].biases[0] = 0.5  # so the mean differs from either copy
-    states = [narrow.parameters(), wide.parameters()]
-    for copy in (narrow, wide):
+    narrow, widened = FastNetwork(network), FastNetwork(network)
+    widened._widen_first_layer()  # as a sum overflowing its narrow lanes does mid-run
+    widened.layers[0].biases[0] = 0.5  # so the mean differs from either copy
+    states = [narrow.changes(), widened.changes()]
+    assert states[0][0][0] == [] and len(states[1][0][0]) == 784, "widening changes every row"
+    for copy in (narrow, widened):
         copy.set_mean(states, [1, 1], random.Random(23).getrandbits)
         assert copy.first_lane_bits == WIDE_LANE_BITS
         assert max_difference(copy.weights(0), network.weights[0]) < 1e-4
         assert copy.layers[0].biases[0] == pytest.approx(0.25)
-    assert narrow.weights(0) == wide.weights(0)
+    assert narrow.weights(0) == widened.weights(0)
+    assert narrow.changes()[0][0] == widened.changes()[0][0] == [], "both met at the mean"
     lone = FastNetwork(network)
-    lone.set_mean([lone.parameters(), lone.parameters()], [1, 1], random.Random(24).getrandbits)
+    lone.set_mean([lone.changes(), lone.changes()], [1, 1], random.Random(24).getrandbits)
     assert lone.first_lane_bits == NARROW_LANE_BITS

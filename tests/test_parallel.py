@@ -33,8 +33,8 @@ from engine.modelfile import load_model
 from engine.network import Network
 from engine.parallel import (
     WorkerError,
-    decode_parameters,
-    encode_parameters,
+    decode_changes,
+    encode_changes,
     mean_weights,
     shares,
 )
@@ -184,14 +184,38 @@ def test_two_workers_from_the_command_line(pattern_data, tmp_path):  # noqa: F81
     assert load_model(model).metadata["workers"] == 2
 
 
-def test_the_mean_of_two_networks_is_their_average_weight_by_weight():
-    first = FastNetwork(Network.create([784, 12, 10], "relu", seed=1))
-    second = FastNetwork(Network.create([784, 12, 10], "relu", seed=2))
+def trained_copies(network: Network, batches: list[list[tuple[bytes, int]]]) -> list[FastNetwork]:
+    """Return one copy of network per batch, each after one plain SGD step on its batch."""
+    copies = []
+    for seed, batch in enumerate(batches):
+        copy = FastNetwork(network, seed=seed)
+        copy.train_batch([(sparse_image(pixels), label) for pixels, label in batch], 0.5)
+        copies.append(copy)
+    return copies
+
+
+def inked_images(count: int, seed: int, pixels: range) -> list[tuple[bytes, int]]:
+    """Return (image, label) pairs inked at 30 random pixels of `pixels` each."""
+    rng = random.Random(seed)
+    images = []
+    for _ in range(count):
+        image = bytearray(784)
+        for pixel in rng.sample(pixels, 30):
+            image[pixel] = rng.choice([90, 180, 255])
+        images.append((bytes(image), rng.randrange(10)))
+    return images
+
+
+def test_the_mean_of_two_copies_is_their_average_weight_by_weight():
+    network = Network.create([784, 12, 10], "relu", seed=1)
+    first, second = trained_copies(
+        network, [inked_images(8, 2, range(784)), inked_images(8, 3, range(784))]
+    )
     expected = [
         [[(a + b) / 2 for a, b in zip(row_a, row_b)] for row_a, row_b in zip(layer_a, layer_b)]
         for layer_a, layer_b in zip(first.to_network().weights, second.to_network().weights)
     ]
-    states = [first.parameters(), second.parameters()]
+    states = [first.changes(), second.changes()]
     first.set_mean(states, [1, 1], random.Random(0).getrandbits)
     second.set_mean(states, [1, 1], random.Random(0).getrandbits)
 
@@ -204,8 +228,57 @@ def test_the_mean_of_two_networks_is_their_average_weight_by_weight():
         for w, e in zip(row, row_expected)
     )
     assert worst <= 2.0**-15  # one unit of the first layer's 16 fractional bits, rounded
+    assert max_moved(network, first) > 100 * 2.0**-15, "the copies really moved"
     image = sparse_image(bytes(random.Random(3).randrange(256) for _ in range(784)))
     assert first.predict_sparse(image) == second.predict_sparse(image)
+
+
+def max_moved(network: Network, fast: FastNetwork) -> float:
+    """Return the largest distance between a weight of network and of fast."""
+    return max(
+        abs(a - b)
+        for layer_a, layer_b in zip(network.weights, fast.to_network().weights)
+        for row_a, row_b in zip(layer_a, layer_b)
+        for a, b in zip(row_a, row_b)
+    )
+
+
+def test_only_the_rows_a_copy_changed_are_sent_and_averaged():
+    network = Network.create([784, 12, 10], "relu", seed=4)
+    # The first copy inks only the top half of the frame, the second only the bottom half.
+    top, bottom = trained_copies(
+        network, [inked_images(8, 5, range(0, 392)), inked_images(8, 6, range(392, 784))]
+    )
+    top_changes, bottom_changes = top.changes(), bottom.changes()
+    top_rows, bottom_rows = top_changes[0][0], bottom_changes[0][0]
+    assert top_rows and max(top_rows) < 392 and bottom_rows and min(bottom_rows) >= 392
+    assert top_changes[0][1] == [top.layers[0].rows[i] for i in top_rows]
+    untouched = set(range(784)) - set(top_rows) - set(bottom_rows)
+    assert untouched, "some pixels were inked in neither half"
+    before = FastNetwork(network).layers[0].rows
+
+    for copy in (top, bottom):
+        copy.set_mean([top_changes, bottom_changes], [1, 1], random.Random(0).getrandbits)
+
+    assert top.layers[0].rows == bottom.layers[0].rows
+    rows = top.layers[0].rows
+    assert all(rows[i] == before[i] for i in untouched), "rows nobody changed stay as met"
+    assert all(rows[i] != before[i] for i in top_rows + bottom_rows), "half of each move stays"
+    assert top.changes()[0][0] == [] and top.changes()[1][0] == [], "the mean is the new meeting"
+
+
+def test_a_state_that_does_not_fit_is_refused():
+    network = Network.create([784, 12, 10], "relu", seed=5)
+    fast = FastNetwork(network)
+    good = fast.changes()
+    wrong_layers = FastNetwork(Network.create([784, 12, 12, 10], "relu", seed=5)).changes()
+    out_of_range = [([784], [0], *good[0][2:]), good[1]]
+    unsorted = [([5, 3], [0, 0], *good[0][2:]), good[1]]
+    for state in (wrong_layers, out_of_range, unsorted):
+        with pytest.raises(ValueError, match="does not"):
+            fast.set_mean([good, state], [1, 1], random.Random(0).getrandbits)
+    with pytest.raises(ValueError, match="power of two"):
+        fast.set_mean([good, good, good], [1, 1, 1], random.Random(0).getrandbits)
 
 
 class LoneMemberOfTwo(Team):
@@ -470,25 +543,27 @@ def test_ctrl_c_stops_a_team_cleanly(pattern_data, tmp_path):  # noqa: F811
     assert "Traceback" not in errors
 
 
-def test_a_workers_weights_cross_as_plain_bytes_and_come_back_exact():
+def test_a_workers_changes_cross_as_plain_bytes_and_come_back_exact():
     network = Network.create([784, 16, 16, 10], "relu", seed=3)
-    state = FastNetwork(network).parameters()
-    assert any(row < 0 for rows, _, _ in state for row in rows), "signed rows are exercised"
+    (copy,) = trained_copies(network, [inked_images(8, 7, range(784))])
+    state = copy.changes()
+    assert any(row < 0 for _, rows, _, _ in state for row in rows), "signed rows are exercised"
+    assert 0 < len(state[0][0]) < 784, "some rows, not all, changed"
 
-    data = encode_parameters(state)
+    data = encode_changes(state)
 
-    assert decode_parameters(data) == state
+    assert decode_changes(data) == state
     for cut in (1, len(data) // 2, len(data) - 3):
         with pytest.raises(ValueError, match="a worker's weights end inside"):
-            decode_parameters(data[:cut])
+            decode_changes(data[:cut])
 
 
 def test_a_row_whose_lanes_overflowed_is_refused_not_sent_cut():
     network = Network.create([784, 16, 10], "relu", seed=3)
-    state = FastNetwork(network).parameters()
-    rows, biases, bits = state[1]
-    # The top lane pushed a whole lane range up: the row no longer fits len(biases) lanes.
-    state[1] = ([rows[0] + (1 << (len(biases) * bits)), *rows[1:]], biases, bits)
+    fast = FastNetwork(network)
+    rows = fast.layers[1].rows
+    # The top lane pushed a whole lane range up: the row no longer fits its 10 lanes.
+    rows[0] += 1 << (10 * fast.layers[1].codec.bits)
 
     with pytest.raises(LaneOverflow, match="does not fit its lanes"):
-        encode_parameters(state)
+        encode_changes(fast.changes())
