@@ -37,6 +37,7 @@ from app.drawing import (
 )
 from app.models import (
     NO_MODEL_LABEL,
+    DigitReader,
     ModelCatalogue,
     ModelEntry,
     ModelLoad,
@@ -45,7 +46,6 @@ from app.models import (
     activation_full_scale,
     describe_model,
     dialog_text,
-    read_digit,
     taught_file_name,
     taught_label,
     too_small_to_read,
@@ -149,6 +149,7 @@ class DrawTab(ttk.Frame):
         self._model_load: ModelLoad | None = None
         self._model_load_id: str | None = None
         self._read_network: Network | None = None
+        self.reader: DigitReader | None = None
         self._read_version = -1
         self._drawn_version = 0
         self.brush_width = tk.DoubleVar(self, DEFAULT_BRUSH_WIDTH)
@@ -745,6 +746,8 @@ class DrawTab(ttk.Frame):
         self.model = entry
         self._read_network = None  # the training tab may hand over the same, updated network
         network = entry.load()
+        # A new reader even for the same network: the training tab updates its weights.
+        self.reader = DigitReader(network)
         self._show_picker_choice()
         self.model_info.configure(text=describe_model(network))
         self._build_activation_grids(network)
@@ -812,7 +815,8 @@ class DrawTab(ttk.Frame):
         if network is self._read_network and self.drawing.version == self._read_version:
             return  # a throttled reading already caught up after the pen's last move
         started = time.perf_counter()
-        self.reading = None if network is None else read_digit(network, self.drawing.image())
+        reader = self.reader
+        self.reading = None if reader is None else reader.read(self.drawing.image())
         elapsed_ms = (time.perf_counter() - started) * 1000
         self._read_network, self._read_version = network, self.drawing.version
         self._show_reading()

@@ -3,7 +3,8 @@
 `ModelCatalogue` is the model picker's list: the shipped default and classic models, the models
 taught the person's drawings ("Default + my digits", saved in the per-user models folder), files
 the person opened and networks handed over by the training tab. `read_digit` runs a drawing
-through the engine's preprocessing and the network and keeps everything the tab shows.
+through the engine's preprocessing and the network and keeps everything the tab shows;
+`DigitReader` does it through the engine's fast path.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from engine.inference import Predictor, predictor
 from engine.modelfile import CLASSIC_MODEL_PATH, DEFAULT_MODEL_PATH, ModelFileError, load_model
 from engine.network import Network, normalise_probabilities
 from engine.preprocess import (
@@ -246,8 +248,58 @@ def activation_full_scale(network: Network) -> float | None:
     return 1.0 if network.activation in BOUNDED_ACTIVATIONS else None
 
 
+class DigitReader:
+    """Read drawings with one network, through the engine's fast path once it is ready.
+
+    Packing a network for the fast path (`engine.inference.predictor`: about half a second for
+    784-1024-10) starts with the first drawing that has ink, so starting the app or opening
+    another tab never waits for it, and runs on a daemon thread that touches no widget; until
+    it is done drawings are read with floats. The fast path reads a 784-1024-10 drawing in
+    about 0.4 ms instead of 25 ms, on the 4-level inputs the MNIST figures are measured with.
+    """
+
+    def __init__(self, network: Network) -> None:
+        self.network = network
+        self._packed: queue.SimpleQueue[Predictor] = queue.SimpleQueue()
+        self._packing: threading.Thread | None = None
+        self._predictor: Predictor | None = None
+
+    def start_packing(self) -> None:
+        """Start packing the network for the fast path, unless it has started already."""
+        if self._packing is None:
+            self._packing = threading.Thread(
+                target=lambda: self._packed.put(predictor(self.network)),
+                name="digits-pack-model",
+                daemon=True,
+            )
+            self._packing.start()
+
+    def wait_until_ready(self, timeout_seconds: float) -> bool:
+        """Start packing if needed and wait up to timeout_seconds for it; return True if
+        drawings are now read through the fast path."""
+        self.start_packing()
+        if self._predictor is None:
+            try:
+                self._predictor = self._packed.get(timeout=timeout_seconds)
+            except queue.Empty:
+                return False
+        return True
+
+    def read(self, image: Image.Image) -> Reading | None:
+        """Return what the network reads in image (see `read_digit`), fast once it is ready."""
+        try:
+            preprocessed = preprocess_image(image)
+        except NothingDrawn:
+            return None
+        if self._predictor is None:
+            self.wait_until_ready(0)
+        if self._predictor is None:
+            return reading_of(self.network, preprocessed)
+        return reading_of(self.network, preprocessed, self._predictor.forward(preprocessed.pixels))
+
+
 def read_digit(network: Network, image: Image.Image) -> Reading | None:
-    """Return what the network reads in image, or None if nothing is drawn on it.
+    """Return what the network reads in image with floats, or None if nothing is drawn on it.
 
     The image goes through the engine's own preprocessing (crop, fit to 20 px, centre of mass
     to the middle of 28×28), exactly like every image the model was trained and tested on.
@@ -256,7 +308,16 @@ def read_digit(network: Network, image: Image.Image) -> Reading | None:
         preprocessed = preprocess_image(image)
     except NothingDrawn:
         return None
-    layers = network.forward(pixels_to_inputs(preprocessed.pixels))
+    return reading_of(network, preprocessed)
+
+
+def reading_of(
+    network: Network, preprocessed: Preprocessed, layers: list[list[float]] | None = None
+) -> Reading:
+    """Return the reading of a preprocessed drawing from every layer's activations (`layers`,
+    inputs first, as `Network.forward` gives them; computed with floats when None)."""
+    if layers is None:
+        layers = network.forward(pixels_to_inputs(preprocessed.pixels))
     outputs = layers[-1]
     # Sigmoid outputs of an MSE model are independent scores; bars must still sum to 1.
     probabilities = normalise_probabilities(outputs) if network.loss == "mse" else outputs

@@ -303,7 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--augment",
         action="store_true",
         default=defaults["augment"],
-        help="distort training images at random (shift, rotation, scale, stroke width, warp)",
+        help="distort training images at random (shift, rotation, scale, stroke width, warp,"
+        " width, style marks: the shipped default's recipe)",
     )
     training.add_argument(
         "--seed", type=int, default=defaults["seed"], help="seeds the weights and the shuffling"

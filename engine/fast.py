@@ -535,6 +535,24 @@ class FastNetwork:
         """Return the 10 output values for one 784-byte image (0..255, ink high)."""
         return self.predict_sparse(sparse_image(pixels))
 
+    def forward(self, pixels: bytes) -> list[list[float]]:
+        """Return every layer's activations for one 784-byte image, as `Network.forward` does.
+
+        The first list is the 784 inputs as this path sees them (`quantised_inputs`), then
+        each hidden layer's activations (one float per unit), then the 10 outputs.
+        """
+        hidden, zs = self._forward(sparse_image(pixels))
+        layers = [quantised_inputs(pixels)]
+        for state, following in zip(hidden, self.layers[1:]):
+            # A hidden layer's values are in the next layer's input units.
+            unit = 1.0 / following.input_scale
+            activations = [0.0] * len(following.rows)
+            for position, value in zip(state.positions, state.values):
+                activations[position] = value * unit
+            layers.append(activations)
+        layers.append(self._outputs(zs))
+        return layers
+
     # ----- training ---------------------------------------------------------------------------
 
     def train_batch(

@@ -2,9 +2,10 @@
 
 Recipe (`finetune`): the drawings are repeated until they fill TEACH_SHARE of a short run and
 every copy is distorted at random by the training loop's augmentation (shift, rotation, scale,
-stroke width, elastic warp), so each drawing is worth many; the rest of the run replays MNIST
-training digits, so what the network knew is kept. The run is one pass of `engine.train.train`
-at a small learning rate with a cosine schedule, starting from the given network. Last, the
+stroke width, elastic warp, width and style marks: `engine.train.AUGMENT_SETTINGS`), so each
+drawing is worth many; the rest of the run replays MNIST training digits, so what the network
+knew is kept. The run is one pass of `engine.train.train` at a small learning rate with a
+cosine schedule, starting from the given network. Last, the
 taught weights are blended with the original ones (KEEP_SHARE of the taught weights): on the
 synthetic hands of `engine.hands` this keeps MNIST test accuracy within about 0.1 point of the
 original while the hand is still read as well as by the unblended network.
@@ -30,7 +31,7 @@ from engine.network import Network
 from engine.train import BatchEnd, TrainConfig, TrainingControl, TrainingEvent, train
 
 HOLDOUT_SHARE = 0.2
-# Images seen by one teaching run: about 4 s of training for the default 784-512-10 network.
+# Images seen by one teaching run: about 4 s of training for a 784-512-10 network on a fast core.
 RUN_SAMPLES = 12_000
 TEACH_SHARE = 0.3
 LEARNING_RATE = 0.01

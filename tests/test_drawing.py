@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from operator import sub
 from pathlib import Path
 
 import pytest
@@ -20,11 +21,13 @@ from app.models import (
     CLASSIC_LABEL,
     DEFAULT_LABEL,
     SHORT_PATH_CHARACTERS,
+    DigitReader,
     ModelCatalogue,
     describe_model,
     dialog_text,
     read_digit,
 )
+from engine.inference import predictor
 from engine.modelfile import ModelFileError, load_model, save_model
 from engine.network import Network
 from engine.preprocess import pixels_to_inputs, preprocess_image
@@ -191,6 +194,24 @@ def test_read_digit_runs_the_engine_preprocessing_and_the_network():
     assert [len(layer) for layer in reading.hidden_activations] == [16, 12]
     assert reading.digit == max(range(10), key=expected[-1].__getitem__)
     assert reading.confidence == max(expected[-1])
+
+
+# Packing a tiny network takes milliseconds; this much only on a very busy machine.
+READY_SECONDS = 30
+
+
+def test_a_reader_reads_through_the_fast_path_once_it_is_packed():
+    network = Network.create([784, 16, 12, 10], "relu", seed=0)
+    reader = DigitReader(network)
+    assert reader.wait_until_ready(READY_SECONDS)
+    reading = reader.read(drawn_bar())
+    fast = predictor(network).forward(preprocess_image(drawn_bar()).pixels)
+    assert reading.probabilities == fast[-1]
+    assert reading.hidden_activations == fast[1:-1]
+    floats = read_digit(network, drawn_bar())
+    assert reading.digit == floats.digit
+    assert max(map(abs, map(sub, reading.probabilities, floats.probabilities))) < 0.01
+    assert reader.read(Drawing().image()) is None
 
 
 def test_read_digit_on_a_blank_drawing_is_none():

@@ -443,3 +443,21 @@ def test_averaging_a_copy_that_widened_its_lanes_widens_every_copy():
     lone = FastNetwork(network)
     lone.set_mean([lone.changes(), lone.changes()], [1, 1], random.Random(24).getrandbits)
     assert lone.first_lane_bits == NARROW_LANE_BITS
+
+
+@pytest.mark.parametrize("layer_sizes,activation,loss", CASES)
+def test_forward_gives_every_layer_as_the_float_network_does(layer_sizes, activation, loss):
+    network = Network.create(layer_sizes, activation, loss, seed=31)
+    fast = FastNetwork(network)
+    for pixels, _ in random_images(5, seed=32):
+        layers = fast.forward(pixels)
+        expected = network.forward(quantised_inputs(pixels))
+        assert [len(layer) for layer in layers] == [len(layer) for layer in expected]
+        assert layers[0] == expected[0]
+        assert layers[-1] == fast.predict(pixels)
+        for layer, expected_layer in zip(layers[1:], expected[1:]):
+            # Fixed-point sums and activations: about 2^-8 of an activation's size at most.
+            scale = max(1.0, *map(abs, expected_layer))
+            assert max_difference(layer, expected_layer) < 0.01 * scale
+        if activation == "relu" and len(layer_sizes) > 2:
+            assert any(a == 0.0 for a in layers[1]) and any(a > 0.0 for a in layers[1])

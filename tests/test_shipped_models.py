@@ -73,8 +73,13 @@ def test_default_model_reads_pen_drawn_digits(default_network: Network) -> None:
 
 
 # The default model's floor on other kinds of the drawn-digits benchmark (a small set drawn
-# here; models/README.md has the figures on 1,000 canvases per kind, all at or above 97 %).
+# here; models/README.md has the figures on 1,000 canvases per kind: 93.8 % for flagged 1s,
+# 95-96 % for narrow and wide hands, 98.7 % and above for the others).
 KIND_FLOORS = {
+    "narrow": 0.88,
+    "wide": 0.88,
+    "slashed-0": 0.95,
+    "flag-1": 0.85,
     "fat": 0.95,
     "thin": 0.95,
     "flag-base-1": 0.95,
