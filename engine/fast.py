@@ -273,6 +273,15 @@ class FastNetwork:
         """Remember every layer's rows and lane width as the point the copies last met at."""
         self._met = [(list(layer.rows), layer.codec.bits) for layer in self.layers]
 
+    def continue_meetings_of(self, other: FastNetwork) -> None:
+        """Count this copy's changes from where `other` last met its team.
+
+        For a copy rebuilt mid-run (from a checkpoint, after a divergence): every row of it is
+        new, so all of them count as changed, and the rows other copies left alone are still
+        known as the team met them.
+        """
+        self._met = other._met
+
     def changes(self) -> Changes:
         """Return every layer's rows changed since the copies last met, and all its biases.
 
@@ -315,7 +324,7 @@ class FastNetwork:
         if len(weights) != len(states) or min(weights) < 1 or total != 1 << shift:
             raise ValueError(f"weights must be positive and sum to a power of two: {weights}")
         self._check_changes(states)
-        while max(state[0][3] for state in states) > self.first_lane_bits:
+        while max(self._met[0][1], *(state[0][3] for state in states)) > self.first_lane_bits:
             self._widen_first_layer()
         for index, (layer, (met_rows, met_bits)) in enumerate(zip(self.layers, self._met)):
             codec = layer.codec

@@ -651,9 +651,12 @@ def train(
                 control.set_learning_rate(lowered)
                 # The failed step may have left the parameters half updated: start afresh
                 # from the checkpoint, with the momentum cleared.
-                fast = FastNetwork(
+                recovered = FastNetwork(
                     checkpoint, seed=config.seed + divergences, first_lane_bits=lane_bits(momentum)
                 )
+                # Other workers still hold the team's last meeting point: count from there.
+                recovered.continue_meetings_of(fast)
+                fast = recovered
                 running_loss = None
                 batches_since_recovery = 0
                 window_loss, window_batches = 0.0, 0

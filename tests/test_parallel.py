@@ -267,6 +267,27 @@ def test_only_the_rows_a_copy_changed_are_sent_and_averaged():
     assert top.changes()[0][0] == [] and top.changes()[1][0] == [], "the mean is the new meeting"
 
 
+def test_a_copy_rebuilt_after_a_divergence_still_meets_its_team_exactly():
+    network = Network.create([784, 12, 10], "relu", seed=8)
+    first, second = trained_copies(
+        network, [inked_images(8, 9, range(784)), inked_images(8, 10, range(784))]
+    )
+    states = [first.changes(), second.changes()]
+    for copy in (first, second):
+        copy.set_mean(states, [1, 1], random.Random(0).getrandbits)
+    first.train_batch([(sparse_image(p), y) for p, y in inked_images(8, 11, range(392))], 0.5)
+    # The second copy diverged: it goes back to its last checkpoint, a network of its own.
+    rebuilt = FastNetwork(network, seed=12)
+    rebuilt.continue_meetings_of(second)
+    assert len(rebuilt.changes()[0][0]) == 784, "every row of a rebuilt copy is new"
+
+    states = [first.changes(), rebuilt.changes()]
+    for copy in (first, rebuilt):
+        copy.set_mean(states, [1, 1], random.Random(1).getrandbits)
+
+    assert first.to_network().weights == rebuilt.to_network().weights
+
+
 def test_a_state_that_does_not_fit_is_refused():
     network = Network.create([784, 12, 10], "relu", seed=5)
     fast = FastNetwork(network)
