@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -287,37 +288,33 @@ class DigitReader:
 
     def read(self, image: Image.Image) -> Reading | None:
         """Return what the network reads in image (see `read_digit`), fast once it is ready."""
-        try:
-            preprocessed = preprocess_image(image)
-        except NothingDrawn:
-            return None
-        if self._predictor is None:
-            self.wait_until_ready(0)
-        if self._predictor is None:
-            return reading_of(self.network, preprocessed)
-        return reading_of(self.network, preprocessed, self._predictor.forward(preprocessed.pixels))
+        forward = None if self._predictor is None else self._predictor.forward
+        reading = read_digit(self.network, image, forward)
+        if reading is not None and self._predictor is None:
+            self.wait_until_ready(0)  # starts packing at the first ink, or picks up the result
+        return reading
 
 
-def read_digit(network: Network, image: Image.Image) -> Reading | None:
-    """Return what the network reads in image with floats, or None if nothing is drawn on it.
+def read_digit(
+    network: Network,
+    image: Image.Image,
+    forward: Callable[[bytes], list[list[float]]] | None = None,
+) -> Reading | None:
+    """Return what the network reads in image, or None if nothing is drawn on it.
 
     The image goes through the engine's own preprocessing (crop, fit to 20 px, centre of mass
     to the middle of 28×28), exactly like every image the model was trained and tested on.
+    `forward` maps the 784 preprocessed pixels to every layer's activations, inputs first (a
+    predictor's `forward`); without it the network computes them with floats.
     """
     try:
         preprocessed = preprocess_image(image)
     except NothingDrawn:
         return None
-    return reading_of(network, preprocessed)
-
-
-def reading_of(
-    network: Network, preprocessed: Preprocessed, layers: list[list[float]] | None = None
-) -> Reading:
-    """Return the reading of a preprocessed drawing from every layer's activations (`layers`,
-    inputs first, as `Network.forward` gives them; computed with floats when None)."""
-    if layers is None:
+    if forward is None:
         layers = network.forward(pixels_to_inputs(preprocessed.pixels))
+    else:
+        layers = forward(preprocessed.pixels)
     outputs = layers[-1]
     # Sigmoid outputs of an MSE model are independent scores; bars must still sum to 1.
     probabilities = normalise_probabilities(outputs) if network.loss == "mse" else outputs
