@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from tkinter import filedialog, messagebox, ttk
 
-from PIL import ImageTk
-
 from app.drawing import (
     CANVAS_SIZE,
     DEFAULT_BRUSH_WIDTH,
@@ -55,6 +53,7 @@ from app.settings import SettingsStore
 from app.widgets import (
     MUTED_TEXT,
     ActivationGrid,
+    PatchedPhoto,
     PixelView,
     ProbabilityBars,
     Tooltip,
@@ -203,8 +202,8 @@ class DrawTab(ttk.Frame):
             cursor="crosshair",
         )
         self.canvas.pack()
-        self._canvas_photo = ImageTk.PhotoImage(self.drawing.display_image(self.canvas_side))
-        self.canvas.create_image(0, 0, image=self._canvas_photo, anchor="nw")
+        self._canvas_photo = PatchedPhoto(self.drawing.display_image(self.canvas_side))
+        self.canvas.create_image(0, 0, image=self._canvas_photo.photo, anchor="nw")
         self._canvas_hint = self.canvas.create_text(
             self.canvas_side / 2,
             self.canvas_side / 2,
@@ -796,7 +795,7 @@ class DrawTab(ttk.Frame):
         if self.drawing.version == self._drawn_version:
             return
         self._drawn_version = self.drawing.version
-        self._canvas_photo.paste(self.drawing.display_image(self.canvas_side))
+        self._canvas_photo.show(self.drawing.display_image(self.canvas_side))
         self.canvas.itemconfigure(
             self._canvas_hint, state="hidden" if self.drawing.strokes else "normal"
         )

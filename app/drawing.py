@@ -27,8 +27,12 @@ MIN_BRUSH_WIDTH = 6.0
 MAX_BRUSH_WIDTH = 40.0
 # Pointer moves shorter than this (logical px) add nothing visible and only slow the redraw.
 MIN_SEGMENT_LENGTH = 0.75
+# Supersampled pixels added around a drawn shape's geometric extent before reducing it: Pillow
+# may fill a pixel or so beyond it where it rounds the outline to whole pixels.
+STALE_MARGIN = 2
 
 Point = tuple[float, float]
+Box = tuple[int, int, int, int]
 
 
 @dataclass
@@ -50,6 +54,8 @@ class Drawing:
         self._hires = Image.new("L", (size * supersampling, size * supersampling), PAPER_LEVEL)
         self._pen = ImageDraw.Draw(self._hires)
         self._image: Image.Image | None = None
+        # The supersampled box drawn on since self._image was made (None: all of it is new).
+        self._stale: Box | None = None
         self.version = 0
 
     def begin_stroke(self, point: Point, width: float, erase: bool = False) -> Stroke:
@@ -93,6 +99,15 @@ class Drawing:
         """Return the CANVAS_SIZE² anti-aliased "L" image of the drawing (do not modify it)."""
         if self._image is None:
             self._image = self._hires.reduce(self.supersampling)
+        elif self._stale is not None:
+            # Reduce only the box the pen drew on since: a pen move changes a few hundred of
+            # the 78,400 pixels. A copy, because whoever holds the last image keeps it as it was.
+            left, top = self._stale[0], self._stale[1]
+            factor = self.supersampling
+            image = self._image.copy()
+            image.paste(self._hires.reduce(factor, self._stale), (left // factor, top // factor))
+            self._image = image
+        self._stale = None
         return self._image
 
     def display_image(self, side: int) -> Image.Image:
@@ -102,8 +117,7 @@ class Drawing:
         return self._hires.resize((side, side), Image.Resampling.BOX)
 
     def _changed(self) -> None:
-        """Drop the cached image and bump the version the views compare against."""
-        self._image = None
+        """Bump the version the views compare against (the image is brought up to date lazily)."""
         self.version += 1
 
     def _render_all(self) -> None:
@@ -113,7 +127,29 @@ class Drawing:
             self._draw_dot(stroke, stroke.points[0])
             for start, end in zip(stroke.points, stroke.points[1:]):
                 self._draw_segment(stroke, start, end)
+        self._image = None
         self._changed()
+
+    def _mark_stale(self, start: Point, end: Point, reach: float) -> None:
+        """Add to the stale box the pixels within reach of the supersampled segment start–end.
+
+        The box grows by a margin for Pillow's rounding and out to whole output pixels, so
+        reducing just that box gives exactly what reducing the whole image would.
+        """
+        factor = self.supersampling
+        reach += STALE_MARGIN
+        left = max(0, math.floor((min(start[0], end[0]) - reach) / factor) * factor)
+        top = max(0, math.floor((min(start[1], end[1]) - reach) / factor) * factor)
+        right = min(self._hires.width, math.ceil((max(start[0], end[0]) + reach) / factor) * factor)
+        bottom = min(
+            self._hires.height, math.ceil((max(start[1], end[1]) + reach) / factor) * factor
+        )
+        if right <= left or bottom <= top:
+            return  # drawn entirely off the image
+        if self._stale is not None:
+            left, top = min(left, self._stale[0]), min(top, self._stale[1])
+            right, bottom = max(right, self._stale[2]), max(bottom, self._stale[3])
+        self._stale = (left, top, right, bottom)
 
     def _draw_dot(self, stroke: Stroke, point: Point) -> None:
         """Draw a round pen tip at point; it is the cap and the joint of the segments."""
@@ -121,11 +157,14 @@ class Drawing:
         radius = stroke.width * self.supersampling / 2 - 0.5
         x, y = self._scaled(point)
         self._pen.ellipse((x - radius, y - radius, x + radius, y + radius), fill=_level(stroke))
+        self._mark_stale((x, y), (x, y), radius)
 
     def _draw_segment(self, stroke: Stroke, start: Point, end: Point) -> None:
         """Draw one straight piece of a stroke with a round tip at its end."""
         width = max(1, round(stroke.width * self.supersampling))
-        self._pen.line((self._scaled(start), self._scaled(end)), fill=_level(stroke), width=width)
+        ends = (self._scaled(start), self._scaled(end))
+        self._pen.line(ends, fill=_level(stroke), width=width)
+        self._mark_stale(*ends, width / 2)
         self._draw_dot(stroke, end)
 
     def _scaled(self, point: Point) -> Point:

@@ -1,8 +1,9 @@
 """Small reusable widgets: tooltips, probability bars, a magnified pixel view, activation grids.
 
 The views draw their pictures with Pillow and hand Tk one finished image per update, so a live
-update costs one image paste instead of hundreds of canvas item changes. Sizes are logical
-pixels multiplied by the `scale` the caller passes (the screen's HiDPI factor).
+update costs one image paste instead of hundreds of canvas item changes (`PatchedPhoto` pastes
+only the box that changed, for a big picture that changes a little at a time). Sizes are
+logical pixels multiplied by the `scale` the caller passes (the screen's HiDPI factor).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import math
 import tkinter as tk
 from collections.abc import Sequence
 
-from PIL import Image, ImageDraw, ImageTk
+from PIL import Image, ImageChops, ImageDraw, ImageTk
 
 TOOLTIP_DELAY_MS = 500
 REFERENCE_DPI = 96
@@ -95,6 +96,33 @@ class Tooltip:
             self._pending = None
 
 
+class PatchedPhoto:
+    """Hold a Tk photo image that takes each new picture by copying in only what changed.
+
+    Pasting a whole picture makes Tk convert and redisplay every pixel of it; a pen move
+    changes a few hundred of the drawing canvas's 78,400, so copying just their box costs a
+    third as much (0.15 instead of 0.45 ms for 280×280) and the X server redraws only that box.
+    """
+
+    def __init__(self, picture: Image.Image) -> None:
+        self.photo = ImageTk.PhotoImage(picture)
+        # Pillow pastes only at a photo's top-left corner, so a changed box goes here first
+        # and Tk copies it into place.
+        self._patch = ImageTk.PhotoImage(picture)
+        self._shown = picture
+
+    def show(self, picture: Image.Image) -> None:
+        """Show picture (the first one's size and mode; it must not change afterwards)."""
+        box = ImageChops.difference(picture, self._shown).getbbox()
+        self._shown = picture
+        if box is None:
+            return
+        left, top, right, bottom = box
+        self._patch.paste(picture.crop(box))
+        region = ("-from", 0, 0, right - left, bottom - top, "-to", left, top)
+        self.photo.tk.call(self.photo, "copy", self._patch, *region, "-compositingrule", "set")
+
+
 class ProbabilityBars(tk.Canvas):
     """Draw one horizontal bar per digit, its length the probability, the top one highlighted."""
 
@@ -113,6 +141,7 @@ class ProbabilityBars(tk.Canvas):
         self._bars: list[int] = []
         self._values: list[int] = []
         self._tracks: list[int] = []
+        self._track_right = 0  # where the tracks are laid out to end; 0 before the first show
         for digit in range(10):
             self._build_row(digit)
         self.bind("<Configure>", self._on_resize)
@@ -135,28 +164,40 @@ class ProbabilityBars(tk.Canvas):
         self._probabilities = probabilities
         drawn_width = self.winfo_width()
         width = drawn_width if drawn_width > 1 else int(self["width"])  # not yet mapped
-        track_left = self.label_width
-        track_right = max(track_left + 1, width - self.value_width)
+        track_right = max(self.label_width + 1, width - self.value_width)
+        # Tracks and percentages move only with the width: a reading moves just the bars.
+        if track_right != self._track_right:
+            self._lay_out_tracks(track_right)
         top_digit = None
         if probabilities is not None:
             top_digit = max(range(10), key=probabilities.__getitem__)
-        inset = max(2, self.row_height // 5)
+        track_left = self.label_width
         for digit in range(10):
-            top = digit * self.row_height + inset
-            bottom = (digit + 1) * self.row_height - inset
-            self.coords(self._tracks[digit], track_left, top, track_right, bottom)
+            top, bottom = self._row_span(digit)
             value = 0.0 if probabilities is None else probabilities[digit]
             bar_right = track_left + (track_right - track_left) * value
             self.coords(self._bars[digit], track_left, top, bar_right, bottom)
             self.itemconfigure(
                 self._bars[digit], fill=BAR_HIGHLIGHT if digit == top_digit else BAR_FILL
             )
-            self.coords(self._values[digit], track_right + self.value_width - 4, (top + bottom) / 2)
             self.itemconfigure(
                 self._values[digit],
                 text="" if probabilities is None else f"{value:.1%}",
                 fill=TEXT_COLOUR if digit == top_digit else MUTED_TEXT,
             )
+
+    def _lay_out_tracks(self, track_right: int) -> None:
+        """Place every row's track and percentage for tracks ending at track_right."""
+        self._track_right = track_right
+        for digit in range(10):
+            top, bottom = self._row_span(digit)
+            self.coords(self._tracks[digit], self.label_width, top, track_right, bottom)
+            self.coords(self._values[digit], track_right + self.value_width - 4, (top + bottom) / 2)
+
+    def _row_span(self, digit: int) -> tuple[int, int]:
+        """Return the top and bottom of digit's track and bar, inset from its row's edges."""
+        inset = max(2, self.row_height // 5)
+        return digit * self.row_height + inset, (digit + 1) * self.row_height - inset
 
     def _on_resize(self, _event: tk.Event) -> None:
         """Stretch the bars to the new width."""
@@ -236,9 +277,14 @@ class ActivationGrid(tk.Canvas):
         colours = [(0, 0, 0)] * (self.rows * self.columns)
         if activations is not None:
             if full_scale is None:
-                full_scale = max((abs(value) for value in activations), default=0.0)
-            for unit, value in enumerate(activations):
-                colours[unit] = activation_colour(value / full_scale if full_scale > 0 else 0.0)
+                full_scale = max(map(abs, activations), default=0.0)
+            # Colour each distinct value once: most ReLU units are exactly 0 (about 900 of the
+            # shipped model's 1024 for a drawn digit), so this is ten times fewer conversions.
+            palette = {
+                value: activation_colour(value / full_scale if full_scale > 0 else 0.0)
+                for value in set(activations)
+            }
+            colours[: len(activations)] = map(palette.__getitem__, activations)
         small = Image.new("RGB", (self.columns, self.rows))
         small.putdata(colours)
         picture = small.resize(

@@ -25,8 +25,8 @@ from test_preprocess import enclosed_holes
 from app import draw_tab
 from app.drawing import PAPER_LEVEL, Drawing
 from app.main import DigitsApp
-from app.models import NO_MODEL_LABEL
-from app.widgets import magnified
+from app.models import NO_MODEL_LABEL, activation_full_scale
+from app.widgets import activation_colour, magnified
 from engine.modelfile import DEFAULT_MODEL_PATH, save_model
 from engine.network import Network
 from engine.preprocess import preprocess_image
@@ -239,6 +239,70 @@ def test_what_the_network_sees_shows_the_thinned_stages(make_app, tiny_model):
     scaled_crop = stages.cropped.resize(stages.fitted.size, Image.Resampling.BOX)
     assert sum(stages.fitted.tobytes()) < 0.92 * sum(scaled_crop.tobytes())
     assert enclosed_holes(stages.pixels) == 2
+
+
+def test_the_canvas_shows_exactly_the_drawing_after_every_change(make_app, tiny_model):
+    app = make_app("--model", tiny_model)
+    tab = app.draw_tab
+
+    def assert_canvas_shows_the_drawing() -> None:
+        # The canvas photo takes only the pixels that changed (PatchedPhoto): none may be missed.
+        shown = ImageTk.getimage(tab._canvas_photo.photo).convert("L")
+        expected = tab.drawing.display_image(tab.canvas_side)
+        assert ImageChops.difference(shown, expected).getbbox() is None
+
+    press(app, ZERO[0])  # redrawn while the pen moves, before any release
+    assert_canvas_shows_the_drawing()
+    release(app, ZERO[0][-1])
+    for change in (
+        lambda: draw(app, ONE),
+        lambda: draw(app, BAR, tab.right_button),
+        lambda: key(app, "<Control-z>"),
+        lambda: key(app, "<Escape>"),
+    ):
+        change()
+        assert_canvas_shows_the_drawing()
+
+
+def test_each_hidden_unit_shows_the_colour_of_its_activation(make_app, reading_model):
+    app = make_app("--model", reading_model)
+    tab = app.draw_tab
+    draw(app, ZERO)
+    assert tab.reading is not None
+    network = tab.current_model()
+    for grid, activations in zip(tab.activation_grids, tab.reading.hidden_activations):
+        full_scale = activation_full_scale(network) or max(map(abs, activations))
+        picture = ImageTk.getimage(grid._photo).convert("RGB")
+        for unit, value in enumerate(activations):
+            row, column = divmod(unit, grid.columns)
+            middle = (column * grid.cell + grid.cell // 2, row * grid.cell + grid.cell // 2)
+            assert picture.getpixel(middle) == activation_colour(value / full_scale), unit
+
+
+def test_probability_bars_follow_each_reading_and_the_panel_width(make_app, reading_model):
+    app = make_app("--model", reading_model)
+    tab, bars = app.draw_tab, app.draw_tab.bars
+
+    def assert_bars_show_the_reading() -> None:
+        assert tab.reading is not None
+        track_left, track_right = bars.label_width, bars.winfo_width() - bars.value_width
+        for digit, probability in enumerate(tab.reading.probabilities):
+            assert bars.coords(bars._tracks[digit])[::2] == [track_left, track_right]
+            bar_left, _, bar_right, _ = bars.coords(bars._bars[digit])
+            assert bar_left == track_left
+            assert bar_right == pytest.approx(
+                track_left + (track_right - track_left) * probability, abs=0.01
+            )
+            assert bars.itemcget(bars._values[digit], "text") == f"{probability:.1%}"
+
+    draw(app, ONE)
+    assert_bars_show_the_reading()
+    bars.configure(width=bars.winfo_width() + 60)  # the panel widens: the tracks stretch
+    app.root.update()
+    assert_bars_show_the_reading()
+    key(app, "<Escape>")
+    draw(app, ZERO)
+    assert_bars_show_the_reading()
 
 
 def test_a_click_is_too_small_to_read_until_a_digit_is_drawn(make_app, reading_model):

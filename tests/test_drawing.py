@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from operator import sub
 from pathlib import Path
 
@@ -155,6 +156,25 @@ def test_display_image_scales_the_same_drawing_for_hidpi_canvases():
     assert doubled.getpixel((280, 280)) == INK_LEVEL
     back = doubled.resize((CANVAS_SIZE, CANVAS_SIZE), Image.Resampling.BOX)
     assert ImageChops.difference(back, drawing.image()).getextrema()[1] <= 2
+
+
+def test_the_image_after_each_pen_move_is_the_whole_drawing_reduced():
+    # The image is brought up to date by reducing only the box the pen drew on: it must be
+    # exactly the whole supersampled drawing reduced, at the edges, while erasing, at any width.
+    rng = random.Random(7)
+    drawing = Drawing()
+    for stroke in range(12):
+        width = rng.uniform(MIN_BRUSH_WIDTH, MAX_BRUSH_WIDTH)
+        drawing.begin_stroke((rng.uniform(-30, 310), rng.uniform(-30, 310)), width, stroke > 8)
+        earlier = drawing.image()
+        earlier_bytes = earlier.tobytes()
+        for _ in range(15):
+            drawing.extend_stroke((rng.uniform(-30, 310), rng.uniform(-30, 310)))
+            whole = drawing._hires.reduce(drawing.supersampling)
+            assert drawing.image().tobytes() == whole.tobytes()
+        assert earlier.tobytes() == earlier_bytes, "an image handed out earlier never changes"
+    drawing.undo()
+    assert drawing.image().tobytes() == drawing._hires.reduce(drawing.supersampling).tobytes()
 
 
 def test_every_change_bumps_the_version():
