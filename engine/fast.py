@@ -40,11 +40,10 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import compress
 from math import floor
-from operator import is_not, lt, mul
+from operator import add, is_not, lt, mul, sub
 from typing import NamedTuple
 
 from engine.lanes import LaneCodec, LaneOverflow
@@ -89,9 +88,19 @@ LEVEL_MASKS = tuple(
 POSITIONS = tuple(range(4096))
 
 SparseImage = tuple[tuple[int, tuple[int, ...]], ...]
-# Per layer: the indices of the rows changed since the copies last met (increasing), those
-# packed rows, every bias and the rows' lane width (see `FastNetwork.changes`).
-Changes = list[tuple[list[int], list[int], list[float], int]]
+# Of one layer: the indices of the rows changed since the copies last met (increasing), those
+# packed rows, every bias and the rows' lane width.
+LayerChanges = tuple[list[int], list[int], list[float], int]
+
+
+class Changes(NamedTuple):
+    """What a copy of a network changed since the copies last met (see `FastNetwork.changes`).
+
+    `restarted` is True for a copy rebuilt since from a checkpoint of its own.
+    """
+
+    layers: list[LayerChanges]
+    restarted: bool
 
 
 class Diverged(ArithmeticError):
@@ -270,91 +279,98 @@ class FastNetwork:
         )
 
     def _mark_met(self) -> None:
-        """Remember every layer's rows and lane width as the point the copies last met at."""
-        self._met = [(list(layer.rows), layer.codec.bits) for layer in self.layers]
+        """Remember every layer's rows, lane width and biases as the point the copies met at."""
+        self._restarted = False
+        self._met = [
+            (list(layer.rows), layer.codec.bits, list(layer.biases)) for layer in self.layers
+        ]
 
     def continue_meetings_of(self, other: FastNetwork) -> None:
         """Count this copy's changes from where `other` last met its team.
 
         For a copy rebuilt mid-run (from a checkpoint, after a divergence): every row of it is
         new, so all of them count as changed, and the rows other copies left alone are still
-        known as the team met them.
+        known as the team met them. Its changes say it `restarted`.
         """
         self._met = other._met
+        self._restarted = True
 
     def changes(self) -> Changes:
         """Return every layer's rows changed since the copies last met, and all its biases.
 
-        What workers send each other to average (`set_mean`). A step writes new int objects
+        What workers send each other to merge (`merge`). A step writes new int objects
         into the rows it moves, so a row still the very object it was at the meeting is
         unchanged: plain SGD on sparse digits leaves about half of the first layer's rows
-        alone between two meetings, and those are neither sent nor averaged. A layer whose
+        alone between two meetings, and those are neither sent nor merged. A layer whose
         weight-decay scale is not 1 has it folded into its lanes first (every row changes), so
         that equal lanes mean equal weights in every copy of the network.
         """
         for layer in self.layers:
             if layer.scale != 1.0:
                 self._renormalise(layer)
-        changes: Changes = []
-        for layer, (met_rows, _) in zip(self.layers, self._met):
+        layers: list[LayerChanges] = []
+        for layer, (met_rows, _, _) in zip(self.layers, self._met):
             rows = layer.rows
             changed = list(compress(range(len(rows)), map(is_not, rows, met_rows)))
-            changes.append(
+            layers.append(
                 (changed, [rows[i] for i in changed], list(layer.biases), layer.codec.bits)
             )
-        return changes
+        return Changes(layers, self._restarted)
 
-    def set_mean(
-        self, states: list[Changes], weights: list[int], random_bits: Callable[[int], int]
-    ) -> None:
-        """Set every layer to the weighted mean of the copies whose `changes` are `states`.
+    def merge(self, states: list[Changes]) -> None:
+        """Set every layer to the point the copies last met plus every copy's change since.
 
         Every copy must have met at the same point (the same network to start with, or the
-        same `set_mean` since): a row a copy did not change is the row they met with. Only
-        rows some copy changed are averaged. `weights` are small positive ints that sum to a
-        power of two, so the mean is one sum of packed rows and one dithered shift
-        (`LaneCodec.shift_sums`, unbiased); `random_bits` draws the dither, so copies given
-        the same states and source end up identical, and meet there. Biases are averaged with
-        `math.fsum`, which does not depend on the order of workers. Velocities (momentum) stay
-        this network's own. When some copies' first layer has moved to wide lanes, every copy
-        moves to them first. Raises ValueError if a state does not fit this network.
+        same `merge` since), so a row a copy did not change is the row they met with. A row
+        one copy changed becomes that copy's row; a row several changed becomes the met row
+        plus each one's difference from it. That is exact integer arithmetic on the packed
+        rows, with no rounding, and the rows nobody changed cost nothing. Biases are floats:
+        the changes are added in the order of `states`, which must be the same on every copy
+        (the workers' order), so that every copy rounds alike and all end identical.
+        Velocities (momentum) stay this network's own. When some copies' first layer has moved
+        to wide lanes, every copy moves to them first. Raises ValueError if a state does not
+        fit this network.
+
+        A copy that `restarted` from a checkpoint after a divergence took back its own steps
+        and the team's since: its change is a way back, not a step to add to the others'. So
+        if any copy restarted, every copy becomes the first such copy (in the order of
+        `states`), and the others' changes are dropped; two ways back added would overshoot.
         """
-        total = sum(weights)
-        shift = total.bit_length() - 1
-        if len(weights) != len(states) or min(weights) < 1 or total != 1 << shift:
-            raise ValueError(f"weights must be positive and sum to a power of two: {weights}")
         self._check_changes(states)
-        while max(self._met[0][1], *(state[0][3] for state in states)) > self.first_lane_bits:
+        restarted = [state for state in states if state.restarted]
+        if restarted:
+            states = restarted[:1]
+        widest = max(state.layers[0][3] for state in states)
+        while max(self._met[0][1], widest) > self.first_lane_bits:
             self._widen_first_layer()
-        for index, (layer, (met_rows, met_bits)) in enumerate(zip(self.layers, self._met)):
-            codec = layer.codec
+        for index, (layer, (met_rows, met_bits, met_biases)) in enumerate(
+            zip(self.layers, self._met)
+        ):
             met = self._rows_in_lanes_of(layer, met_rows, met_bits)
-            changed = sorted(set().union(*(state[index][0] for state in states)))
-            met_changed = [met[i] for i in changed]
-            columns = []
-            for weight, (indices, rows, _, bits) in zip(weights, (s[index] for s in states)):
-                rows = self._rows_in_lanes_of(layer, rows, bits)
-                if len(indices) != len(changed):
-                    # Rows this copy left alone are the ones met with.
-                    rows = list(map(dict(zip(indices, rows)).get, changed, met_changed))
-                columns.append(rows if weight == 1 else [row * weight for row in rows])
-            dither = codec.random_bits(shift, random_bits)
-            new_rows = met if met is not met_rows else list(met)
-            for i, row in zip(changed, codec.shift_sums(map(sum, zip(*columns)), shift, dither)):
-                new_rows[i] = row
+            new_rows = list(met)
+            changed: set[int] = set()
+            for indices, rows, _, bits in (state.layers[index] for state in states):
+                for i, row in zip(indices, self._rows_in_lanes_of(layer, rows, bits)):
+                    if i in changed:
+                        new_rows[i] += row - met[i]
+                    else:
+                        new_rows[i] = row
+                changed.update(indices)
             layer.rows = new_rows
             layer.scale = 1.0
-            bias_columns = zip(*(state[index][2] for state in states))
-            layer.biases = [math.fsum(map(mul, weights, column)) / total for column in bias_columns]
+            biases = met_biases
+            for state in states:
+                biases = list(map(add, biases, map(sub, state.layers[index][2], met_biases)))
+            layer.biases = biases
         self._refresh_units()
         self._mark_met()
 
     def _check_changes(self, states: list[Changes]) -> None:
         """Raise ValueError unless every state has this network's layers, units and rows."""
         for state in states:
-            if len(state) != len(self.layers):
-                raise ValueError("a state to average does not have this network's layers")
-            for layer, (indices, rows, biases, bits) in zip(self.layers, state):
+            if len(state.layers) != len(self.layers):
+                raise ValueError("a state to merge does not have this network's layers")
+            for layer, (indices, rows, biases, bits) in zip(self.layers, state.layers):
                 wide_enough = bits == layer.codec.bits or (
                     layer is self.layers[0] and bits in FIRST_WEIGHT_BITS
                 )
@@ -365,7 +381,7 @@ class FastNetwork:
                     or (indices and not 0 <= indices[0] <= indices[-1] < len(layer.rows))
                     or not all(map(lt, indices, indices[1:]))
                 ):
-                    raise ValueError("a state to average does not fit this network's layers")
+                    raise ValueError("a state to merge does not fit this network's layers")
 
     @staticmethod
     def _rows_in_lanes_of(layer: _Layer, rows: list[int], bits: int) -> list[int]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 LANE_WIDTHS = (24, 32, 64)
 # struct has no 3-byte integer: 24-bit lanes are staged through 32-bit ones.
@@ -190,16 +190,6 @@ class LaneCodec:
         _, keep_mask, offset, _ = self._masks(shift)
         shifted = ((packed + self._top_bits + dither) >> shift) & keep_mask
         return (shifted & mask) - (offset & mask)
-
-    def shift_sums(self, sums: Iterable[int], shift: int, dither: int) -> list[int]:
-        """Return `shift` for every packed value of `sums` with every lane kept, one dither.
-
-        The form averaging uses on whole layers: one comprehension over the rows with the
-        masks looked up once, instead of a call per row.
-        """
-        _, keep_mask, offset, _ = self._masks(shift)
-        carry = self._top_bits + dither
-        return [((total + carry) >> shift & keep_mask) - offset for total in sums]
 
     def _masks(self, shift: int) -> tuple[int, int, int, int]:
         """Return lanes of: the low `shift` bits, the bits kept after the shift, the shifted

@@ -1,4 +1,4 @@
-"""Training on several processes at once: local SGD with periodic weight averaging.
+"""Training on several processes at once: local SGD whose copies meet and add up their changes.
 
 `train_in_processes` (what `engine.train.train` calls when `TrainConfig.workers` is above 1)
 splits the training images into one equal share per worker and runs the training loop of
@@ -7,23 +7,24 @@ it emits the events, obeys the `TrainingControl` and returns the result. The oth
 *spokes*, are processes started with multiprocessing's "spawn" method (as on Windows and
 macOS), so nothing is inherited: each receives its job over a pipe.
 
-Every SYNC_EVERY_BATCHES batches, and at the end of each epoch, the workers meet: each sends
-the hub the packed weight rows it changed since the last meeting (`FastNetwork.changes`: on
-sparse digits about half of the first layer's rows are left alone), the hub sends every
-spoke the others' changes with the base learning rate and a command (go on, stop, diverged),
-and each worker sets its network to the mean of all of them (`FastNetwork.set_mean`: one sum
-and one shift per changed row, the same dither everywhere, so every copy ends identical and
-the next changes are counted from there). Between meetings the copies drift apart a
-little, which costs little accuracy and saves most of the communication. Averaging divides
-each worker's steps by the team's size, so each worker steps at the team's size times the
-learning rate (as `engine.train` does for any team): two workers meeting every second batch
-then learn per image about as one process does. At the end of an epoch they also add up their
-training and test figures (each tests its share of the test set).
+Every SYNC_EVERY_BATCHES batches, and at the end of each epoch, the workers meet. Each writes
+the packed weight rows it changed since the last meeting (`FastNetwork.changes`: on sparse
+digits about half of the first layer's rows are left alone) into its slot of a `ChangeBoard`
+in shared memory, all at once, and reports to the hub over its pipe; the hub answers each
+spoke with a command (go on, stop, diverged) and the settings in force, and then every worker
+reads the others' changes from the board and adds them all to the point they last met at
+(`FastNetwork.merge`: exact integer sums, so every copy ends identical and the next changes
+are counted from there). Each worker steps at the learning rate, so every image moves the
+weights as much as in one process. Between meetings the copies drift apart a little, which
+costs little accuracy and saves most of the communication. At the end of an epoch they also
+add up their training and test figures (each tests its share of the test set).
 
 Stop and pause reach the spokes through the hub: a paused hub simply does not answer, and a
 stop is the answer to the next meeting. A spoke that dies makes the hub raise `WorkerError`
 (its pipe closes), and the hub ends the others. Spokes are daemon processes and also watch
-their parent process, ending at once if it disappears, however it ended.
+their parent process, ending at once if it disappears, however it ended; the hub removes the
+board's shared memory when the run ends (and multiprocessing's resource tracker does if the
+hub itself was killed).
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ import math
 import multiprocessing
 import multiprocessing.connection
 import os
-import random
 import signal
 import struct
 import threading
@@ -42,8 +42,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from multiprocessing.shared_memory import SharedMemory
 
-from engine.fast import Changes, FastNetwork
+from engine.fast import LANE_BITS, WIDE_LANE_BITS, Changes, FastNetwork, LayerChanges
 from engine.lanes import LaneOverflow
 from engine.mnist import IMAGE_BYTES, Dataset
 from engine.network import Network
@@ -59,12 +60,13 @@ from engine.train import (
     train,
 )
 
-# Meeting every 5 batches saved 1 s of 12 on MNIST but lost 0.1 points (97.95 against 98.07%).
-SYNC_EVERY_BATCHES = 2
+# Two workers on MNIST's defaults, seeds 0-5: meeting every 3 batches reached 98.06% (median;
+# 97.97-98.17) in 12.7-14.6 s, every 2 batches 98.03% (97.89-98.16) in 14.1-17.3 s; every 4
+# lost a little (97.91-98.05%, three seeds).
+SYNC_EVERY_BATCHES = 3
 # Spokes shuffle and dither with seeds of their own, so that they do not all repeat the same
-# rounding noise; the averaging dither comes from a seed all workers share.
+# rounding noise.
 SPOKE_SEED_STRIDE = 7919
-AVERAGING_SEED_OFFSET = 104_729
 JOIN_SECONDS = 2.0
 EXIT_PARENT_GONE = 3
 START_METHOD = "spawn"
@@ -72,8 +74,14 @@ START_METHOD = "spawn"
 GO = "go"
 STOP = "stop"
 DIVERGED = "diverged"
-# Per layer of encoded changes: changed rows, bytes per row, lane width in bits, bias count.
+# Encoded changes start with whether the copy restarted (0 or 1), then per layer: changed rows,
+# bytes per row, lane width in bits, bias count.
+CHANGES_HEADER = struct.Struct("<B")
 LAYER_HEADER = struct.Struct("<IIII")
+# Each worker's block of shared memory has two slots, used in turn from one meeting to the next;
+# a slot starts with the length of the changes written in it.
+SLOTS = 2
+SLOT_LENGTH = struct.Struct("<Q")
 
 
 class WorkerError(RuntimeError):
@@ -90,9 +98,10 @@ class Job:
 
     worker: int
     workers: int
+    board: tuple[str, ...]
+    slot_bytes: int
     network: Network
     config: TrainConfig
-    averaging_seed: int
     train_images: int
     images: bytes
     labels: bytes
@@ -162,13 +171,13 @@ def unpacked_dataset(images: bytes, labels: bytes) -> Dataset:
 def encode_changes(state: Changes) -> bytes:
     """Return a worker's changes (`FastNetwork.changes`) as bytes for the other workers.
 
-    Per layer: LAYER_HEADER, the changed rows' indices as uint32, then each changed packed
-    row as a signed little-endian integer as wide as its lanes (a row whose lanes all fit is
-    one), then the biases as float64. Plain bytes, read back by `decode_changes`. Raises
-    LaneOverflow if a lane does not fit.
+    CHANGES_HEADER, then per layer: LAYER_HEADER, the changed rows' indices as uint32, then
+    each changed packed row as a signed little-endian integer as wide as its lanes (a row
+    whose lanes all fit is one), then the biases as float64. Plain bytes, read back by
+    `decode_changes`. Raises LaneOverflow if a lane does not fit.
     """
-    parts = []
-    for indices, rows, biases, bits in state:
+    parts = [CHANGES_HEADER.pack(state.restarted)]
+    for indices, rows, biases, bits in state.layers:
         width = len(biases) * bits // 8
         parts.append(LAYER_HEADER.pack(len(rows), width, bits, len(biases)))
         parts.append(struct.pack(f"<{len(indices)}I", *indices))
@@ -182,8 +191,10 @@ def encode_changes(state: Changes) -> bytes:
 
 def decode_changes(data: bytes) -> Changes:
     """Return the changes `encode_changes` wrote; raise ValueError if data is not one."""
-    state: Changes = []
-    offset = 0
+    if len(data) < CHANGES_HEADER.size or data[0] not in (0, 1):
+        raise ValueError("a worker's weights do not start with a valid header")
+    layers: list[LayerChanges] = []
+    offset = CHANGES_HEADER.size
     while offset < len(data):
         if len(data) - offset < LAYER_HEADER.size:
             raise ValueError("a worker's weights end inside a layer header")
@@ -199,23 +210,98 @@ def decode_changes(data: bytes) -> Changes:
             for start in range(offset, offset + count * width, width)
         ]
         biases = list(struct.unpack_from(f"<{bias_count}d", data, offset + count * width))
-        state.append((indices, rows, biases, bits))
+        layers.append((indices, rows, biases, bits))
         offset = end
-    return state
+    return Changes(layers, bool(data[0]))
 
 
-def mean_weights(workers: int, meeting: int) -> list[int]:
-    """Return each worker's weight in the mean of a meeting: small ints summing to a power of 2.
+def largest_changes(layer_sizes: Sequence[int]) -> int:
+    """Return the most bytes `encode_changes` can write for a network of these layer sizes.
 
-    With a power-of-two team every weight is 1 (the plain mean). Otherwise a few workers count
-    twice, taking turns from one meeting to the next, so each counts the same on average.
+    That is every row changed, the first layer in wide lanes and the others in 64-bit ones.
     """
-    total = 1 << (workers - 1).bit_length()
-    doubled = total - workers
-    weights = [1] * workers
-    for step in range(doubled):
-        weights[(meeting + step) % workers] = 2
-    return weights
+    total = CHANGES_HEADER.size
+    for index, (inputs, outputs) in enumerate(zip(layer_sizes, layer_sizes[1:])):
+        bits = WIDE_LANE_BITS if index == 0 else LANE_BITS
+        total += LAYER_HEADER.size + inputs * (4 + outputs * bits // 8) + 8 * outputs
+    return total
+
+
+class ChangeBoard:
+    """Shared memory through which the workers show each other their changes at meetings.
+
+    One block per worker, of SLOTS slots used in turn from one meeting to the next. A worker
+    writes its slot before it reports to the hub, and the others read it only once the hub has
+    answered, after every report: so nobody reads a slot while it is written, and a worker
+    writes a slot again only two meetings later, when everyone has read it. Passing the changes
+    this way instead of through the pipes saves copying a few hundred kilobytes through the
+    hub at every meeting, and every worker writes at once. The hub creates the blocks
+    (`create`) and removes them (`close`); spokes `attach` to them by name.
+    """
+
+    def __init__(self, blocks: list[SharedMemory], slot_bytes: int, owner: bool) -> None:
+        self.blocks = blocks
+        self.slot_bytes = slot_bytes
+        self._owner = owner
+
+    @classmethod
+    def create(cls, workers: int, largest: int) -> ChangeBoard:
+        """Return a new board for `workers` workers whose changes take up to `largest` bytes."""
+        slot_bytes = SLOT_LENGTH.size + largest
+        board = cls([], slot_bytes, owner=True)
+        try:
+            for _ in range(workers):
+                board.blocks.append(SharedMemory(create=True, size=SLOTS * slot_bytes))
+        except BaseException:
+            board.close()
+            raise
+        return board
+
+    @classmethod
+    def attach(cls, names: Sequence[str], slot_bytes: int) -> ChangeBoard:
+        """Return the board whose blocks `names` lists, made by `create` in another process."""
+        board = cls([], slot_bytes, owner=False)
+        try:
+            for name in names:
+                board.blocks.append(SharedMemory(name=name))
+        except BaseException:
+            board.close()
+            raise
+        return board
+
+    def names(self) -> tuple[str, ...]:
+        """Return the blocks' names, for `attach`."""
+        return tuple(block.name for block in self.blocks)
+
+    def write(self, worker: int, meeting: int, changes: bytes) -> None:
+        """Put a worker's encoded changes for a meeting in its slot."""
+        if SLOT_LENGTH.size + len(changes) > self.slot_bytes:
+            raise ValueError(f"{len(changes)} bytes of changes do not fit a slot of the board")
+        start = (meeting % SLOTS) * self.slot_bytes
+        buffer = self.blocks[worker].buf
+        SLOT_LENGTH.pack_into(buffer, start, len(changes))
+        start += SLOT_LENGTH.size
+        buffer[start : start + len(changes)] = changes
+
+    def read(self, worker: int, meeting: int) -> bytes:
+        """Return the changes a worker wrote for a meeting; raise ValueError if the length is
+        impossible."""
+        start = (meeting % SLOTS) * self.slot_bytes
+        buffer = self.blocks[worker].buf
+        (length,) = SLOT_LENGTH.unpack_from(buffer, start)
+        if SLOT_LENGTH.size + length > self.slot_bytes:
+            raise ValueError(f"a worker's slot claims {length} bytes, more than it holds")
+        start += SLOT_LENGTH.size
+        return bytes(buffer[start : start + length])
+
+    def close(self) -> None:
+        """Let go of every block; the board's creator also removes them."""
+        for block in self.blocks:
+            block.close()
+            if self._owner:
+                with contextlib.suppress(FileNotFoundError):
+                    block.unlink()
+        self.blocks = []
 
 
 @dataclass(frozen=True)
@@ -248,11 +334,11 @@ class Settings:
 
 
 class _Member(Team):
-    """What hub and spokes share: when to meet, the averaging, the team's size."""
+    """What hub and spokes share: when to meet, the board, the team's size."""
 
-    def __init__(self, workers: int, averaging_seed: int, train_images: int) -> None:
+    def __init__(self, workers: int, board: ChangeBoard, train_images: int) -> None:
         self.workers = workers
-        self._averaging = random.Random(averaging_seed)
+        self.board = board
         self._train_images = train_images
         self._meetings = 0
 
@@ -265,10 +351,19 @@ class _Member(Team):
         """Return True after every SYNC_EVERY_BATCHES-th batch and the last of an epoch."""
         return batch % SYNC_EVERY_BATCHES == 0 or batch == batches_per_epoch
 
-    def average(self, fast: FastNetwork, states: list[Changes]) -> None:
-        """Set fast to the mean of every worker's state (listed in worker order)."""
-        weights = mean_weights(self.workers, self._meetings)
-        fast.set_mean(states, weights, self._averaging.getrandbits)
+    def show(self, worker: int, fast: FastNetwork) -> Changes:
+        """Write this worker's changes on the board for this meeting; return them."""
+        own = fast.changes()
+        self.board.write(worker, self._meetings, encode_changes(own))
+        return own
+
+    def merge(self, worker: int, fast: FastNetwork, own: Changes) -> None:
+        """Merge every worker's changes for this meeting into fast; count the meeting."""
+        states = [
+            own if index == worker else decode_changes(self.board.read(index, self._meetings))
+            for index in range(self.workers)
+        ]
+        fast.merge(states)
         self._meetings += 1
 
 
@@ -282,13 +377,13 @@ class Hub(_Member):
     def __init__(
         self,
         connections: Sequence[Connection],
-        processes: Sequence[BaseProcess | None],
+        processes: Sequence[BaseProcess],
+        board: ChangeBoard,
         config: TrainConfig,
         emit: Callable[[TrainingEvent], None],
-        averaging_seed: int,
         train_images: int,
     ) -> None:
-        super().__init__(len(connections) + 1, averaging_seed, train_images)
+        super().__init__(len(connections) + 1, board, train_images)
         self.connections = list(connections)
         self.processes = list(processes)
         self.config = config
@@ -318,22 +413,19 @@ class Hub(_Member):
     def after_batch(
         self, fast: FastNetwork, batch: int, batches_per_epoch: int, control: TrainingControl
     ) -> Ending | None:
-        """Meet the spokes when due: average everyone's weights, pass on the settings."""
+        """Meet the spokes when due: merge everyone's changes, pass on the settings."""
         if not self.meeting_due(batch, batches_per_epoch):
             return None
+        own = self.show(0, fast)
         reports = self._gather()
         ending = self._ending(reports)
         if ending is not None:
             return ending
-        own = fast.changes()
-        blobs = [encode_changes(own)]
-        blobs += [report[1] for report in reports]
         settings = Settings.of(control, self.config)
         for index in range(len(self.connections)):
-            others = blobs[: index + 1] + blobs[index + 2 :]
-            self._send(index, (GO, settings, others))
+            self._send(index, (GO, settings))
             self._waiting[index] = False
-        self.average(fast, [own, *(decode_changes(blob) for blob in blobs[1:])])
+        self.merge(0, fast, own)
         return None
 
     def end_epoch(self, figures: EpochFigures) -> EpochFigures | Ending:
@@ -405,8 +497,7 @@ class Hub(_Member):
     def _receive(self, index: int) -> tuple:
         """Return the next message of spoke `index`; raise WorkerError if it failed or died."""
         connection, process = self.connections[index], self.processes[index]
-        waitables = [connection] if process is None else [connection, process.sentinel]
-        multiprocessing.connection.wait(waitables)
+        multiprocessing.connection.wait([connection, process.sentinel])
         try:
             message = connection.recv()
         except (EOFError, OSError):
@@ -418,15 +509,14 @@ class Hub(_Member):
     def _death(self, index: int) -> str:
         """Return the words for a spoke that ended without saying why."""
         process = self.processes[index]
-        pid = self.pids[index] or (process.pid if process is not None else None)
+        pid = self.pids[index] or process.pid
+        process.join(JOIN_SECONDS)
+        code = process.exitcode
         how = ""
-        if process is not None:
-            process.join(JOIN_SECONDS)
-            code = process.exitcode
-            if code is not None and code < 0:
-                how = f" (killed by signal {-code})"
-            elif code is not None:
-                how = f" (exit code {code})"
+        if code is not None and code < 0:
+            how = f" (killed by signal {-code})"
+        elif code is not None:
+            how = f" (exit code {code})"
         return (
             f"training worker {index + 1} of {self.workers} (pid {pid}) ended unexpectedly{how};"
             " the run was abandoned"
@@ -442,14 +532,15 @@ def sum_figures(figures: Sequence[EpochFigures]) -> EpochFigures:
         test_loss_sum=math.fsum(f.test_loss_sum for f in figures),
         test_correct=sum(f.test_correct for f in figures),
         test_count=sum(f.test_count for f in figures),
+        skipped=sum(f.skipped for f in figures),
     )
 
 
 class Spoke(_Member):
     """Worker k > 0: trains its share and does what the hub answers at each meeting."""
 
-    def __init__(self, connection: Connection, job: Job) -> None:
-        super().__init__(job.workers, job.averaging_seed, job.train_images)
+    def __init__(self, connection: Connection, job: Job, board: ChangeBoard) -> None:
+        super().__init__(job.workers, board, job.train_images)
         self.connection = connection
         self.worker = job.worker
         self._released = False
@@ -468,19 +559,16 @@ class Spoke(_Member):
     def after_batch(
         self, fast: FastNetwork, batch: int, batches_per_epoch: int, control: TrainingControl
     ) -> Ending | None:
-        """Meet the team when due: send this worker's weights, then average everyone's."""
+        """Meet the team when due: show this worker's changes, then merge everyone's."""
         if not self.meeting_due(batch, batches_per_epoch):
             return None
-        own = fast.changes()
-        self._send("sync", encode_changes(own))
+        own = self.show(self.worker, fast)
+        self._send("sync")
         answer = self._answer()
         if answer[0] != GO:
             return self._ending(answer)
-        _, settings, blobs = answer
-        settings.apply(control)
-        states = [decode_changes(blob) for blob in blobs]
-        states.insert(self.worker, own)
-        self.average(fast, states)
+        answer[1].apply(control)
+        self.merge(self.worker, fast, own)
         return None
 
     def end_epoch(self, figures: EpochFigures) -> EpochFigures | Ending:
@@ -532,7 +620,13 @@ def serve_as_spoke(connection: Connection) -> None:
     except (EOFError, OSError):
         return
     try:
-        spoke = Spoke(connection, job)
+        board = ChangeBoard.attach(job.board, job.slot_bytes)
+    except (OSError, ValueError) as error:
+        with contextlib.suppress(OSError):
+            connection.send(("error", f"cannot open the shared board: {error}", ""))
+        return
+    try:
+        spoke = Spoke(connection, job, board)
         train(
             job.network,
             unpacked_dataset(job.images, job.labels),
@@ -546,6 +640,8 @@ def serve_as_spoke(connection: Connection) -> None:
         summary = f"{type(error).__name__}: {error}"
         with contextlib.suppress(OSError):  # a hub that is gone needs no telling
             connection.send(("error", summary, traceback.format_exc()))
+    finally:
+        board.close()
 
 
 def start_spokes(count: int) -> tuple[list[Connection], list[BaseProcess]]:
@@ -571,12 +667,11 @@ def start_spokes(count: int) -> tuple[list[Connection], list[BaseProcess]]:
     return connections, processes
 
 
-def end_processes(processes: Sequence[BaseProcess | None]) -> None:
+def end_processes(processes: Sequence[BaseProcess]) -> None:
     """Wait briefly for processes to end, then terminate (and finally kill) the rest."""
-    alive = [process for process in processes if process is not None]
-    for process in alive:
+    for process in processes:
         process.join(JOIN_SECONDS)
-    for process in alive:
+    for process in processes:
         if process.is_alive():
             process.terminate()
             process.join(JOIN_SECONDS)
@@ -593,29 +688,26 @@ def train_in_processes(
     on_event: Callable[[TrainingEvent], None] | None = None,
     control: TrainingControl | None = None,
     statistics_seconds: float | None = None,
-    spokes: Sequence[Connection] | None = None,
 ) -> TrainingResult:
     """Train like `engine.train.train` on `config.workers` processes; this one is worker 0.
 
     Statistics (`statistics_seconds`) are measured on this worker's copy of the network.
-    The spokes are started here unless `spokes` gives the pipes of `config.workers - 1`
-    processes already running `serve_as_spoke` (the app starts its own). Raises WorkerError
-    if a worker fails or dies; every spoke this call started has ended when it returns.
+    Raises WorkerError if a worker fails or dies; every spoke has ended when it returns, and
+    the shared memory of the board is gone.
     """
     workers = config.workers
     if config.limit is not None:
         train_set = train_set.subset(config.limit)
     if len(train_set) == 0:
         raise ValueError("the training set is empty")
-    started_here = spokes is None
-    connections, processes = start_spokes(workers - 1) if started_here else (list(spokes), [])
-    if len(connections) != workers - 1:
-        raise ValueError(f"{workers} workers need {workers - 1} spokes, not {len(connections)}")
     train_shares = shares(train_set, workers)
     test_parts = test_shares(test_set, workers)
-    averaging_seed = config.seed + AVERAGING_SEED_OFFSET
     shared = replace(config, limit=None)
+    board = ChangeBoard.create(workers, largest_changes(network.layer_sizes))
+    processes: list[BaseProcess] = []
+    connections: list[Connection] = []
     try:
+        connections, processes = start_spokes(workers - 1)
         for worker, connection in enumerate(connections, start=1):
             images, labels = packed_dataset(train_shares[worker])
             test_images, test_labels = packed_dataset(test_parts[worker])
@@ -623,9 +715,10 @@ def train_in_processes(
             job = Job(
                 worker=worker,
                 workers=workers,
+                board=board.names(),
+                slot_bytes=board.slot_bytes,
                 network=network,
                 config=replace(shared, seed=seed),
-                averaging_seed=averaging_seed,
                 train_images=len(train_set),
                 images=images,
                 labels=labels,
@@ -638,9 +731,8 @@ def train_in_processes(
                 raise WorkerError(
                     f"training worker {worker} ended before it was given work"
                 ) from None
-        known = processes or [None] * len(connections)
         emit = on_event or (lambda event: None)
-        hub = Hub(connections, known, shared, emit, averaging_seed, len(train_set))
+        hub = Hub(connections, processes, board, shared, emit, len(train_set))
         result = train(
             network,
             train_shares[0],
@@ -659,5 +751,6 @@ def train_in_processes(
         end_processes(processes)
         for connection in connections:
             connection.close()
+        board.close()
     result.network.metadata["workers"] = workers
     return result

@@ -88,8 +88,8 @@ class TrainConfig:
     rule) at 0.7 with a one-cycle schedule, 4 epochs. Momentum > 0 keeps velocities, at about
     1.5× the time a sample, and wants a smaller rate (0.05 with 0.9). A sample the network
     already reads right with p[label] > skip_confidence skips its backward pass; 1.0 never skips.
-    With `workers` > 1 each worker steps at `workers` × the learning rate, because averaging
-    the workers' weights divides every step by their number: the rate keeps its meaning.
+    With `workers` > 1 each worker steps at the learning rate and the workers' changes are
+    added up when they meet, so every image moves the weights as much as in one process.
     """
 
     epochs: int = 4
@@ -275,7 +275,8 @@ class TrainingResult:
 
 @dataclass(frozen=True)
 class EpochFigures:
-    """Sums over one epoch: training loss, right answers and samples; the same for the test."""
+    """Sums over one epoch: training loss, right answers and samples; the same for the test;
+    samples whose backward pass was skipped."""
 
     train_loss_sum: float
     train_correct: int
@@ -283,6 +284,7 @@ class EpochFigures:
     test_loss_sum: float
     test_correct: int
     test_count: int
+    skipped: int = 0
 
 
 @dataclass(frozen=True)
@@ -556,7 +558,7 @@ def train(
     best_loss = math.inf
     window_loss, window_batches = 0.0, 0
     samples_seen = 0
-    skipped_samples = 0
+    skipped_samples = epoch_skipped = 0
     batches_done = 0
     batches_since_recovery = 0
     divergences = 0
@@ -614,7 +616,7 @@ def train(
             try:
                 loss_sum, correct, skipped = fast.train_batch(
                     batch,
-                    learning_rate * team.workers,
+                    learning_rate,
                     momentum,
                     weight_decay,
                     config.skip_confidence,
@@ -635,7 +637,6 @@ def train(
                 epoch_correct += correct
                 epoch_seen += len(batch)
                 epoch_skipped += skipped
-                skipped_samples += skipped
                 if batches_since_recovery > DIVERGENCE_WARMUP_BATCHES and (
                     running_loss > DIVERGENCE_FACTOR * max(first_loss, 0.1)
                 ):
@@ -725,7 +726,9 @@ def train(
             reason, message = "stopped", "training stopped"
             break
         figures = team.end_epoch(
-            EpochFigures(epoch_loss, epoch_correct, epoch_seen, *measured, len(test_samples))
+            EpochFigures(
+                epoch_loss, epoch_correct, epoch_seen, *measured, len(test_samples), epoch_skipped
+            )
         )
         if isinstance(figures, Ending):
             reason, message = figures.reason, figures.message
@@ -741,8 +744,11 @@ def train(
             test_accuracy=figures.test_correct / figures.test_count if tested else None,
             samples_per_second=samples_seen / now if now > 0 else 0.0,
             elapsed_seconds=now,
-            skipped_samples=epoch_skipped,
+            skipped_samples=figures.skipped,
         )
+        # The whole team's skips; a stopped epoch adds this worker's own below.
+        skipped_samples += figures.skipped
+        epoch_skipped = 0
         history.append(end)
         emit(end)
 
@@ -792,7 +798,7 @@ def train(
         divergences=divergences,
         final_learning_rate=trained.metadata["final_learning_rate"],
         first_loss=first_loss,
-        skipped_samples=skipped_samples,
+        skipped_samples=skipped_samples + epoch_skipped,
     )
 
 

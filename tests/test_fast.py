@@ -351,22 +351,6 @@ def test_lanes_add_and_scale_every_lane():
         )
 
 
-@pytest.mark.parametrize("bits", [24, 32, 64])
-def test_shifting_sums_of_rows_divides_every_lane_with_its_dither(bits):
-    codec = LaneCodec(6, bits=bits)
-    rng = random.Random(bits)
-    limit = 1 << (bits - 4)
-    for shift in (1, 2):
-        lane_sums = [[rng.randrange(-limit, limit) for _ in range(6)] for _ in range(20)]
-        dither_lanes = [rng.randrange(1 << shift) for _ in range(6)]
-        shifted = codec.shift_sums(map(codec.pack, lane_sums), shift, codec.pack(dither_lanes))
-        assert codec.unpack_rows(shifted) == tuple(
-            (value + dither) >> shift
-            for row in lane_sums
-            for value, dither in zip(row, dither_lanes)
-        )
-
-
 def test_unpack_rows_matches_unpacking_each_row():
     for bits in (24, 32, 64):
         codec = LaneCodec(6, bits=bits)
@@ -426,22 +410,27 @@ def test_narrow_lanes_reject_values_that_do_not_fit_24_bits():
         codec.pack([0, -(2**23) - 1, 0])
 
 
-def test_averaging_a_copy_that_widened_its_lanes_widens_every_copy():
+def test_merging_a_copy_that_widened_its_lanes_widens_every_copy():
     network = Network.create([784, 12, 10], "relu", seed=22)
     narrow, widened = FastNetwork(network), FastNetwork(network)
     widened._widen_first_layer()  # as a sum overflowing its narrow lanes does mid-run
-    widened.layers[0].biases[0] = 0.5  # so the mean differs from either copy
+    widened.layers[0].biases[0] += 0.5
+    narrow.layers[0].biases[0] += 0.25  # so the merge differs from either copy
     states = [narrow.changes(), widened.changes()]
-    assert states[0][0][0] == [] and len(states[1][0][0]) == 784, "widening changes every row"
+    assert states[0].layers[0][0] == [] and len(states[1].layers[0][0]) == 784, (
+        "widening changes every row"
+    )
     for copy in (narrow, widened):
-        copy.set_mean(states, [1, 1], random.Random(23).getrandbits)
+        copy.merge(states)
         assert copy.first_lane_bits == WIDE_LANE_BITS
         assert max_difference(copy.weights(0), network.weights[0]) < 1e-4
-        assert copy.layers[0].biases[0] == pytest.approx(0.25)
+        assert copy.layers[0].biases[0] == pytest.approx(network.biases[0][0] + 0.75)
     assert narrow.weights(0) == widened.weights(0)
-    assert narrow.changes()[0][0] == widened.changes()[0][0] == [], "both met at the mean"
+    assert narrow.changes().layers[0][0] == widened.changes().layers[0][0] == [], (
+        "both met at the merge"
+    )
     lone = FastNetwork(network)
-    lone.set_mean([lone.changes(), lone.changes()], [1, 1], random.Random(24).getrandbits)
+    lone.merge([lone.changes(), lone.changes()])
     assert lone.first_lane_bits == NARROW_LANE_BITS
 
 

@@ -26,16 +26,17 @@ import pytest
 from test_cli import TRAIN_ARGUMENTS, pattern_data, run_engine  # noqa: F401 (a fixture)
 from test_train import pattern_dataset
 
-from engine.fast import FastNetwork, sparse_image
+from engine.fast import WIDE_LANE_BITS, Changes, FastNetwork, sparse_image
 from engine.lanes import LaneOverflow
 from engine.mnist import Dataset
 from engine.modelfile import load_model
 from engine.network import Network
 from engine.parallel import (
+    ChangeBoard,
     WorkerError,
     decode_changes,
     encode_changes,
-    mean_weights,
+    largest_changes,
     shares,
 )
 from engine.train import (
@@ -43,7 +44,6 @@ from engine.train import (
     DivergenceRecovered,
     EpochEnd,
     Paused,
-    Team,
     TrainConfig,
     TrainingControl,
     train,
@@ -105,17 +105,26 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def shared_blocks() -> set[str]:
+    """Return the names of the shared memory blocks multiprocessing made (Linux: /dev/shm)."""
+    folder = Path("/dev/shm")
+    return {path.name for path in folder.glob("psm_*")} if folder.is_dir() else set()
+
+
 @pytest.fixture(autouse=True)
 def no_worker_left_behind() -> Iterator[None]:
-    """Fail a test that leaves a child process it started, by multiprocessing or by /proc.
+    """Fail a test that leaves a child process it started, by multiprocessing or by /proc, or
+    a block of shared memory.
 
     Children that were there before the test (the Xvfb of the GUI tests) do not count.
     """
     before = child_pids(os.getpid()) if Path("/proc/self").exists() else set()
+    blocks_before = shared_blocks()
     yield
     assert multiprocessing.active_children() == []
     if Path("/proc/self").exists():
         assert child_pids(os.getpid()) - before == set()
+    assert shared_blocks() - blocks_before == set(), "the board's shared memory was left"
 
 
 def patterns_run(workers: int, control: TrainingControl | None = None, **settings) -> tuple:
@@ -153,6 +162,9 @@ def test_several_workers_learn_and_report_for_the_whole_team(workers):
     assert epochs[-1].train_accuracy > 0.9
     assert result.network.metadata["train_images"] == 301
     assert result.network.metadata["workers"] == workers
+    # Skipped backward passes are counted over the whole team, not just the hub's.
+    hub_skipped = sum(e.skipped for e in batches)
+    assert result.skipped_samples == sum(e.skipped_samples for e in epochs) > hub_skipped > 0
 
 
 def test_a_team_run_is_reproducible_for_a_seed():
@@ -206,29 +218,40 @@ def inked_images(count: int, seed: int, pixels: range) -> list[tuple[bytes, int]
     return images
 
 
-def test_the_mean_of_two_copies_is_their_average_weight_by_weight():
+def test_merging_two_copies_adds_both_changes_to_where_they_met():
     network = Network.create([784, 12, 10], "relu", seed=1)
     first, second = trained_copies(
         network, [inked_images(8, 2, range(784)), inked_images(8, 3, range(784))]
     )
-    expected = [
-        [[(a + b) / 2 for a, b in zip(row_a, row_b)] for row_a, row_b in zip(layer_a, layer_b)]
-        for layer_a, layer_b in zip(first.to_network().weights, second.to_network().weights)
+    met = FastNetwork(network)
+    expected_rows = [
+        [a + b - m for a, b, m in zip(layer_a.rows, layer_b.rows, layer_met.rows)]
+        for layer_a, layer_b, layer_met in zip(first.layers, second.layers, met.layers)
     ]
+    expected_weights = [
+        [[a + b - m for a, b, m in zip(ra, rb, rm)] for ra, rb, rm in zip(la, lb, lm)]
+        for la, lb, lm in zip(
+            first.to_network().weights, second.to_network().weights, network.weights
+        )
+    ]
+    expected_bias = first.layers[1].biases[0] + second.layers[1].biases[0] - network.biases[1][0]
     states = [first.changes(), second.changes()]
-    first.set_mean(states, [1, 1], random.Random(0).getrandbits)
-    second.set_mean(states, [1, 1], random.Random(0).getrandbits)
+    first.merge(states)
+    second.merge(states)
 
-    assert first.to_network().weights == second.to_network().weights
-    averaged = first.to_network().weights
+    assert [layer.rows for layer in first.layers] == expected_rows, "exact, lane by lane"
+    assert [layer.rows for layer in second.layers] == expected_rows
+    assert first.layers[1].biases == second.layers[1].biases
+    assert first.layers[1].biases[0] == pytest.approx(expected_bias)
+    merged = first.to_network().weights
     worst = max(
         abs(w - e)
-        for layer, layer_expected in zip(averaged, expected)
+        for layer, layer_expected in zip(merged, expected_weights)
         for row, row_expected in zip(layer, layer_expected)
         for w, e in zip(row, row_expected)
     )
-    assert worst <= 2.0**-15  # one unit of the first layer's 16 fractional bits, rounded
-    assert max_moved(network, first) > 100 * 2.0**-15, "the copies really moved"
+    assert worst <= 3 * 2.0**-14  # a unit of the first layer's 14 fractional bits per copy
+    assert max_moved(network, first) > 100 * 2.0**-14, "the copies really moved"
     image = sparse_image(bytes(random.Random(3).randrange(256) for _ in range(784)))
     assert first.predict_sparse(image) == second.predict_sparse(image)
 
@@ -243,28 +266,33 @@ def max_moved(network: Network, fast: FastNetwork) -> float:
     )
 
 
-def test_only_the_rows_a_copy_changed_are_sent_and_averaged():
+def test_only_the_rows_a_copy_changed_are_sent_and_merged():
     network = Network.create([784, 12, 10], "relu", seed=4)
     # The first copy inks only the top half of the frame, the second only the bottom half.
     top, bottom = trained_copies(
         network, [inked_images(8, 5, range(0, 392)), inked_images(8, 6, range(392, 784))]
     )
     top_changes, bottom_changes = top.changes(), bottom.changes()
-    top_rows, bottom_rows = top_changes[0][0], bottom_changes[0][0]
+    top_rows, bottom_rows = top_changes.layers[0][0], bottom_changes.layers[0][0]
     assert top_rows and max(top_rows) < 392 and bottom_rows and min(bottom_rows) >= 392
-    assert top_changes[0][1] == [top.layers[0].rows[i] for i in top_rows]
+    assert top_changes.layers[0][1] == [top.layers[0].rows[i] for i in top_rows]
     untouched = set(range(784)) - set(top_rows) - set(bottom_rows)
     assert untouched, "some pixels were inked in neither half"
     before = FastNetwork(network).layers[0].rows
 
+    top_moved = {i: top.layers[0].rows[i] for i in top_rows}
+    bottom_moved = {i: bottom.layers[0].rows[i] for i in bottom_rows}
     for copy in (top, bottom):
-        copy.set_mean([top_changes, bottom_changes], [1, 1], random.Random(0).getrandbits)
+        copy.merge([top_changes, bottom_changes])
 
     assert top.layers[0].rows == bottom.layers[0].rows
     rows = top.layers[0].rows
     assert all(rows[i] == before[i] for i in untouched), "rows nobody changed stay as met"
-    assert all(rows[i] != before[i] for i in top_rows + bottom_rows), "half of each move stays"
-    assert top.changes()[0][0] == [] and top.changes()[1][0] == [], "the mean is the new meeting"
+    assert all(rows[i] == top_moved[i] for i in top_rows), "a row one copy moved is its row"
+    assert all(rows[i] == bottom_moved[i] for i in bottom_rows)
+    assert top.changes().layers[0][0] == [] and top.changes().layers[1][0] == [], (
+        "the merge is the new meeting"
+    )
 
 
 def test_a_copy_rebuilt_after_a_divergence_still_meets_its_team_exactly():
@@ -274,18 +302,30 @@ def test_a_copy_rebuilt_after_a_divergence_still_meets_its_team_exactly():
     )
     states = [first.changes(), second.changes()]
     for copy in (first, second):
-        copy.set_mean(states, [1, 1], random.Random(0).getrandbits)
+        copy.merge(states)
     first.train_batch([(sparse_image(p), y) for p, y in inked_images(8, 11, range(392))], 0.5)
     # The second copy diverged: it goes back to its last checkpoint, a network of its own.
     rebuilt = FastNetwork(network, seed=12)
     rebuilt.continue_meetings_of(second)
-    assert len(rebuilt.changes()[0][0]) == 784, "every row of a rebuilt copy is new"
+    assert len(rebuilt.changes().layers[0][0]) == 784, "every row of a rebuilt copy is new"
 
+    checkpoint_rows = [list(layer.rows) for layer in rebuilt.layers]
     states = [first.changes(), rebuilt.changes()]
     for copy in (first, rebuilt):
-        copy.set_mean(states, [1, 1], random.Random(1).getrandbits)
+        copy.merge(states)
 
     assert first.to_network().weights == rebuilt.to_network().weights
+    assert [layer.rows for layer in first.layers] == checkpoint_rows, "the team goes back"
+    # Both copies diverge and go back to the same checkpoint: they land on it, not twice as far.
+    first.train_batch([(sparse_image(p), y) for p, y in inked_images(8, 13, range(784))], 0.5)
+    again = [FastNetwork(network, seed=seed) for seed in (14, 15)]
+    for copy, old in zip(again, (first, rebuilt)):
+        copy.continue_meetings_of(old)
+    states = [copy.changes() for copy in again]
+    for copy in again:
+        copy.merge(states)
+    assert [layer.rows for layer in again[0].layers] == checkpoint_rows
+    assert [layer.rows for layer in again[1].layers] == checkpoint_rows
 
 
 def test_a_state_that_does_not_fit_is_refused():
@@ -293,43 +333,40 @@ def test_a_state_that_does_not_fit_is_refused():
     fast = FastNetwork(network)
     good = fast.changes()
     wrong_layers = FastNetwork(Network.create([784, 12, 12, 10], "relu", seed=5)).changes()
-    out_of_range = [([784], [0], *good[0][2:]), good[1]]
-    unsorted = [([5, 3], [0, 0], *good[0][2:]), good[1]]
+    first, second = good.layers
+    out_of_range = Changes([([784], [0], *first[2:]), second], restarted=False)
+    unsorted = Changes([([5, 3], [0, 0], *first[2:]), second], restarted=False)
     for state in (wrong_layers, out_of_range, unsorted):
         with pytest.raises(ValueError, match="does not"):
-            fast.set_mean([good, state], [1, 1], random.Random(0).getrandbits)
-    with pytest.raises(ValueError, match="power of two"):
-        fast.set_mean([good, good, good], [1, 1, 1], random.Random(0).getrandbits)
+            fast.merge([good, state])
 
 
-class LoneMemberOfTwo(Team):
-    """A team of two whose other worker never shows up: only the step size changes."""
-
-    workers = 2
-
-
-def test_each_worker_of_a_team_steps_at_team_size_times_the_learning_rate():
-    # Averaging two workers halves every step, so each steps twice as far; alone, a member of
-    # a team of two therefore trains exactly as one process at twice the rate.
-    def weights(learning_rate: float, team: Team) -> list:
-        return train(
-            Network.create([784, 8, 10], "relu", seed=3),
-            pattern_dataset(64, seed=4),
-            None,
-            TrainConfig(epochs=1, batch_size=8, learning_rate=learning_rate),
-            team=team,
-        ).network.weights
-
-    assert weights(0.1, LoneMemberOfTwo()) == weights(0.2, Team())
-    assert weights(0.1, LoneMemberOfTwo()) != weights(0.1, Team())
+def test_the_board_passes_changes_between_processes_and_refuses_impossible_lengths():
+    board = ChangeBoard.create(2, largest=100)
+    try:
+        other = ChangeBoard.attach(board.names(), board.slot_bytes)
+        board.write(1, 0, b"meeting 0")
+        board.write(1, 1, b"meeting 1")
+        assert other.read(1, 0) == b"meeting 0" and other.read(1, 1) == b"meeting 1"
+        board.write(1, 2, b"meeting 2")  # two slots, used in turn
+        assert other.read(1, 2) == b"meeting 2" and other.read(1, 1) == b"meeting 1"
+        with pytest.raises(ValueError, match="do not fit"):
+            board.write(0, 0, bytes(101))
+        board.blocks[0].buf[:8] = (10**6).to_bytes(8, "little")  # a corrupt length
+        with pytest.raises(ValueError, match="more than it holds"):
+            other.read(0, 0)
+        other.close()
+    finally:
+        board.close()
 
 
-def test_mean_weights_are_fair_powers_of_two():
-    assert mean_weights(2, 0) == [1, 1]
-    assert mean_weights(4, 7) == [1, 1, 1, 1]
-    turns = [mean_weights(3, meeting) for meeting in range(3)]
-    assert all(sum(weights) == 4 for weights in turns)
-    assert [sum(column) for column in zip(*turns)] == [4, 4, 4]
+def test_the_board_holds_the_largest_changes_of_any_network():
+    for sizes in ([784, 16, 10], [784, 32, 16, 10]):
+        fast = FastNetwork(Network.create(sizes, "relu", seed=2), first_lane_bits=WIDE_LANE_BITS)
+        rebuilt = FastNetwork(Network.create(sizes, "relu", seed=3))
+        rebuilt.continue_meetings_of(fast)  # every row changed
+        rebuilt._widen_first_layer()
+        assert len(encode_changes(rebuilt.changes())) == largest_changes(sizes)
 
 
 def test_shares_are_equal_and_cover_every_image():
@@ -520,6 +557,7 @@ def test_workers_end_when_their_parent_is_killed(tmp_path):
     )
     path = tmp_path / "parent.py"
     path.write_text(script)
+    blocks_before = shared_blocks()
     parent = subprocess.Popen(
         [sys.executable, str(path)], stdout=subprocess.PIPE, text=True, cwd=PROJECT_ROOT
     )
@@ -534,6 +572,10 @@ def test_workers_end_when_their_parent_is_killed(tmp_path):
         while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not any(alive(pid) for pid in workers), "a worker outlived its killed parent"
+        # The resource tracker removes the shared memory the killed hub could not.
+        while shared_blocks() - blocks_before and time.monotonic() < deadline + GONE_SECONDS:
+            time.sleep(0.05)
+        assert shared_blocks() - blocks_before == set(), "the board outlived the run"
     finally:
         parent.kill()
         parent.stdout.close()
@@ -568,15 +610,20 @@ def test_a_workers_changes_cross_as_plain_bytes_and_come_back_exact():
     network = Network.create([784, 16, 16, 10], "relu", seed=3)
     (copy,) = trained_copies(network, [inked_images(8, 7, range(784))])
     state = copy.changes()
-    assert any(row < 0 for _, rows, _, _ in state for row in rows), "signed rows are exercised"
-    assert 0 < len(state[0][0]) < 784, "some rows, not all, changed"
+    assert any(row < 0 for _, rows, _, _ in state.layers for row in rows), "signed rows"
+    assert 0 < len(state.layers[0][0]) < 784, "some rows, not all, changed"
 
     data = encode_changes(state)
 
     assert decode_changes(data) == state
-    for cut in (1, len(data) // 2, len(data) - 3):
+    restarted = Changes(state.layers, restarted=True)
+    assert decode_changes(encode_changes(restarted)) == restarted
+    for cut in (2, len(data) // 2, len(data) - 3):
         with pytest.raises(ValueError, match="a worker's weights end inside"):
             decode_changes(data[:cut])
+    for wrong_start in (b"", b"\x02" + data[1:]):
+        with pytest.raises(ValueError, match="valid header"):
+            decode_changes(wrong_start)
 
 
 def test_a_row_whose_lanes_overflowed_is_refused_not_sent_cut():
