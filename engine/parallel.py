@@ -371,7 +371,10 @@ class Hub(_Member):
     """Worker 0: meets the spokes, relays their weights and decides for the whole team.
 
     Recoveries from divergence that spokes report are emitted as this worker's events, count
-    in the run's result, and lower the team's learning rate as one of its own would.
+    in the run's result, and lower the team's learning rate as one of its own would. Copies
+    that met are identical, so several often diverge at the same batch: the team recovered
+    once there, and only the first report of it is emitted and counted (this worker's own
+    events pass through `relay`, which notes its recoveries).
     """
 
     def __init__(
@@ -392,6 +395,13 @@ class Hub(_Member):
         self._ended = [False] * len(connections)
         self._waiting = [False] * len(connections)
         self._control: TrainingControl | None = None
+        self._recoveries: set[tuple[int, int]] = set()
+
+    def relay(self, event: TrainingEvent) -> None:
+        """Emit one of this worker's own events, noting the batches it recovered at."""
+        if isinstance(event, DivergenceRecovered):
+            self._recoveries.add((event.epoch, event.batch))
+        self.emit(event)
 
     def start(self) -> None:
         """Wait until every spoke has converted its data."""
@@ -462,9 +472,13 @@ class Hub(_Member):
         return reports
 
     def _recovered(self, event: DivergenceRecovered) -> None:
-        """Count and report a spoke's recovery; make the team's learning rate as low as its own."""
-        self.divergences_elsewhere += 1
-        self.emit(event)
+        """Count and report a spoke's recovery unless the team's recovery at that batch already
+        was; make the team's learning rate as low as its own."""
+        batch = (event.epoch, event.batch)
+        if batch not in self._recoveries:
+            self._recoveries.add(batch)
+            self.divergences_elsewhere += 1
+            self.emit(event)
         control = self._control
         if control is not None and event.learning_rate < control.learning_rate(
             self.config.learning_rate
@@ -738,7 +752,7 @@ def train_in_processes(
             train_shares[0],
             test_parts[0],
             shared,
-            emit,
+            hub.relay,
             control,
             statistics_seconds,
             team=hub,

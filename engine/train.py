@@ -490,14 +490,22 @@ def sparse_dataset(dataset: Dataset) -> list[tuple[SparseImage, int]]:
 def measure(
     fast: FastNetwork, samples: list[tuple[SparseImage, int]], stop: threading.Event
 ) -> tuple[float, int] | None:
-    """Return (loss sum, right answers) of the fast network on samples, or None if stopped."""
+    """Return (loss sum, right answers) of the fast network on samples, or None if stopped.
+
+    An image whose sums leave their lanes (weights grown huge: the run is diverging) counts
+    as read wrong with certainty.
+    """
     loss_sum = 0.0
     correct = 0
     for start in range(0, len(samples), EVALUATION_CHUNK):
         if stop.is_set():
             return None
         for image, label in samples[start : start + EVALUATION_CHUNK]:
-            outputs = fast.predict_sparse(image)
+            try:
+                outputs = fast.predict_sparse(image)
+            except LaneOverflow:
+                outputs = [0.0] * len(fast.layers[-1].biases)
+                outputs[label - 1] = 1.0
             loss_sum += loss_value(fast.loss, outputs, label)
             correct += max(outputs) == outputs[label]
     return loss_sum, correct

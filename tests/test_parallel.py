@@ -462,6 +462,8 @@ def test_a_team_at_learning_rate_10_recovers_and_learns():
     assert result.reason == "finished"
     assert result.test_accuracy > 0.9  # chance is 1/3
     assert recoveries, "a recovery in any worker is reported by the hub"
+    batches = [(e.epoch, e.batch) for e in recoveries]
+    assert len(set(batches)) == len(batches), "workers that diverged together: one recovery"
     # ... and counted in the team's result, whichever worker recovered.
     assert result.divergences == len(recoveries)
     assert result.network.metadata["divergences"] == len(recoveries)

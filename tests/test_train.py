@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from engine.fast import MIN_PROBABILITY, FastNetwork, sparse_image
 from engine.mnist import Dataset
 from engine.network import Network
 from engine.train import (
@@ -19,6 +20,7 @@ from engine.train import (
     TrainConfig,
     TrainingControl,
     WeightsSnapshot,
+    measure,
     scheduled_learning_rate,
     train,
 )
@@ -440,6 +442,20 @@ def test_a_run_at_learning_rate_10_recovers_and_learns():
     assert batches[-1].learning_rate == rates[-1]
     assert result.network.metadata["divergences"] == result.divergences
     assert result.network.metadata["final_learning_rate"] == rates[-1]
+
+
+def test_an_image_the_network_cannot_read_is_measured_as_read_wrong():
+    network = Network.create([784, 8, 10], "relu", seed=0)
+    network.weights[0] = [[5.0] * 784 for _ in range(8)]
+    network.weights[1] = [[1000.0 * (digit + 1)] * 8 for digit in range(10)]
+    fast = FastNetwork(network)
+    full = sparse_image(bytes([255]) * 784)  # its output sums leave their 64-bit lanes
+    one_pixel = sparse_image(bytes(783) + bytes([255]))
+
+    loss_sum, correct = measure(fast, [(full, 9), (one_pixel, 9)], threading.Event())
+
+    assert correct == 1, "the unreadable image is wrong, the other read as 9"
+    assert loss_sum == pytest.approx(-math.log(MIN_PROBABILITY), rel=0.01)
 
 
 def test_a_run_that_keeps_diverging_gives_up_with_the_last_good_weights():
