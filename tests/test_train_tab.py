@@ -30,7 +30,7 @@ import pytest
 import training_hooks
 from PIL import Image, ImageDraw, ImageFont
 from test_draw_tab import assert_window_fits_a_laptop
-from test_parallel import alive, child_pids
+from test_parallel import alive, child_pids, shared_blocks
 from test_training_worker import write_digit_folder
 
 from app import training_worker
@@ -567,6 +567,7 @@ def app_training_in_a_subprocess(folder: Path, then: str) -> subprocess.Popen:
 
 def test_closing_the_window_mid_training_exits_within_a_second(digit_folder, x_display):
     close = 'app.root.tk.call(app.root.protocol("WM_DELETE_WINDOW"))  # the close button'
+    blocks_before = shared_blocks()
     process = app_training_in_a_subprocess(digit_folder, close)
     closed_at, *workers = process.stdout.readline().split()
     process.wait(RUN_TIMEOUT_SECONDS)
@@ -577,9 +578,20 @@ def test_closing_the_window_mid_training_exits_within_a_second(digit_folder, x_d
     assert exited_at - float(closed_at) < CLOSE_LIMIT_SECONDS
     assert len(workers) == min(2, available_cores())  # the training process and its spoke
     assert not any(alive(int(pid)) for pid in workers), "a worker outlived the app"
+    assert_shared_memory_released(blocks_before)
+
+
+def assert_shared_memory_released(blocks_before: set[str]) -> None:
+    """Fail if shared memory made since blocks_before outlives the app for a second or more
+    (the workers' board: a killed training process leaves it to multiprocessing's tracker)."""
+    deadline = time.perf_counter() + CLOSE_LIMIT_SECONDS
+    while shared_blocks() - blocks_before and time.perf_counter() < deadline:
+        time.sleep(0.01)
+    assert shared_blocks() - blocks_before == set(), "the workers' shared memory was left"
 
 
 def test_no_worker_outlives_an_app_that_is_killed_mid_training(digit_folder, x_display):
+    blocks_before = shared_blocks()
     process = app_training_in_a_subprocess(digit_folder, "pass")
     _, *workers = process.stdout.readline().split()
     assert workers
@@ -589,6 +601,7 @@ def test_no_worker_outlives_an_app_that_is_killed_mid_training(digit_folder, x_d
     while any(alive(int(pid)) for pid in workers):
         assert time.perf_counter() < deadline, "a worker outlived the killed app"
         time.sleep(0.01)
+    assert_shared_memory_released(blocks_before)
 
 
 def test_the_window_still_fits_a_laptop_screen_after_a_run(digit_folder, x_display):
