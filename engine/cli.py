@@ -68,6 +68,7 @@ from engine.handbench import (
 )
 from engine.hands import HANDS, hand_named
 from engine.hint import run_hint
+from engine.inference import Predictor, predictor
 from engine.mnist import DIGIT_CLASSES, DataError, Dataset, load_mnist
 from engine.modelfile import (
     DEFAULT_MODEL_PATH,
@@ -93,7 +94,6 @@ from engine.preprocess import (
     ImageFileError,
     NothingDrawn,
     load_image_file,
-    pixels_to_inputs,
     preprocess_image,
 )
 from engine.train import (
@@ -784,12 +784,13 @@ def run_drawn(args: argparse.Namespace, report: TextIO) -> tuple[dict, int]:
 def run_predict(args: argparse.Namespace, report: TextIO) -> tuple[dict, int]:
     """Read the digit in each image file; return each digit and its 10 probabilities."""
     _, network = _chosen_model(args.model)
+    reader = predictor(network)
     predictions = []
     exit_code = EXIT_OK
     for path in args.images:
         entry: dict[str, object] = {"file": str(path)}
         try:
-            entry.update(predict_file(network, path))
+            entry.update(predict_file(network, reader, path))
         except ImageFileError as error:
             print(f"{args.parser.prog}: error: {error}", file=sys.stderr)
             entry.update(digit=None, probabilities=None, error=str(error))
@@ -800,17 +801,19 @@ def run_predict(args: argparse.Namespace, report: TextIO) -> tuple[dict, int]:
     return {"predictions": predictions}, exit_code
 
 
-def predict_file(network: Network, path: Path) -> dict[str, object]:
+def predict_file(network: Network, reader: Predictor, path: Path) -> dict[str, object]:
     """Return {"digit", "probabilities"} for one image file, or nulls and "error" if blank.
 
-    Uses the exact float forward pass (`Network.predict`), as the Python API does. MSE models'
-    sigmoid outputs are scaled to sum to 1. Raises ImageFileError for an unreadable file.
+    `reader` is the network's `engine.inference.predictor`: the app's canvas and the benchmarks
+    read through it too, on the 4-level inputs the model was trained on, so all give the same
+    answer. MSE models' sigmoid outputs are scaled to sum to 1. Raises ImageFileError for an
+    unreadable file.
     """
     try:
         pixels = preprocess_image(load_image_file(path)).pixels
     except NothingDrawn as nothing:
         return {"digit": None, "probabilities": None, "error": str(nothing)}
-    outputs = network.predict(pixels_to_inputs(pixels))
+    outputs = reader.predict(pixels)
     if network.loss == "mse":
         outputs = normalise_probabilities(outputs)
     return {"digit": outputs.index(max(outputs)), "probabilities": outputs}

@@ -2,10 +2,11 @@
 
 For each kind of `engine.drawn` (pen strokes, typeset fonts, MNIST test digits redrawn as solid
 strokes) it draws N canvases balanced over the digits, preprocesses each with
-`engine.preprocess.preprocess_image` (exactly what the CLI and the app's canvas do), runs the
-network's reference `predict` on `pixels_to_inputs` of the result, and reports the accuracy of
-each kind and of each digit within it. A kind that cannot be drawn on this machine (no fonts,
-no MNIST data) is reported as unavailable, never as 0 %.
+`engine.preprocess.preprocess_image` and reads it with `engine.inference.predictor` (exactly
+what the CLI's predict and the app's canvas do: the fast path on the 4-level inputs the model
+was trained on), and reports the accuracy of each kind and of each digit within it. A kind
+that cannot be drawn on this machine (no fonts, no MNIST data) is reported as unavailable,
+never as 0 %.
 
 Run it as ``python -m engine drawn [--model FILE] [--data DIR] [--per-kind N] [--seed N]
 [--json] [--save-examples DIR]``. `--save-examples` writes one contact sheet PNG per kind: the
@@ -36,9 +37,10 @@ from engine.drawn import (
     load_digit_fonts,
 )
 from engine.evaluate import evaluation_from_predictions
+from engine.inference import Predictor, predictor
 from engine.mnist import DIGIT_CLASSES
 from engine.network import Network
-from engine.preprocess import pixels_to_inputs, preprocess_image
+from engine.preprocess import preprocess_image
 
 DEFAULT_PER_KIND = 1000
 DEFAULT_SEED = 0
@@ -90,20 +92,21 @@ class BenchmarkReport:
     python: str
 
 
-def read_digit(network: Network, drawn: DrawnDigit) -> int:
-    """Return the digit (0..9) the network reads on a 280×280 canvas, as the CLI and app do.
+def read_digit(reader: Predictor, drawn: DrawnDigit) -> int:
+    """Return the digit (0..9) a network's predictor reads on a 280×280 canvas, as the CLI and
+    app do.
 
     Raises NothingDrawn if the canvas holds no ink.
     """
-    outputs = network.predict(pixels_to_inputs(preprocess_image(drawn.image).pixels))
+    outputs = reader.predict(preprocess_image(drawn.image).pixels)
     return outputs.index(max(outputs))
 
 
 def benchmark_kind(
-    network: Network, kind: str, digits: Sequence[DrawnDigit], note: str
+    reader: Predictor, kind: str, digits: Sequence[DrawnDigit], note: str
 ) -> KindResult:
-    """Return the accuracy overall and per digit of the network on the canvases of one kind."""
-    predictions = [read_digit(network, drawn) for drawn in digits]
+    """Return the accuracy overall and per digit of a predictor on the canvases of one kind."""
+    predictions = [read_digit(reader, drawn) for drawn in digits]
     evaluation = evaluation_from_predictions([drawn.label for drawn in digits], predictions)
     return KindResult(
         kind, len(digits), evaluation.accuracy, evaluation.per_class, note, True, predictions
@@ -134,6 +137,7 @@ def run_benchmark(
         raise ValueError(f"per_kind must be at least 1, got {per_kind}")
     if fonts is None and any(kind in FONT_KINDS for kind in kinds):
         fonts = load_digit_fonts(find_font_files(font_folders()))
+    reader = predictor(network)
     results = []
     for kind in kinds:
         try:
@@ -141,7 +145,7 @@ def run_benchmark(
         except KindUnavailable as error:
             results.append(unavailable_kind(kind, str(error)))
             continue
-        result = benchmark_kind(network, kind, digits, _kind_note(kind, fonts, data_dir))
+        result = benchmark_kind(reader, kind, digits, _kind_note(kind, fonts, data_dir))
         results.append(result)
         if examples_dir is not None:
             examples_dir.mkdir(parents=True, exist_ok=True)

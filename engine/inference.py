@@ -5,9 +5,10 @@ sum that outgrows its lane would spill into the next one and give a wrong answer
 from a file may have weights far larger than training ever makes (a valid model all the same),
 so before using the fast path `predictor` asks it whether every sum fits its lane for ANY
 image; when not, it returns a `FloatPredictor`, which computes the same thing with plain
-floats: tens of times slower (8 ms an image for 784-512-10), never wrong. Evaluation and the
-app's reading of drawings (`app.models.DigitReader`) go through here; training refuses such a
-start model, and the CLI's predict uses `Network.predict`, floats.
+floats: tens of times slower (8 ms an image for 784-512-10), never wrong. Every reader goes through
+here: evaluation, the CLI's predict, the drawn-digits benchmark and the app's reading of
+drawings (`app.models.DigitReader`), so all read the same 4-level inputs the same way; training
+refuses such a start model.
 """
 
 from __future__ import annotations

@@ -27,7 +27,6 @@ from engine.regularfile import NotRegularFile, open_regular
 
 FRAME_SIZE = 28
 FITTED_SIZE = 20
-PIXEL_COUNT = FRAME_SIZE * FRAME_SIZE
 MAX_LEVEL = 255
 # Grey levels at most this far above the background count as paper noise, not ink
 # (scanner/JPEG noise, paper texture). 32 of 255 is ~12 %: far below any real stroke.
@@ -146,17 +145,6 @@ def load_image_file(path: str | PathLike[str]) -> Image.Image:
             raise
         reason = (error.strerror if isinstance(error, OSError) else None) or error
         raise ImageFileError(f"cannot read image {path!s}: {reason}") from error
-
-
-def pixels_to_inputs(pixels: bytes) -> list[float]:
-    """Convert 784 pixel bytes (0..255) to 784 floats in [0, 1] as pixel / 255.
-
-    This is THE input normalisation of every model in the engine: training, evaluation, the CLI
-    and the app all feed networks through this function.
-    """
-    if len(pixels) != PIXEL_COUNT:
-        raise ValueError(f"expected {PIXEL_COUNT} pixel bytes, got {len(pixels)}")
-    return [level / MAX_LEVEL for level in pixels]
 
 
 def preprocess_image(image: Image.Image) -> Preprocessed:

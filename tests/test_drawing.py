@@ -28,10 +28,11 @@ from app.models import (
     dialog_text,
     read_digit,
 )
-from engine.inference import predictor
+from engine.fast import quantised_inputs
+from engine.inference import FloatPredictor, predictor
 from engine.modelfile import ModelFileError, load_model, save_model
 from engine.network import Network
-from engine.preprocess import pixels_to_inputs, preprocess_image
+from engine.preprocess import preprocess_image
 
 
 def draw_line(drawing: Drawing, start, end, width: float = 20.0, erase: bool = False) -> None:
@@ -206,10 +207,10 @@ def drawn_bar() -> Image.Image:
 
 def test_read_digit_runs_the_engine_preprocessing_and_the_network():
     network = Network.create([784, 16, 12, 10], "relu", seed=0)
-    reading = read_digit(network, drawn_bar())
+    reading = read_digit(network, drawn_bar(), FloatPredictor(network).forward)
     assert reading is not None
     assert reading.preprocessed.pixels == preprocess_image(drawn_bar()).pixels
-    expected = network.forward(pixels_to_inputs(reading.preprocessed.pixels))
+    expected = network.forward(quantised_inputs(reading.preprocessed.pixels))
     assert reading.probabilities == expected[-1]
     assert [len(layer) for layer in reading.hidden_activations] == [16, 12]
     assert reading.digit == max(range(10), key=expected[-1].__getitem__)
@@ -223,26 +224,30 @@ READY_SECONDS = 30
 def test_a_reader_reads_through_the_fast_path_once_it_is_packed():
     network = Network.create([784, 16, 12, 10], "relu", seed=0)
     reader = DigitReader(network)
+    # Until the fast path is packed: floats, on the same 4-level inputs.
+    floats = reader.read(drawn_bar())
+    pixels = preprocess_image(drawn_bar()).pixels
+    assert floats.probabilities == network.forward(quantised_inputs(pixels))[-1]
     assert reader.wait_until_ready(READY_SECONDS)
     reading = reader.read(drawn_bar())
-    fast = predictor(network).forward(preprocess_image(drawn_bar()).pixels)
+    fast = predictor(network).forward(pixels)
     assert reading.probabilities == fast[-1]
     assert reading.hidden_activations == fast[1:-1]
-    floats = read_digit(network, drawn_bar())
     assert reading.digit == floats.digit
     assert max(map(abs, map(sub, reading.probabilities, floats.probabilities))) < 0.01
     assert reader.read(Drawing().image()) is None
 
 
 def test_read_digit_on_a_blank_drawing_is_none():
-    assert read_digit(Network.create([784, 16, 10]), Drawing().image()) is None
+    network = Network.create([784, 16, 10])
+    assert read_digit(network, Drawing().image(), FloatPredictor(network).forward) is None
 
 
 def test_read_digit_normalises_sigmoid_outputs_of_mse_models():
     network = Network.create([784, 16, 16, 10], "sigmoid", "mse", seed=0)
-    reading = read_digit(network, drawn_bar())
+    reading = read_digit(network, drawn_bar(), FloatPredictor(network).forward)
     assert abs(sum(reading.probabilities) - 1.0) < 1e-9
-    assert abs(sum(network.predict(pixels_to_inputs(reading.preprocessed.pixels))) - 1.0) > 1e-3
+    assert abs(sum(network.predict(quantised_inputs(reading.preprocessed.pixels))) - 1.0) > 1e-3
 
 
 def test_catalogue_offers_the_shipped_models_that_exist(tmp_path):

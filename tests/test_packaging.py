@@ -29,6 +29,7 @@ from PIL import Image, ImageDraw
 from engine import distribution
 from engine.cli import predict_file
 from engine.distribution import ASSETS_PACKAGE, MODELS_PACKAGE, shipped_folder
+from engine.inference import predictor
 from engine.modelfile import DEFAULT_MODEL_PATH, load_model
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -186,7 +187,8 @@ def test_installed_engine_predicts_with_the_shipped_model(installed):
     (prediction,) = json.loads(result.stdout)["predictions"]
     assert prediction["digit"] == 1
     # Same answer, to the digit, as this checkout's default model: the shipped one was used.
-    expected = predict_file(load_model(DEFAULT_MODEL_PATH), image)
+    network = load_model(DEFAULT_MODEL_PATH)
+    expected = predict_file(network, predictor(network), image)
     assert prediction["probabilities"] == pytest.approx(expected["probabilities"], abs=1e-9)
 
 

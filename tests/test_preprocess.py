@@ -13,7 +13,6 @@ from engine.preprocess import (
     Preprocessed,
     TooSmallToRead,
     load_image_file,
-    pixels_to_inputs,
     preprocess_image,
 )
 
@@ -481,16 +480,3 @@ def test_load_image_file_rejects_garbage_and_missing_files(tmp_path) -> None:
     with pytest.raises(ImageFileError):
         load_image_file(tmp_path / "missing.png")
     assert issubclass(ImageFileError, ValueError)
-
-
-def test_pixels_to_inputs_scales_to_unit_range() -> None:
-    pixels = bytes([0, 255, 51] + [0] * 781)
-    inputs = pixels_to_inputs(pixels)
-    assert len(inputs) == 784
-    assert inputs[:3] == [0.0, 1.0, pytest.approx(0.2)]
-    assert all(isinstance(value, float) and 0 <= value <= 1 for value in inputs)
-
-
-def test_pixels_to_inputs_rejects_wrong_length() -> None:
-    with pytest.raises(ValueError, match="784"):
-        pixels_to_inputs(bytes(100))

@@ -17,10 +17,11 @@ import pytest
 
 from engine.drawn import KindUnavailable, drawn_digits
 from engine.drawnbench import read_digit
+from engine.inference import Predictor, predictor
 from engine.mnist import DIGIT_CLASSES
 from engine.modelfile import CLASSIC_MODEL_PATH, DEFAULT_MODEL_PATH, ModelFileError, load_model
-from engine.network import Network, normalise_probabilities
-from engine.preprocess import pixels_to_inputs, preprocess_image
+from engine.network import Network
+from engine.preprocess import preprocess_image
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -51,6 +52,12 @@ def default_network() -> Network:
     return load_model(shipped(DEFAULT_MODEL_PATH))
 
 
+@pytest.fixture(scope="module")
+def default_reader(default_network: Network) -> Predictor:
+    """Return the predictor the app, the CLI and the benchmarks read the default model with."""
+    return predictor(default_network)
+
+
 @pytest.mark.parametrize("path", SHIPPED)
 def test_shipped_model_loads_validates_and_is_small(path: Path) -> None:
     shipped(path)
@@ -61,12 +68,12 @@ def test_shipped_model_loads_validates_and_is_small(path: Path) -> None:
     assert network.layer_sizes[0] == 784 and network.layer_sizes[-1] == DIGIT_CLASSES
 
 
-def test_default_model_reads_pen_drawn_digits(default_network: Network) -> None:
+def test_default_model_reads_pen_drawn_digits(default_reader: Predictor) -> None:
     digits = drawn_digits("pen", PEN_DIGITS, PEN_SEED)
     misread = [
         (drawn.source, read)
         for drawn in digits
-        if (read := read_digit(default_network, drawn)) != drawn.label
+        if (read := read_digit(default_reader, drawn)) != drawn.label
     ]
     accuracy = 1 - len(misread) / len(digits)
     assert accuracy >= MIN_PEN_ACCURACY, f"{accuracy:.1%}; misread (drawn, read): {misread}"
@@ -94,7 +101,7 @@ KIND_DIGITS = 100
 
 @pytest.mark.parametrize("kind", list(KIND_FLOORS))
 def test_default_model_reads_other_kinds_of_drawn_digits(
-    default_network: Network, kind: str
+    default_reader: Predictor, kind: str
 ) -> None:
     try:
         digits = drawn_digits(kind, KIND_DIGITS, PEN_SEED)
@@ -103,13 +110,13 @@ def test_default_model_reads_other_kinds_of_drawn_digits(
     misread = [
         (drawn.source, read)
         for drawn in digits
-        if (read := read_digit(default_network, drawn)) != drawn.label
+        if (read := read_digit(default_reader, drawn)) != drawn.label
     ]
     accuracy = 1 - len(misread) / len(digits)
     assert accuracy >= KIND_FLOORS[kind], f"{kind} {accuracy:.1%}; misread: {misread}"
 
 
-def test_cli_predict_agrees_with_the_python_api(default_network: Network, tmp_path: Path) -> None:
+def test_cli_predict_reads_as_the_app_does(default_reader: Predictor, tmp_path: Path) -> None:
     command = [sys.executable, "-m", "engine", "predict"]
     probe = subprocess.run(
         [*command, "--help"], cwd=REPOSITORY, capture_output=True, timeout=CLI_TIMEOUT_SECONDS
@@ -133,11 +140,9 @@ def test_cli_predict_agrees_with_the_python_api(default_network: Network, tmp_pa
     predictions = json.loads(completed.stdout)["predictions"]
     assert [entry["file"] for entry in predictions] == [str(path) for path in paths]
     for entry, drawn in zip(predictions, digits):
-        assert entry["digit"] == read_digit(default_network, drawn), drawn.source
-        outputs = default_network.predict(pixels_to_inputs(preprocess_image(drawn.image).pixels))
-        assert entry["probabilities"] == pytest.approx(
-            normalise_probabilities(outputs), abs=PROBABILITY_TOLERANCE
-        ), drawn.source
+        assert entry["digit"] == read_digit(default_reader, drawn), drawn.source
+        outputs = default_reader.predict(preprocess_image(drawn.image).pixels)
+        assert entry["probabilities"] == pytest.approx(outputs, abs=PROBABILITY_TOLERANCE)
 
 
 @pytest.mark.parametrize("path", SHIPPED)
