@@ -292,8 +292,8 @@ class SettingsForm(ttk.Frame):
         )
         Tooltip(
             self.cores_box,
-            "Worker processes that train together, each on a share of the images, averaging"
-            " their weights every few batches. With 1, a run repeats exactly.",
+            "Worker processes that train together, each on a share of the images, adding up"
+            " their changes every few batches. With 1, a run repeats exactly.",
         )
 
     def _build_rate_slider(self) -> None:
