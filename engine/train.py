@@ -284,7 +284,7 @@ class EpochFigures:
     test_loss_sum: float
     test_correct: int
     test_count: int
-    skipped: int = 0
+    skipped: int
 
 
 @dataclass(frozen=True)
