@@ -1,7 +1,8 @@
 """The My digits tab: every kept drawing as a thumbnail, grouped by digit, with its reading.
 
 A drawing the current model reads as another digit has a red frame and its reading in red.
-Click a thumbnail to select it; Delete (button or key) removes its file, Relabel as… or a digit
+Click a thumbnail to select it; Delete (button or key) removes its file, and Undo delete
+(Ctrl+Z) puts the last deleted files back, up to MAX_UNDO of them; Relabel as… or a digit
 key moves it to that digit's folder (an atomic rename). Import folder… copies the readable
 drawings of a folder in the same layout, Export… copies the whole layout into a chosen folder.
 Files that cannot be read are shown as such and listed behind Details…, never a crash.
@@ -25,7 +26,7 @@ import queue
 import threading
 import tkinter as tk
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from tkinter import filedialog, ttk
 from typing import Protocol
@@ -78,6 +79,8 @@ CANVAS_WIDTH = 900
 CANVAS_HEIGHT = 300
 # Teaching reports every batch; the bar shows the latest of up to this many per tick.
 MAX_TEACH_MESSAGES_PER_TICK = 200
+# Deleted drawings kept in memory for Undo delete (a few kB each).
+MAX_UNDO = 50
 PROGRESS_LENGTH = 220
 STAGE_CHARS = 48
 RESULT_WRAP = 900
@@ -138,6 +141,8 @@ class MyDigitsTab(ttk.Frame):
         self.last_result: FinetuneResult | None = None
         self.cells: list[Cell] = []
         self.selected: Cell | None = None
+        # Deleted cells, their files' contents and the load they were shown by, latest last.
+        self.deleted: list[tuple[Cell, bytes, int]] = []
         self.notes: list[str] = []
         self.messages: queue.SimpleQueue[Message] = queue.SimpleQueue()
         self.generation = 0
@@ -188,6 +193,11 @@ class MyDigitsTab(ttk.Frame):
         )
         self.delete_button.pack(side="left")
         Tooltip(self.delete_button, "Delete the selected drawing's file (Delete key).")
+        self.undo_button = ttk.Button(
+            actions, text="Undo delete", command=self.undo_delete, state="disabled"
+        )
+        self.undo_button.pack(side="left", padx=(6, 0))
+        Tooltip(self.undo_button, "Put back the drawing deleted last (Ctrl+Z).")
         self.relabel_button = ttk.Menubutton(actions, text="Relabel as…", state="disabled")
         menu = tk.Menu(self.relabel_button, tearoff=False)
         for digit in DIGITS:
@@ -258,6 +268,8 @@ class MyDigitsTab(ttk.Frame):
         self.canvas.bind("<Button-1>", self._on_click)
         self.canvas.bind("<Configure>", self._on_resize)
         self.canvas.bind("<Delete>", lambda _event: self.delete_selected())
+        for sequence in ("<Control-z>", "<Control-Z>"):
+            self.canvas.bind(sequence, lambda _event: self.undo_delete())
         for digit in DIGITS:
             self.canvas.bind(f"<Key-{digit}>", lambda _event, d=digit: self.relabel_selected(d))
         for sequence, step in (("<Button-4>", -1), ("<Button-5>", 1)):
@@ -314,7 +326,7 @@ class MyDigitsTab(ttk.Frame):
         if cell is None:
             return
         try:
-            self.store.remove(cell.drawing)
+            content = self.store.remove(cell.drawing)
         except StoreError as error:
             self.context.set_status(f"Could not delete the drawing: {error}.", error=True)
             return
@@ -322,7 +334,38 @@ class MyDigitsTab(ttk.Frame):
         for item in cell.items:
             self.canvas.delete(item)
         self.selected = None
-        self._after_change(f"Deleted the {cell.drawing.label} {cell.drawing.name}.")
+        status = f"Deleted the {cell.drawing.label} {cell.drawing.name}."
+        if content is not None:
+            self.deleted = [*self.deleted, (cell, content, self.generation)][-MAX_UNDO:]
+            status += " Ctrl+Z puts it back."
+        self._after_change(status)
+
+    def undo_delete(self) -> None:
+        """Write the drawing deleted last back to its file and show it again, selected."""
+        if not self.deleted:
+            return
+        cell, content, generation = self.deleted[-1]
+        try:
+            drawing = self.store.restore(cell.drawing, content)
+        except StoreError as error:
+            self.context.set_status(f"Could not put the drawing back: {error}.", error=True)
+            return
+        self.deleted.pop()
+        if generation != self.generation:
+            # The drawings were listed again since (another model reads them): so is this one.
+            self.refresh()
+            self.context.set_status(f"Put back the {drawing.label} {drawing.name}.")
+            return
+        cell.drawing = drawing
+        if cell.thumbnail is not None:
+            cell.thumbnail = replace(cell.thumbnail, drawing=drawing)
+        order = (drawing.label, drawing.name)
+        position = sum((c.drawing.label, c.drawing.name) < order for c in self.cells)
+        self.cells.insert(position, cell)
+        self._create_items(cell)
+        self._draw_cell(cell)
+        self.selected = cell
+        self._after_change(f"Put back the {drawing.label} {drawing.name}.")
 
     def relabel_selected(self, digit: int) -> None:
         """Move the selected drawing to digit's folder and to that digit's group."""
@@ -338,9 +381,7 @@ class MyDigitsTab(ttk.Frame):
         self.cells.remove(cell)
         cell.drawing = moved
         if cell.thumbnail is not None:
-            cell.thumbnail = Thumbnail(
-                moved, cell.thumbnail.image, cell.thumbnail.reading, cell.thumbnail.problem
-            )
+            cell.thumbnail = replace(cell.thumbnail, drawing=moved)
         position = max(
             (i + 1 for i, other in enumerate(self.cells) if other.drawing.label <= digit),
             default=0,
@@ -361,6 +402,7 @@ class MyDigitsTab(ttk.Frame):
         if self.teaching:
             self.context.set_status("Wait until the teaching ends to change folders.", error=True)
             return
+        self.deleted = []  # they belong to the other folder
         self.store.folder = folder
         self.context.settings.put(FOLDER_SETTING, str(folder.resolve()))
         self.folder_label.configure(text=str(folder))
@@ -619,16 +661,20 @@ class MyDigitsTab(ttk.Frame):
         """Delete every thumbnail item and create one placeholder per cell."""
         self.canvas.delete("cell")
         for cell in self.cells:
-            frame = self.canvas.create_rectangle(
-                0, 0, 0, 0, fill=PLACEHOLDER_COLOUR, outline=FRAME_COLOUR, tags="cell"
-            )
-            picture = self.canvas.create_image(0, 0, anchor="nw", tags="cell")
-            caption = self.canvas.create_text(
-                0, 0, text="", fill=MUTED_TEXT, font="TkSmallCaptionFont", tags="cell"
-            )
-            cell.items = (frame, picture, caption)
-            cell.photo = None
+            self._create_items(cell)
         self._place_all()
+
+    def _create_items(self, cell: Cell) -> None:
+        """Create a cell's canvas items as a placeholder (placed by `_place_all`)."""
+        frame = self.canvas.create_rectangle(
+            0, 0, 0, 0, fill=PLACEHOLDER_COLOUR, outline=FRAME_COLOUR, tags="cell"
+        )
+        picture = self.canvas.create_image(0, 0, anchor="nw", tags="cell")
+        caption = self.canvas.create_text(
+            0, 0, text="", fill=MUTED_TEXT, font="TkSmallCaptionFont", tags="cell"
+        )
+        cell.items = (frame, picture, caption)
+        cell.photo = None
 
     def _draw_cell(self, cell: Cell) -> None:
         """Show a cell's thumbnail and its reading (red when the model reads another digit)."""
@@ -716,6 +762,7 @@ class MyDigitsTab(ttk.Frame):
         state = "disabled" if cell is None else "normal"
         self.delete_button.configure(state=state)
         self.relabel_button.configure(state=state)
+        self.undo_button.configure(state="normal" if self.deleted else "disabled")
         if cell is None:
             self.canvas.itemconfigure(self._selection_box, outline="")
             self.selection_label.configure(text="Click a drawing to select it.")

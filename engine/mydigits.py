@@ -199,18 +199,37 @@ class DigitStore:
             )
         buffer = io.BytesIO()
         image.convert("L").save(buffer, format="PNG", optimize=True)
-        return self._write_new(buffer.getvalue(), label)
+        return self._write(buffer.getvalue(), label, _new_name())
 
-    def remove(self, drawing: StoredDrawing) -> None:
-        """Delete one drawing file (nothing happens if it is already gone)."""
+    def remove(self, drawing: StoredDrawing) -> bytes | None:
+        """Delete one drawing file; return what it held, for `restore` (None if it was gone).
+
+        A file larger than MAX_FILE_BYTES, which no drawing is, is deleted without being kept.
+        """
+        try:
+            with open_regular(drawing.path) as file:
+                content: bytes | None = file.read(MAX_FILE_BYTES + 1)
+        except OSError:
+            content = None  # gone already, or unreadable: nothing to give back
+        if content is not None and len(content) > MAX_FILE_BYTES:
+            content = None
         try:
             drawing.path.unlink()
         except FileNotFoundError:
-            pass
+            return None
         except OSError as error:
             raise StoreError(
                 f"cannot delete {_short(drawing)}: {error.strerror or error}"
             ) from None
+        return content
+
+    def restore(self, drawing: StoredDrawing, content: bytes) -> StoredDrawing:
+        """Write a removed drawing's file back, under its own name unless that is taken again;
+        return it. Raises StoreError when it cannot be written."""
+        name = drawing.name
+        if (self._digit_folder(drawing.label) / name).exists():
+            name = _new_name()
+        return self._write(content, drawing.label, name)
 
     def relabel(self, drawing: StoredDrawing, label: int) -> StoredDrawing:
         """Move a drawing to another digit's folder (an atomic rename); return it as moved."""
@@ -293,10 +312,10 @@ class DigitStore:
             raise StoreError(f"cannot create {folder}: {error.strerror or error}") from None
         return folder
 
-    def _write_new(self, data: bytes, label: int) -> StoredDrawing:
-        """Write data as a new drawing of digit label, atomically; return it."""
+    def _write(self, data: bytes, label: int, name: str) -> StoredDrawing:
+        """Write data as the drawing `name` of digit label, atomically; return it."""
         folder = self._digit_folder(label)
-        path = folder / _new_name()
+        path = folder / name
         temp_path: str | None = None
         try:
             descriptor, temp_path = tempfile.mkstemp(prefix=".", suffix=TEMP_SUFFIX, dir=folder)

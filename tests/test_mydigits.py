@@ -12,7 +12,13 @@ from PIL import Image, ImageDraw
 
 from engine import mydigits
 from engine.datadir import MY_DIGITS_ENV_VAR, resolve_my_digits_dir
-from engine.mydigits import DigitStore, StoreError, load_drawing, read_drawing_input
+from engine.mydigits import (
+    MAX_FILE_BYTES,
+    DigitStore,
+    StoreError,
+    load_drawing,
+    read_drawing_input,
+)
 from engine.preprocess import ImageFileError, preprocess_image
 
 HOME = Path("/home/ada")
@@ -141,6 +147,33 @@ def test_relabel_and_remove(tmp_path: Path) -> None:
         store.add(drawing(1), 10)
     with pytest.raises(StoreError, match="0–9"):
         store.relabel(moved, -1)
+
+
+def test_a_removed_drawing_can_be_restored_as_it_was(tmp_path: Path) -> None:
+    store = DigitStore(tmp_path)
+    kept = store.add(drawing(3), 3)
+    original = kept.path.read_bytes()
+
+    content = store.remove(kept)
+
+    assert content == original and not kept.path.exists()
+    assert store.remove(kept) is None, "already gone: nothing to give back"
+    restored = store.restore(kept, content)
+    assert restored == kept and kept.path.read_bytes() == original
+    # Its name taken again meanwhile (a file put there by hand): it comes back under a new one.
+    store.remove(kept)
+    kept.path.write_bytes(b"another drawing")
+    again = store.restore(kept, content)
+    assert again.label == 3 and again.path != kept.path and again.path.read_bytes() == original
+    assert kept.path.read_bytes() == b"another drawing"
+    assert not list(tmp_path.glob("*/*.tmp")), "written atomically, nothing left over"
+
+
+def test_a_file_too_large_for_a_drawing_is_deleted_without_being_kept(tmp_path: Path) -> None:
+    store = DigitStore(tmp_path)
+    kept = store.add(drawing(5), 5)
+    kept.path.write_bytes(bytes(MAX_FILE_BYTES + 1))
+    assert store.remove(kept) is None and not kept.path.exists()
 
 
 def test_import_copies_readable_drawings_and_export_round_trips(tmp_path: Path) -> None:

@@ -157,6 +157,62 @@ def test_kept_on_the_draw_tab_then_relabelled_and_deleted_here(make_app, reading
     assert shown_counts(app) == [0, 1, 0, 0, 0, 0, 0, 0, 0, 0]
 
 
+def test_undo_delete_puts_the_drawings_back_latest_first(make_app, reading_model, tmp_path):
+    folder = tmp_path / "mine"
+    fill_store(folder, per_digit=1)
+    app = make_app("--model", reading_model, "--my-digits", folder)
+    tab = show_my_digits(app)
+    assert tab.undo_button.instate(["disabled"])
+    listing = [cell.drawing for cell in tab.cells]
+    captions = {cell.drawing: tab.canvas.itemcget(cell.items[2], "text") for cell in tab.cells}
+    contents = {drawing: drawing.path.read_bytes() for drawing in listing}
+    deleted = []
+    for index in (3, 8):  # the 3, then the 8 (one drawing of each digit)
+        cell = next(c for c in tab.cells if c.drawing == listing[index])
+        click_cell(tab, cell)
+        tab.canvas.event_generate("<Delete>")
+        app.root.update()
+        deleted.append(cell.drawing)
+    assert not any(drawing.path.exists() for drawing in deleted)
+    assert [cell.drawing.label for cell in tab.cells] == [0, 1, 2, 4, 5, 6, 7, 9]
+    assert "Ctrl+Z puts it back" in app.status.text
+    assert tab.undo_button.instate(["!disabled"])
+
+    tab.canvas.event_generate("<Control-z>")
+    app.root.update()
+    assert deleted[1].path.read_bytes() == contents[deleted[1]] and not deleted[0].path.exists()
+    assert tab.selected is not None and tab.selected.drawing == deleted[1]
+    assert app.status.text == f"Put back the 8 {deleted[1].name}."
+    tab.undo_button.invoke()
+    app.root.update()
+    assert [cell.drawing for cell in tab.cells] == listing, "back in place, in order"
+    assert all(drawing.path.read_bytes() == contents[drawing] for drawing in listing)
+    assert {c.drawing: tab.canvas.itemcget(c.items[2], "text") for c in tab.cells} == captions
+    assert tab.undo_button.instate(["disabled"])
+    tab.canvas.event_generate("<Control-z>")  # nothing left to undo: nothing happens
+    app.root.update()
+    assert len(list(folder.glob("*/*.png"))) == 10
+
+
+def test_a_drawing_put_back_after_a_reload_is_read_again(make_app, reading_model, tmp_path):
+    folder = tmp_path / "mine"
+    fill_store(folder, per_digit=1)
+    app = make_app("--model", reading_model, "--my-digits", folder)
+    tab = show_my_digits(app)
+    doomed = tab.cells[5]
+    click_cell(tab, doomed)
+    tab.delete_selected()
+    tab.refresh(force=True)  # as when the Draw tab's model changes: every drawing read again
+    tab = show_my_digits(app)
+    tab.undo_delete()
+    tab = show_my_digits(app)
+    restored = next(cell for cell in tab.cells if cell.drawing == doomed.drawing)
+    assert restored is not doomed, "listed and read again with the others"
+    reading = model_reader(load_model(reading_model))(read_drawing_input(restored.drawing.path))
+    assert tab.canvas.itemcget(restored.items[2], "text") == f"reads {reading}"
+    assert len(tab.cells) == 10
+
+
 def test_import_and_export_keep_the_layout_and_refuse_bad_folders(
     make_app, tiny_model, tmp_path, monkeypatch
 ):
