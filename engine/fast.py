@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import compress
 from math import floor
@@ -101,6 +102,34 @@ class Changes(NamedTuple):
 
     layers: list[LayerChanges]
     restarted: bool
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A fast network's parameters at one moment (`FastNetwork.snapshot`), to go back to.
+
+    It keeps the packed rows themselves (a step writes new ints, it never changes one), so
+    taking one costs microseconds; the float `Network` is made by `to_network` only when it
+    is needed, about 10 ms for 784-128-10. Per layer: the rows, the biases, the factor from
+    lanes to weights (scale / weight_unit) and the rows' codec.
+    """
+
+    layer_sizes: tuple[int, ...]
+    activation: str
+    loss: str
+    metadata: dict[str, object]
+    layers: tuple[tuple[tuple[int, ...], tuple[float, ...], float, LaneCodec], ...]
+
+    def to_network(self) -> Network:
+        """Return the parameters as a plain `Network` (a new object)."""
+        return Network(
+            layer_sizes=list(self.layer_sizes),
+            activation=self.activation,
+            loss=self.loss,
+            weights=[_float_weights(rows, factor, codec) for rows, _, factor, codec in self.layers],
+            biases=[list(biases) for _, biases, _, _ in self.layers],
+            metadata=dict(self.metadata),
+        )
 
 
 class Diverged(ArithmeticError):
@@ -262,25 +291,34 @@ class FastNetwork:
     def weights(self, layer_index: int) -> list[list[float]]:
         """Return the float weights of one layer as `weights[j][i]` (fan_out × fan_in)."""
         layer = self.layers[layer_index]
-        factor = layer.scale / layer.weight_unit
-        values = [value * factor for value in layer.codec.unpack_rows(layer.rows)]
-        count = layer.codec.count
-        return [values[unit::count] for unit in range(count)]
+        return _float_weights(layer.rows, layer.scale / layer.weight_unit, layer.codec)
 
     def to_network(self) -> Network:
         """Return the current parameters as a plain `Network` (a new object)."""
-        return Network(
-            layer_sizes=list(self.layer_sizes),
-            activation=self.activation,
-            loss=self.loss,
-            weights=[self.weights(index) for index in range(len(self.layers))],
-            biases=[list(layer.biases) for layer in self.layers],
-            metadata=dict(self.metadata),
+        return self.snapshot().to_network()
+
+    def snapshot(self) -> Snapshot:
+        """Return the current parameters as a `Snapshot`: a checkpoint, taken in microseconds."""
+        return Snapshot(
+            tuple(self.layer_sizes),
+            self.activation,
+            self.loss,
+            dict(self.metadata),
+            tuple(
+                (
+                    tuple(layer.rows),
+                    tuple(layer.biases),
+                    layer.scale / layer.weight_unit,
+                    layer.codec,
+                )
+                for layer in self.layers
+            ),
         )
 
     def _mark_met(self) -> None:
         """Remember every layer's rows, lane width and biases as the point the copies met at."""
         self._restarted = False
+        self._shown: Changes | None = None
         self._met = [
             (list(layer.rows), layer.codec.bits, list(layer.biases)) for layer in self.layers
         ]
@@ -315,7 +353,8 @@ class FastNetwork:
             layers.append(
                 (changed, [rows[i] for i in changed], list(layer.biases), layer.codec.bits)
             )
-        return Changes(layers, self._restarted)
+        self._shown = Changes(layers, self._restarted)
+        return self._shown
 
     def merge(self, states: list[Changes]) -> None:
         """Set every layer to the point the copies last met plus every copy's change since.
@@ -335,11 +374,16 @@ class FastNetwork:
         and the team's since: its change is a way back, not a step to add to the others'. So
         if any copy restarted, every copy becomes the first such copy (in the order of
         `states`), and the others' changes are dropped; two ways back added would overshoot.
+
+        This copy's own rows already hold the changes its last `changes` returned (if it has
+        not trained since): when that state is among `states`, the merge starts from them and
+        adds only the others'.
         """
         self._check_changes(states)
         restarted = [state for state in states if state.restarted]
         if restarted:
             states = restarted[:1]
+        own = next((state for state in states if state is self._shown), None)
         widest = max(state.layers[0][3] for state in states)
         while max(self._met[0][1], widest) > self.first_lane_bits:
             self._widen_first_layer()
@@ -347,15 +391,15 @@ class FastNetwork:
             zip(self.layers, self._met)
         ):
             met = self._rows_in_lanes_of(layer, met_rows, met_bits)
-            new_rows = list(met)
-            changed: set[int] = set()
-            for indices, rows, _, bits in (state.layers[index] for state in states):
+            new_rows = list(met if own is None else layer.rows)
+            for state in states:
+                if state is own:
+                    continue
+                indices, rows, _, bits = state.layers[index]
                 for i, row in zip(indices, self._rows_in_lanes_of(layer, rows, bits)):
-                    if i in changed:
-                        new_rows[i] += row - met[i]
-                    else:
-                        new_rows[i] = row
-                changed.update(indices)
+                    current = new_rows[i]
+                    # A row still as met takes the change; one already changed adds it.
+                    new_rows[i] = row if current is met[i] else current + row - met[i]
             layer.rows = new_rows
             layer.scale = 1.0
             biases = met_biases
@@ -672,6 +716,7 @@ class FastNetwork:
         weight_decay: float,
         skip_confidence: float,
     ) -> BatchFigures:
+        self._shown = None  # the rows move on from what the last `changes` returned
         decay = 1.0 - learning_rate * weight_decay
         step = learning_rate / len(batch)
         direct = not momentum
@@ -845,6 +890,13 @@ def _step_biases(layer: _Layer, packed_delta: int, direct: bool) -> list[int]:
     layer.packed_bias_gradients += packed_delta
     assert layer.velocity is not None
     return layer.velocity
+
+
+def _float_weights(rows: Sequence[int], factor: float, codec: LaneCodec) -> list[list[float]]:
+    """Return a layer's weights `weights[j][i]` from its packed rows and lane-to-weight factor."""
+    values = [value * factor for value in codec.unpack_rows(rows)]
+    count = codec.count
+    return [values[unit::count] for unit in range(count)]
 
 
 def _subtract(a: int, b: int) -> int:

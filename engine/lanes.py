@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 LANE_WIDTHS = (24, 32, 64)
 # struct has no 3-byte integer: 24-bit lanes are staged through 32-bit ones.
@@ -84,7 +84,7 @@ class LaneCodec:
             raise LaneOverflow("packed value overflowed its lanes") from None
         return self._struct.unpack(_widened(raw) if self._narrow else raw)
 
-    def unpack_rows(self, rows: list[int]) -> tuple[int, ...]:
+    def unpack_rows(self, rows: Sequence[int]) -> tuple[int, ...]:
         """Return the lanes of every packed int in `rows`, row after row (len(rows) · count).
 
         One struct call for all rows, which is much cheaper than unpacking them one by one;

@@ -557,7 +557,7 @@ def train(
 
     momentum = control.momentum(config.momentum)
     fast = _fast_network_to_train(network, config.seed, lane_bits(momentum))
-    checkpoint = fast.to_network()
+    checkpoint = fast.snapshot()
     size = len(train_set)
     batches_per_epoch = math.ceil(size / config.batch_size)
     history: list[EpochEnd] = []
@@ -661,7 +661,9 @@ def train(
                 # The failed step may have left the parameters half updated: start afresh
                 # from the checkpoint, with the momentum cleared.
                 recovered = FastNetwork(
-                    checkpoint, seed=config.seed + divergences, first_lane_bits=lane_bits(momentum)
+                    checkpoint.to_network(),
+                    seed=config.seed + divergences,
+                    first_lane_bits=lane_bits(momentum),
                 )
                 # Other workers still hold the team's last meeting point: count from there.
                 recovered.continue_meetings_of(fast)
@@ -695,7 +697,7 @@ def train(
                 recent = window_loss / window_batches
                 if recent <= best_loss and recent < first_loss:
                     best_loss = recent
-                    checkpoint = fast.to_network()
+                    checkpoint = fast.snapshot()
                     in_a_row = 0
                 window_loss, window_batches = 0.0, 0
             now = elapsed()
@@ -768,7 +770,7 @@ def train(
             f" {control.learning_rate(config.learning_rate):g})"
         )
     team.finish(reason, message)
-    trained = checkpoint if reason == "diverged" else fast.to_network()
+    trained = (checkpoint if reason == "diverged" else fast).to_network()
     train_seconds = elapsed()
     if probe is not None:
         # After the clock stops: training is over, and a short run's speed would count it.

@@ -434,6 +434,25 @@ def test_merging_a_copy_that_widened_its_lanes_widens_every_copy():
     assert lone.first_lane_bits == NARROW_LANE_BITS
 
 
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_a_snapshot_keeps_the_parameters_of_its_moment(momentum):
+    fast = FastNetwork(Network.create([784, 16, 10], "relu", seed=40), seed=41)
+    batch = [
+        (sparse_image(bytes(random.Random(i).randrange(256) for _ in range(784))), i % 10)
+        for i in range(8)
+    ]
+    fast.train_batch(batch, 0.5, momentum, weight_decay=0.01)
+    then = fast.to_network()
+    snapshot = fast.snapshot()
+    for _ in range(3):
+        fast.train_batch(batch, 0.5, momentum, weight_decay=0.01)
+
+    kept = snapshot.to_network()
+    assert kept.weights == then.weights and kept.biases == then.biases
+    assert fast.to_network().weights != then.weights, "training went on meanwhile"
+    assert kept.layer_sizes == then.layer_sizes and kept.metadata == then.metadata
+
+
 @pytest.mark.parametrize("layer_sizes,activation,loss", CASES)
 def test_forward_gives_every_layer_as_the_float_network_does(layer_sizes, activation, loss):
     network = Network.create(layer_sizes, activation, loss, seed=31)

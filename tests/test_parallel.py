@@ -256,6 +256,18 @@ def test_merging_two_copies_adds_both_changes_to_where_they_met():
     assert first.predict_sparse(image) == second.predict_sparse(image)
 
 
+def test_a_copy_that_trained_after_listing_its_changes_merges_what_it_listed():
+    network = Network.create([784, 12, 10], "relu", seed=1)
+    first, second = trained_copies(
+        network, [inked_images(8, 2, range(784)), inked_images(8, 3, range(784))]
+    )
+    states = [first.changes(), second.changes()]
+    first.train_batch([(sparse_image(p), y) for p, y in inked_images(8, 4, range(784))], 0.5)
+    for copy in (first, second):
+        copy.merge(states)
+    assert [layer.rows for layer in first.layers] == [layer.rows for layer in second.layers]
+
+
 def max_moved(network: Network, fast: FastNetwork) -> float:
     """Return the largest distance between a weight of network and of fast."""
     return max(
