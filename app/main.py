@@ -16,10 +16,12 @@ from tkinter import messagebox, ttk
 
 from app.context import AppContext
 from app.desktop import icon_files, run_desktop_command
-from app.draw_tab import SHORTCUTS, DrawTab
+from app.draw_tab import SHORTCUTS as DRAW_SHORTCUTS
+from app.draw_tab import DrawTab
 from app.drawing import MAX_BRUSH_WIDTH, MIN_BRUSH_WIDTH
 from app.models import ModelCatalogue
 from app.mydigits_tab import FOLDER_SETTING, MyDigitsTab
+from app.mydigits_tab import SHORTCUTS as MY_DIGITS_SHORTCUTS
 from app.settings import SettingsStore, choice, number, path_value, record, settings_path, whole
 from app.status import STATUS_BUTTON_STYLE, StatusBar
 from app.train_tab import TrainTab
@@ -42,6 +44,11 @@ APP_SHORTCUTS = [
     ("F1", "This list"),
     ("Ctrl+Q", "Quit"),
 ]
+SHORTCUT_SECTIONS = (
+    ("Draw tab", DRAW_SHORTCUTS),
+    ("My digits tab", MY_DIGITS_SHORTCUTS),
+    ("Anywhere", APP_SHORTCUTS),
+)
 TAB_NAMES = ("draw", "train", "mydigits")
 MAX_WINDOW_SIDE = 20_000
 WINDOW_CHECK = record(
@@ -262,13 +269,20 @@ class DigitsApp:
         window.geometry(f"+{self.root.winfo_rootx() + 80}+{self.root.winfo_rooty() + 80}")
         body = ttk.Frame(window, padding=16)
         body.pack(fill="both", expand=True)
-        for row, (keys, action) in enumerate([*SHORTCUTS, *APP_SHORTCUTS]):
-            ttk.Label(body, text=keys, font="HeadingFont").grid(
-                row=row, column=0, sticky="w", padx=(0, 24), pady=2
+        row = 0
+        for heading, shortcuts in SHORTCUT_SECTIONS:
+            ttk.Label(body, text=heading, style="Muted.TLabel").grid(
+                row=row, column=0, columnspan=2, sticky="w", pady=(0 if row == 0 else 10, 2)
             )
-            ttk.Label(body, text=action).grid(row=row, column=1, sticky="w", pady=2)
+            row += 1
+            for keys, action in shortcuts:
+                ttk.Label(body, text=keys, font="HeadingFont").grid(
+                    row=row, column=0, sticky="w", padx=(0, 24), pady=2
+                )
+                ttk.Label(body, text=action).grid(row=row, column=1, sticky="w", pady=2)
+                row += 1
         close = ttk.Button(body, text="Close", command=window.destroy)
-        close.grid(row=len(SHORTCUTS) + len(APP_SHORTCUTS), column=1, sticky="e", pady=(12, 0))
+        close.grid(row=row, column=1, sticky="e", pady=(12, 0))
         window.bind("<Escape>", lambda _event: window.destroy())
         close.focus_set()
 

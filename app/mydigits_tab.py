@@ -81,6 +81,13 @@ CANVAS_HEIGHT = 300
 MAX_TEACH_MESSAGES_PER_TICK = 200
 # Deleted drawings kept in memory for Undo delete (a few kB each).
 MAX_UNDO = 50
+# What the Help menu's shortcut list says of this tab: the keys act on its thumbnails.
+SHORTCUTS = [
+    ("Click", "Select a drawing"),
+    ("Delete", "Delete the selected drawing"),
+    ("Ctrl+Z", "Put back the drawing deleted last"),
+    ("0 – 9", "Relabel the selected drawing as that digit"),
+]
 PROGRESS_LENGTH = 220
 STAGE_CHARS = 48
 RESULT_WRAP = 900

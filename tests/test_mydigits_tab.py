@@ -194,6 +194,26 @@ def test_undo_delete_puts_the_drawings_back_latest_first(make_app, reading_model
     assert len(list(folder.glob("*/*.png"))) == 10
 
 
+def test_the_shortcut_list_names_every_tab_s_keys(make_app, tiny_model):
+    app = make_app("--model", tiny_model)
+    app.show_shortcuts()
+    app.root.update()
+    (window,) = [w for w in app.root.winfo_children() if isinstance(w, tk.Toplevel)]
+    texts = []
+    frames = list(window.winfo_children())
+    while frames:
+        widget = frames.pop()
+        frames.extend(widget.winfo_children())
+        if widget.winfo_class() == "TLabel":
+            texts.append(widget.cget("text"))
+    for heading, shortcuts in main.SHORTCUT_SECTIONS:
+        assert heading in texts
+        for keys, action in shortcuts:
+            assert keys in texts and action in texts, (keys, action)
+    assert ("Ctrl+Z", "Put back the drawing deleted last") in mydigits_tab.SHORTCUTS
+    window.destroy()
+
+
 def test_a_drawing_put_back_after_a_reload_is_read_again(make_app, reading_model, tmp_path):
     folder = tmp_path / "mine"
     fill_store(folder, per_digit=1)
