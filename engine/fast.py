@@ -274,12 +274,7 @@ class FastNetwork:
 
         Raises LaneOverflow if a weight itself left its lane's range.
         """
-        count = layer.codec.count
-        values = layer.codec.unpack_rows(layer.rows)
-        maxima = sorted(
-            max(max(row), -min(row))
-            for row in (values[start : start + count] for start in range(0, len(values), count))
-        )
+        maxima = sorted(layer.codec.row_maxima(layer.rows))
         biggest_bias = max(map(abs, layer.biases)) * layer.weight_unit * INPUT_LEVELS / layer.scale
         return INPUT_LEVELS * sum(maxima[-pixels:]) + biggest_bias
 
@@ -647,17 +642,17 @@ class FastNetwork:
             raise Diverged(f"training diverged: {error}") from None
 
     def _prepare_transposed(self) -> None:
-        """Pack each upper layer's weights by output unit, in the lanes of the layer below."""
+        """Pack each upper layer's weights by output unit, in the lanes of the layer below.
+
+        The transposed lanes are the rows' lanes brought to TRANSPOSED_BITS fractional bits;
+        the layer's scale is left out, and `_backpropagate` applies it to the error instead.
+        """
         for below, layer in zip(self.layers, self.layers[1:]):
-            fraction_bits = TRANSPOSED_BITS[below.codec.bits]
-            factor = (1 << fraction_bits) * layer.scale / layer.weight_unit
-            values = layer.codec.unpack_rows(layer.rows)
-            count = layer.codec.count
-            layer.transposed = tuple(
-                below.codec.pack([round(value * factor) for value in values[unit::count]])
-                for unit in range(count)
-            )
-            layer.transposed_max = max(1, round(max(max(values), -min(values)) * factor))
+            # Upper layers' rows are always in units of 2^-WEIGHT_BITS.
+            shift = WEIGHT_BITS - TRANSPOSED_BITS[below.codec.bits]
+            columns, largest = layer.codec.transpose(layer.rows, shift, below.codec)
+            layer.transposed = tuple(columns)
+            layer.transposed_max = max(1, largest)
 
     def _delta_factors(self, step: float, scales: list[float], sign: float) -> list[float]:
         """Return what δ = 1 is worth in each layer's packed steps (lane units of its rows)."""
@@ -691,13 +686,15 @@ class FastNetwork:
             return 0
         codec = below.codec
         # Choose the error's fixed-point precision so the backpropagated sum fits its lanes.
+        # The transposed weights leave out the layer's scale (`_prepare_transposed`).
+        scaled_factor = below_factor * layer.scale
         room = (1 << (codec.bits - LANE_MARGIN_BITS)) / (
-            total * abs(below_factor) * layer.transposed_max
+            total * abs(scaled_factor) * layer.transposed_max
         )
         fraction_bits = TRANSPOSED_BITS[codec.bits]
         extra_bits = min(math.frexp(room)[1] - 1, codec.bits - LANE_MARGIN_BITS - fraction_bits)
         shift = extra_bits + fraction_bits
-        factor = below_factor * 2.0**extra_bits
+        factor = scaled_factor * 2.0**extra_bits
         quantised = [round(d * factor) for d in delta]
         back = sum(map(mul, quantised, layer.transposed))
         if state.mask is not None:
@@ -856,8 +853,7 @@ class FastNetwork:
         if first.codec.bits == WIDE_LANE_BITS:
             # Wide lanes are not checked sample by sample: no image may be able to overflow them.
             limit = first.codec.limit // (INPUT_LEVELS * len(first.rows))
-            lanes = first.codec.unpack_rows(first.rows)
-            if max(lanes) > limit or min(lanes) < -limit:
+            if max(first.codec.row_maxima(first.rows)) > limit:
                 raise LaneOverflow("first-layer weights grew beyond the fixed-point range")
 
     def _renormalise(self, layer: _Layer) -> None:

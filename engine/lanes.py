@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 LANE_WIDTHS = (24, 32, 64)
 # struct has no 3-byte integer: 24-bit lanes are staged through 32-bit ones.
@@ -58,6 +58,8 @@ class LaneCodec:
         self._ones = ones
         self._shift_masks: dict[int, tuple[int, int, int, int]] = {}
         self._rows_top_bits: dict[int, int] = {}
+        self._transposes: dict[tuple[int, int, int], tuple[int, int, int, int, int]] = {}
+        self._column_codecs: dict[int, LaneCodec] = {}
         self._relu_readers: dict[int, Callable[[bytes], tuple[int, ...]]] = {}
 
     def pack(self, values: list[int]) -> int:
@@ -90,6 +92,134 @@ class LaneCodec:
         One struct call for all rows, which is much cheaper than unpacking them one by one;
         raises LaneOverflow like `unpack`.
         """
+        raw, _ = self._joined_rows(rows)
+        if self._narrow:
+            raw = _widened(raw)
+        code = STRUCT_CODES[self.bits]
+        return struct.unpack(f"<{len(rows) * self.count}{code}", raw)
+
+    def transpose(
+        self, rows: Sequence[int], shift: int, target: LaneCodec
+    ) -> tuple[list[int], int]:
+        """Return `rows` read lane by lane, each lane divided by 2^shift, and the largest |value|.
+
+        Packed int j of the result holds lane j of every row (rounded to nearest, halves up)
+        in `target`'s lanes, one per row, so target.count must be len(rows). The rounding and
+        the checks work on every lane at once (big-integer operations) and the transposition
+        on bytes (slices), so nothing is done lane by lane in Python. Raises LaneOverflow if a
+        lane is out of range, or a value out of the range `target.unpack` accepts.
+        """
+        if target.count != len(rows):
+            raise ValueError(f"{len(rows)} rows do not make lanes of a {target.count}-lane codec")
+        raw, joined = self._joined_rows(rows)
+        all_top_bits = self._top_bits_of_rows(len(rows))
+        target_bytes, lane_bytes = target._lane_bytes, self._lane_bytes
+        half, keep, offset, fit_half, fit_high = self._transpose_masks(
+            len(rows), shift, target_bytes
+        )
+        biased = joined ^ all_top_bits  # v + 2^(b-1) in every lane: no lane borrows
+        if shift:
+            # v / 2^shift + 2^(b-1-shift), rounded; the bits shifted in from the next lane are
+            # masked off. Then bias it by 2^(b-1) again.
+            biased = (((biased + half) >> shift) & keep) + offset
+        # v is in the target's range [-2^(t-2), 2^(t-2)) exactly when v + 2^(b-1) + 2^(t-2)
+        # has 2^(b-1) in the bits above its low t-1.
+        if (biased + fit_half) & fit_high != all_top_bits:
+            raise LaneOverflow(f"a value does not fit a {target.bits}-bit lane")
+        data = (biased ^ all_top_bits).to_bytes(len(raw), "little")
+        stride = self.count * lane_bytes
+        columns = [
+            int.from_bytes(_column(data, lane * lane_bytes, stride, target_bytes), "little")
+            for lane in range(self.count)
+        ]
+        largest = max(target.unsigned_lanes(target.largest_lanes(columns)))
+        top = target._top_bits
+        return [(column ^ top) - top for column in columns], largest
+
+    def row_maxima(self, rows: Sequence[int]) -> tuple[int, ...]:
+        """Return the largest |lane| of each packed int in `rows`.
+
+        Bit tricks on many lanes at once rather than a comparison per lane: the rows' bytes are
+        laid out column by column (one int per lane position, holding that lane of every row,
+        as `transpose` does) and folded by `largest_lanes`. Raises LaneOverflow like `unpack`.
+        """
+        top, size, lane_bytes = self._top_bits, self._bytes, self._lane_bytes
+        try:
+            data = b"".join([((row + top) ^ top).to_bytes(size, "little") for row in rows])
+        except OverflowError:
+            raise LaneOverflow("packed value overflowed its lanes") from None
+        columns = self._column_codec(len(rows))
+        return columns.unsigned_lanes(
+            columns.largest_lanes(
+                int.from_bytes(_column(data, lane * lane_bytes, size, lane_bytes), "little")
+                for lane in range(self.count)
+            )
+        )
+
+    def largest_lanes(self, values: Iterable[int]) -> int:
+        """Return the lane-wise largest |lane| of `values`, as an int of unsigned lanes.
+
+        Each value holds `count` two's complement lanes read from bytes (an unsigned int, not
+        a packed one); a few big-integer operations fold each in, whatever the lane count.
+        Raises LaneOverflow if a lane leaves the range `unpack` accepts.
+        """
+        bits, ones, guards = self.bits, self._ones, self._top_bits
+        largest = 0
+        for value in values:
+            # In range, a two's complement lane's top two bits are equal (as in `unpack`).
+            if (value ^ (value << 1)) & guards:
+                raise LaneOverflow("a lane came within a factor of 2 of overflowing")
+            # Negate the negative lanes (flip their bits, add one): |v| ≤ 2^(bits-2) then
+            # leaves each lane's top bit free for the comparison.
+            signs = (value >> (bits - 1)) & ones
+            value = (value ^ ((signs << bits) - signs)) + signs
+            # 2^(b-1) + largest - value keeps its top bit exactly where largest ≥ value.
+            keep = (((largest | guards) - value) >> (bits - 1)) & ones
+            largest = value ^ ((largest ^ value) & ((keep << bits) - keep))
+        return largest
+
+    def unsigned_lanes(self, value: int) -> tuple[int, ...]:
+        """Return the lanes of an int of unsigned lanes below 2^(bits-1), as `largest_lanes`
+        returns."""
+        raw = value.to_bytes(self._bytes, "little")
+        return self._struct.unpack(_widened(raw) if self._narrow else raw)
+
+    def _column_codec(self, row_count: int) -> LaneCodec:
+        """Return a codec of these lanes with one lane per row, for columns of rows (cached)."""
+        codec = self._column_codecs.get(row_count)
+        if codec is None:
+            codec = self._column_codecs[row_count] = LaneCodec(row_count, self.bits)
+        return codec
+
+    def _transpose_masks(
+        self, row_count: int, shift: int, target_bytes: int
+    ) -> tuple[int, int, int, int, int]:
+        """Return lanes (for row_count rows) of: half a unit of the shift, the bits kept after
+        it, the bias that brings shifted lanes back to 2^(b-1), and what checks the range of a
+        target_bytes-wide lane (cached)."""
+        key = (row_count, shift, target_bytes)
+        masks = self._transposes.get(key)
+        if masks is None:
+            bits = self.bits
+            if not 0 <= shift < bits - 2 or target_bytes > self._lane_bytes:
+                raise LaneOverflow(f"cannot bring {bits}-bit lanes to {target_bytes} bytes")
+            ones = self._top_bits_of_rows(row_count) >> (bits - 1)
+            target_bits = 8 * target_bytes
+            masks = (
+                ones << (shift - 1) if shift else 0,
+                ones * ((1 << (bits - shift)) - 1),
+                ones * ((1 << (bits - 1)) - (1 << (bits - 1 - shift))),
+                ones << (target_bits - 2),
+                ones * ((1 << bits) - (1 << (target_bits - 1))),
+            )
+            self._transposes[key] = masks
+        return masks
+
+    def _joined_rows(self, rows: Sequence[int]) -> tuple[bytes, int]:
+        """Return the rows' lanes laid end to end as two's complement bytes, and as one int.
+
+        Raises LaneOverflow like `unpack`.
+        """
         top, size = self._top_bits, self._bytes
         try:
             raw = b"".join([((row + top) ^ top).to_bytes(size, "little") for row in rows])
@@ -99,10 +229,7 @@ class LaneCodec:
         joined = int.from_bytes(raw, "little")
         if (joined ^ (joined << 1)) & self._top_bits_of_rows(len(rows)):
             raise LaneOverflow("a lane came within a factor of 2 of overflowing")
-        if self._narrow:
-            raw = _widened(raw)
-        code = STRUCT_CODES[self.bits]
-        return struct.unpack(f"<{len(rows) * self.count}{code}", raw)
+        return raw, joined
 
     def _top_bits_of_rows(self, row_count: int) -> int:
         """Return the top bit of every lane of row_count rows laid end to end (cached)."""
@@ -206,6 +333,15 @@ class LaneCodec:
             )
             self._shift_masks[shift] = masks
         return masks
+
+
+def _column(data: bytes, start: int, stride: int, lane_bytes: int) -> bytearray:
+    """Return the lane at byte `start` of every `stride` bytes of data, its low lane_bytes
+    bytes each: one column of rows laid end to end, cut to narrower lanes if asked."""
+    column = bytearray(len(data) // stride * lane_bytes)
+    for k in range(lane_bytes):
+        column[k::lane_bytes] = data[start + k :: stride]
+    return column
 
 
 def _narrowed(raw: bytes) -> bytes:

@@ -362,6 +362,58 @@ def test_unpack_rows_matches_unpacking_each_row():
             codec.unpack_rows([*packed, packed[0] << (bits - 4)])
 
 
+@pytest.mark.parametrize(
+    "bits, target_bits", [(24, 24), (32, 24), (32, 32), (64, 24), (64, 32), (64, 64)]
+)
+def test_transpose_reads_rows_lane_by_lane_rounded_to_nearest(bits, target_bits):
+    codec, target = LaneCodec(6, bits=bits), LaneCodec(9, bits=target_bits)
+    rng = random.Random(bits * 100 + target_bits)
+    shift = min(bits, target_bits) - 20 if bits != target_bits else 0
+    span = 1 << min(bits - 3, target_bits - 2 + shift)
+    rows = [[rng.randrange(-span, span) for _ in range(6)] for _ in range(9)]
+    rows[4][2] = -span  # the most negative lane
+    if shift:
+        rows[0][0], rows[0][1] = 3 << (shift - 1), -(3 << (shift - 1))  # halves round up
+    columns, largest = codec.transpose([codec.pack(row) for row in rows], shift, target)
+    expected = [[(row[lane] + (1 << shift >> 1)) >> shift for row in rows] for lane in range(6)]
+    assert [list(target.unpack(column)) for column in columns] == expected
+    assert largest == max(abs(value) for column in expected for value in column)
+    if shift:
+        assert expected[0][0] == 2 and expected[1][0] == -1
+
+
+def test_transpose_refuses_values_out_of_the_target_lanes_range():
+    codec, target = LaneCodec(3, bits=64), LaneCodec(2, bits=24)
+    limit = target.limit  # what target.unpack accepts: [-limit, limit)
+    fits = [[limit - 1, -limit, 5], [-7, 0, 1]]
+    columns, largest = codec.transpose([codec.pack(row) for row in fits], 0, target)
+    assert [target.unpack(column) for column in columns] == [(limit - 1, -7), (-limit, 0), (5, 1)]
+    assert largest == limit
+    for too_big in (limit, -limit - 1, 1 << 40):
+        rows = [codec.pack([0, too_big, 0]), codec.pack([1, 2, 3])]
+        with pytest.raises(LaneOverflow):
+            codec.transpose(rows, 0, target)
+    # Shifted down far enough, the same value fits.
+    columns, _ = codec.transpose([codec.pack([0, 1 << 40, 0]), codec.pack([1, 2, 3])], 20, target)
+    assert target.unpack(columns[1]) == (1 << 20, 0)
+
+
+@pytest.mark.parametrize("bits", [24, 32, 64])
+def test_row_maxima_are_each_rows_largest_absolute_lane(bits):
+    codec = LaneCodec(7, bits=bits)
+    limit = codec.limit
+    rng = random.Random(bits)
+    rows = [[rng.randrange(-limit, limit) for _ in range(7)] for _ in range(40)]
+    rows += [[0] * 7, [-limit] + [0] * 6, [0] * 6 + [limit - 1], [-3, 3, -2, 2, 1, -1, 0]]
+    rows += [[rng.randrange(-9, 9) for _ in range(7)] for _ in range(5)]
+    packed = [codec.pack(row) for row in rows]
+    assert codec.row_maxima(packed) == tuple(max(map(abs, row)) for row in rows)
+    with pytest.raises(LaneOverflow):
+        codec.row_maxima([*packed, codec.pack([0, 0, limit, 0, 0, 0, 0])])
+    with pytest.raises(LaneOverflow):
+        codec.row_maxima([*packed, codec.pack([0, 0, 0, 0, 0, -limit - 1, 0])])
+
+
 @pytest.mark.parametrize("bits", [24, 32, 64])
 def test_unpack_accepts_exactly_the_safe_lane_range(bits):
     codec = LaneCodec(5, bits=bits)
