@@ -34,6 +34,7 @@ import math
 import multiprocessing
 import multiprocessing.connection
 import os
+import shutil
 import signal
 import struct
 import threading
@@ -43,6 +44,7 @@ from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from multiprocessing.shared_memory import SharedMemory
+from pathlib import Path
 
 from engine.fast import LANE_BITS, WIDE_LANE_BITS, Changes, FastNetwork, LayerChanges
 from engine.lanes import LaneOverflow
@@ -82,6 +84,8 @@ LAYER_HEADER = struct.Struct("<IIII")
 # a slot starts with the length of the changes written in it.
 SLOTS = 2
 SLOT_LENGTH = struct.Struct("<Q")
+# Where Linux keeps POSIX shared memory: a tmpfs, often small in containers (64 MB in Docker).
+SHARED_MEMORY_FOLDER = Path("/dev/shm")
 
 
 class WorkerError(RuntimeError):
@@ -246,8 +250,12 @@ class ChangeBoard:
 
     @classmethod
     def create(cls, workers: int, largest: int) -> ChangeBoard:
-        """Return a new board for `workers` workers whose changes take up to `largest` bytes."""
+        """Return a new board for `workers` workers whose changes take up to `largest` bytes.
+
+        Raises WorkerError if the shared memory has no room for it (`check_shared_memory`).
+        """
         slot_bytes = SLOT_LENGTH.size + largest
+        check_shared_memory(workers * SLOTS * slot_bytes, workers)
         board = cls([], slot_bytes, owner=True)
         try:
             for _ in range(workers):
@@ -302,6 +310,26 @@ class ChangeBoard:
                 with contextlib.suppress(FileNotFoundError):
                     block.unlink()
         self.blocks = []
+
+
+def check_shared_memory(needed: int, workers: int, folder: Path = SHARED_MEMORY_FOLDER) -> None:
+    """Raise WorkerError unless the shared memory folder has `needed` bytes free (Linux).
+
+    Linux creates a block of shared memory of any size without complaint and claims its pages
+    only when they are written: a board larger than the room left would kill a worker with
+    SIGBUS in the middle of a run. So the room is checked first; where there is no such
+    folder (macOS, Windows) the system refuses an impossible block itself.
+    """
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    if free < needed:
+        raise WorkerError(
+            f"not enough shared memory for {workers} training workers: they need"
+            f" {needed / 2**20:.1f} MB and {folder} has {free / 2**20:.1f} MB free;"
+            " train with fewer workers, a smaller network, or free some shared memory"
+        )
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import queue
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,8 +33,10 @@ from engine.mnist import Dataset
 from engine.modelfile import load_model
 from engine.network import Network
 from engine.parallel import (
+    SHARED_MEMORY_FOLDER,
     ChangeBoard,
     WorkerError,
+    check_shared_memory,
     decode_changes,
     encode_changes,
     largest_changes,
@@ -523,6 +526,40 @@ def test_one_more_epoch_at_the_end_of_a_paused_team_run():
 
 
 # ----- failures ----------------------------------------------------------------------------------
+
+
+def test_shared_memory_too_small_for_the_board_refuses_the_run_before_any_worker_starts(
+    monkeypatch,
+):
+    """Linux would create the board anyway and kill a worker with SIGBUS mid-run."""
+    free = 3 * 2**20
+
+    def small_disk(folder):
+        assert Path(folder) == SHARED_MEMORY_FOLDER
+        return shutil._ntuple_diskusage(64 * 2**20, 64 * 2**20 - free, free)
+
+    monkeypatch.setattr("engine.parallel.shutil.disk_usage", small_disk)
+    started = []
+    monkeypatch.setattr("engine.parallel.start_spokes", lambda count: started.append(count))
+    # 784-1024-10: each of 2 workers needs two slots of about 3.2 MB.
+    config = TrainConfig(epochs=1, batch_size=10, workers=2)
+    with pytest.raises(WorkerError, match=r"not enough shared memory for 2 training workers"):
+        train(
+            Network.create([784, 1024, 10], "relu", seed=0),
+            pattern_dataset(40, seed=1),
+            None,
+            config,
+        )
+    assert started == []
+    # A small network's board fits in the same room.
+    check_shared_memory(largest_changes([784, 16, 10]) * 4, 2)
+
+
+def test_the_shared_memory_check_reads_the_folders_free_room(tmp_path):
+    check_shared_memory(1, 2, tmp_path)
+    with pytest.raises(WorkerError, match=f"{tmp_path} has"):
+        check_shared_memory(2**62, 2, tmp_path)
+    check_shared_memory(2**62, 2, tmp_path / "missing")  # no such folder: nothing to check
 
 
 def test_a_killed_worker_ends_the_run_with_a_clear_error_and_no_orphan():
