@@ -143,11 +143,8 @@ class LaneCodec:
         laid out column by column (one int per lane position, holding that lane of every row,
         as `transpose` does) and folded by `largest_lanes`. Raises LaneOverflow like `unpack`.
         """
-        top, size, lane_bytes = self._top_bits, self._bytes, self._lane_bytes
-        try:
-            data = b"".join([((row + top) ^ top).to_bytes(size, "little") for row in rows])
-        except OverflowError:
-            raise LaneOverflow("packed value overflowed its lanes") from None
+        size, lane_bytes = self._bytes, self._lane_bytes
+        data = self._row_bytes(rows)
         columns = self._column_codec(len(rows))
         return columns.unsigned_lanes(
             columns.largest_lanes(
@@ -220,16 +217,21 @@ class LaneCodec:
 
         Raises LaneOverflow like `unpack`.
         """
-        top, size = self._top_bits, self._bytes
-        try:
-            raw = b"".join([((row + top) ^ top).to_bytes(size, "little") for row in rows])
-        except OverflowError:
-            raise LaneOverflow("packed value overflowed its lanes") from None
+        raw = self._row_bytes(rows)
         # Two's complement lanes in range have equal top two bits: one check for all rows.
         joined = int.from_bytes(raw, "little")
         if (joined ^ (joined << 1)) & self._top_bits_of_rows(len(rows)):
             raise LaneOverflow("a lane came within a factor of 2 of overflowing")
         return raw, joined
+
+    def _row_bytes(self, rows: Sequence[int]) -> bytes:
+        """Return the rows' lanes laid end to end as two's complement bytes; raise LaneOverflow
+        if a row does not fit its lanes."""
+        top, size = self._top_bits, self._bytes
+        try:
+            return b"".join([((row + top) ^ top).to_bytes(size, "little") for row in rows])
+        except OverflowError:
+            raise LaneOverflow("packed value overflowed its lanes") from None
 
     def _top_bits_of_rows(self, row_count: int) -> int:
         """Return the top bit of every lane of row_count rows laid end to end (cached)."""
